@@ -1,0 +1,218 @@
+import { ErrorCategory as C } from './error-category.enum';
+import { RecoveryAction as A } from './recovery-action.enum';
+import { RetryScope as S } from './retry-scope.enum';
+import { Severity as V } from './severity.enum';
+
+/**
+ * What one kind of error means. The data behind the classifier, from the MySQL and MariaDB error references
+ * (see docs/ARCHITECTURE.md, "Error catalogue"). Severity follows the promise made to users:
+ * critical = unreachable server or refused credentials, high = deadlocks, timeouts and exhaustion,
+ * medium = integrity and data errors, low = anything generic.
+ */
+export interface CatalogueEntry {
+  /** The server's symbolic name (ER_...) or the client's code. */
+  readonly name: string;
+  readonly category: C;
+  readonly severity: V;
+  readonly action: A;
+  readonly scope: S;
+  /** The failure says the server is unwell (it counts toward a circuit breaker); caller errors never do. */
+  readonly serverUnwell: boolean;
+  /** Set when MySQL and MariaDB give one errno different meanings: the entry applies only if this matches. */
+  readonly message?: RegExp;
+}
+
+type Extra = Partial<Pick<CatalogueEntry, 'serverUnwell' | 'message'>>;
+
+function entry(name: string, category: C, severity: V, action: A, scope: S, extra: Extra = {}): CatalogueEntry {
+  const unwellByDefault = category === C.CONNECTION || category === C.OVERLOAD || category === C.RESOURCE;
+  return Object.freeze({ name, category, severity, action, scope, serverUnwell: unwellByDefault, ...extra });
+}
+
+const deadlock = (name: string) => entry(name, C.DEADLOCK, V.HIGH, A.RETRY, S.TRANSACTION);
+const lost = (name: string, severity = V.CRITICAL) => entry(name, C.CONNECTION, severity, A.RECONNECT, S.CONNECTION);
+const integrity = (name: string) => entry(name, C.INTEGRITY, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER);
+const data = (name: string) => entry(name, C.DATA, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER);
+const schema = (name: string) => entry(name, C.SCHEMA, V.HIGH, A.MANUAL_INTERVENTION, S.NEVER);
+const syntax = (name: string) => entry(name, C.SYNTAX, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER);
+const denied = (name: string) => entry(name, C.AUTHENTICATION, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER);
+const readOnly = (name: string) => entry(name, C.READ_ONLY, V.HIGH, A.FAILOVER, S.CONNECTION, { serverUnwell: true });
+const overload = (name: string) => entry(name, C.OVERLOAD, V.HIGH, A.CIRCUIT_BREAK, S.CONNECTION);
+const exhausted = (name: string, scope = S.NEVER) =>
+  entry(name, C.RESOURCE, V.HIGH, scope === S.NEVER ? A.MANUAL_INTERVENTION : A.RETRY, scope);
+
+/** Server errors by errno. An errno may have several entries when MySQL and MariaDB disagree; the first whose
+ *  `message` matches (or that has none) wins. mysql2 names codes after MySQL 8.0, so MariaDB-only errnos
+ *  (1900-1999, part of the 4000s) arrive without a `code`: the errno is the key. */
+export const ERRNO_CATALOGUE: ReadonlyMap<number, readonly CatalogueEntry[]> = new Map<number, CatalogueEntry[]>([
+  // Concurrency: the server rolled back; re-run the whole unit of work.
+  [149, [deadlock('HA_ERR_LOCK_DEADLOCK')]], // Galera certification conflict
+  [1213, [deadlock('ER_LOCK_DEADLOCK')]],
+  [1614, [deadlock('ER_XA_RBDEADLOCK')]],
+  [3101, [deadlock('ER_TRANSACTION_ROLLBACK_DURING_COMMIT')]], // Group Replication conflict
+  [1205, [entry('ER_LOCK_WAIT_TIMEOUT', C.LOCK_TIMEOUT, V.HIGH, A.RETRY, S.TRANSACTION)]],
+  [3572, [entry('ER_LOCK_NOWAIT', C.LOCK_TIMEOUT, V.HIGH, A.RETRY, S.TRANSACTION)]], // MySQL 8 only
+  [1637, [entry('ER_TOO_MANY_CONCURRENT_TRXS', C.OVERLOAD, V.HIGH, A.RETRY, S.TRANSACTION)]],
+  // COMMIT failed inside the engine: it may or may not have committed.
+  [1180, [entry('ER_ERROR_DURING_COMMIT', C.COMMIT_OUTCOME_UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)]],
+  [1181, [lost('ER_ERROR_DURING_ROLLBACK', V.HIGH)]],
+  // Overload: nothing ran; back off, count toward the breaker.
+  [1040, [overload('ER_CON_COUNT_ERROR')]],
+  [1203, [overload('ER_TOO_MANY_USER_CONNECTIONS')]],
+  [1226, [overload('ER_USER_LIMIT_REACHED')]],
+  [1135, [overload('ER_CANT_CREATE_THREAD')]],
+  // Access and setup: nothing a retry can fix.
+  [1045, [denied('ER_ACCESS_DENIED_ERROR')]],
+  [1044, [denied('ER_DBACCESS_DENIED_ERROR')]],
+  [1129, [denied('ER_HOST_IS_BLOCKED')]],
+  [1130, [denied('ER_HOST_NOT_PRIVILEGED')]],
+  [1142, [denied('ER_TABLEACCESS_DENIED_ERROR')]],
+  [1143, [denied('ER_COLUMNACCESS_DENIED_ERROR')]],
+  [1227, [denied('ER_SPECIFIC_ACCESS_DENIED_ERROR')]],
+  [1049, [entry('ER_BAD_DB_ERROR', C.CONFIGURATION, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)]],
+  // The connection went away: new connection, then the whole unit of work (unless COMMIT was already sent).
+  [1053, [lost('ER_SERVER_SHUTDOWN')]],
+  [1927, [lost('ER_CONNECTION_KILLED')]], // MariaDB only; mysql2 gives it no code
+  [1152, [lost('ER_ABORTING_CONNECTION', V.HIGH)]],
+  [1184, [lost('ER_NEW_ABORTING_CONNECTION', V.HIGH)]],
+  [1158, [lost('ER_NET_READ_ERROR')]],
+  [1159, [lost('ER_NET_READ_INTERRUPTED')]],
+  [1160, [lost('ER_NET_ERROR_ON_WRITE')]],
+  [1161, [lost('ER_NET_WRITE_INTERRUPTED')]],
+  [1047, [entry('ER_UNKNOWN_COM_ERROR', C.CONNECTION, V.HIGH, A.FAILOVER, S.CONNECTION)]], // Galera node not ready
+  [
+    4031,
+    [
+      // MySQL >= 8.0.24: the idle session was closed after wait_timeout. MariaDB: a trigger error.
+      entry('ER_CLIENT_INTERACTION_TIMEOUT', C.CONNECTION, V.LOW, A.RECONNECT, S.CONNECTION, {
+        message: /inactivity|interaction|disconnected by the server|^$/i,
+      }),
+      schema('ER_REFERENCED_TRG_DOES_NOT_EXIST'),
+    ],
+  ],
+  // Deadlines.
+  [1317, [entry('ER_QUERY_INTERRUPTED', C.INTERRUPTED, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER)]],
+  [3024, [entry('ER_QUERY_TIMEOUT', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)]], // MySQL
+  [1969, [entry('ER_STATEMENT_TIMEOUT', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)]], // MariaDB
+  // Read-only server: a demoted primary or stale DNS after a failover. The connection must go.
+  [1290, [readOnly('ER_OPTION_PREVENTS_STATEMENT')]],
+  [1836, [readOnly('ER_READ_ONLY_MODE')]],
+  [1874, [readOnly('ER_INNODB_READ_ONLY')]],
+  [
+    1792,
+    [
+      entry('ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION', C.READ_ONLY, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER, {
+        serverUnwell: false,
+      }),
+    ],
+  ],
+  // Integrity.
+  [1062, [integrity('ER_DUP_ENTRY')]],
+  [1169, [integrity('ER_DUP_UNIQUE')]],
+  [1557, [integrity('ER_FOREIGN_DUPLICATE_KEY')]],
+  [1451, [integrity('ER_ROW_IS_REFERENCED_2')]],
+  [1452, [integrity('ER_NO_REFERENCED_ROW_2')]],
+  [1216, [integrity('ER_NO_REFERENCED_ROW')]],
+  [1217, [integrity('ER_ROW_IS_REFERENCED')]],
+  [3819, [integrity('ER_CHECK_CONSTRAINT_VIOLATED')]], // MySQL
+  [4025, [integrity('ER_CONSTRAINT_FAILED')]], // MariaDB
+  // Data.
+  [1048, [data('ER_BAD_NULL_ERROR')]],
+  [1364, [data('ER_NO_DEFAULT_FOR_FIELD')]],
+  [1406, [data('ER_DATA_TOO_LONG')]],
+  [1264, [data('ER_WARN_DATA_OUT_OF_RANGE')]],
+  [1265, [data('WARN_DATA_TRUNCATED')]],
+  [1292, [data('ER_TRUNCATED_WRONG_VALUE')]],
+  [1366, [data('ER_TRUNCATED_WRONG_VALUE_FOR_FIELD')]],
+  [1411, [data('ER_WRONG_VALUE_FOR_TYPE')]],
+  // Schema drift and bad SQL.
+  [1146, [schema('ER_NO_SUCH_TABLE')]],
+  [1054, [schema('ER_BAD_FIELD_ERROR')]],
+  [1051, [schema('ER_BAD_TABLE_ERROR')]],
+  [1050, [schema('ER_TABLE_EXISTS_ERROR')]],
+  [1215, [schema('ER_CANNOT_ADD_FOREIGN')]],
+  [1064, [syntax('ER_PARSE_ERROR')]],
+  [1136, [syntax('ER_WRONG_VALUE_COUNT_ON_ROW')]],
+  [1149, [syntax('ER_SYNTAX_ERROR')]],
+  // Exhaustion.
+  [1114, [exhausted('ER_RECORD_FILE_FULL')]],
+  [1021, [exhausted('ER_DISK_FULL')]],
+  [1206, [exhausted('ER_LOCK_TABLE_FULL')]],
+  [1037, [exhausted('ER_OUTOFMEMORY', S.TRANSACTION)]],
+  [1038, [exhausted('ER_OUT_OF_SORTMEMORY', S.TRANSACTION)]],
+  [1041, [exhausted('ER_OUT_OF_RESOURCES', S.TRANSACTION)]],
+]);
+
+/** Client-side codes: Node socket errors and mysql2's own. */
+export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
+  // Nothing was sent: safe to retry on a new connection; the server is unreachable.
+  ['ECONNREFUSED', entry('ECONNREFUSED', C.CONNECTION, V.CRITICAL, A.CIRCUIT_BREAK, S.CONNECTION)],
+  ['ENOTFOUND', entry('ENOTFOUND', C.CONNECTION, V.CRITICAL, A.CIRCUIT_BREAK, S.CONNECTION)],
+  ['EAI_AGAIN', entry('EAI_AGAIN', C.CONNECTION, V.CRITICAL, A.CIRCUIT_BREAK, S.CONNECTION)],
+  ['EHOSTUNREACH', entry('EHOSTUNREACH', C.CONNECTION, V.CRITICAL, A.CIRCUIT_BREAK, S.CONNECTION)],
+  ['ENETUNREACH', entry('ENETUNREACH', C.CONNECTION, V.CRITICAL, A.CIRCUIT_BREAK, S.CONNECTION)],
+  ['ETIMEDOUT', entry('ETIMEDOUT', C.CONNECTION, V.CRITICAL, A.RECONNECT, S.CONNECTION)],
+  // The socket died under a command: a new connection; ambiguous if the command was COMMIT.
+  ['ECONNRESET', lost('ECONNRESET')],
+  ['EPIPE', lost('EPIPE')],
+  ['PROTOCOL_CONNECTION_LOST', lost('PROTOCOL_CONNECTION_LOST')],
+  ['PROTOCOL_PACKETS_OUT_OF_ORDER', lost('PROTOCOL_PACKETS_OUT_OF_ORDER')],
+  ['ERR_SOCKET_CLOSED', lost('ERR_SOCKET_CLOSED')],
+  // mysql2's client-side `timeout`: the server goes on executing, so a write may still commit.
+  [
+    'PROTOCOL_SEQUENCE_TIMEOUT',
+    entry('PROTOCOL_SEQUENCE_TIMEOUT', C.STATEMENT_TIMEOUT, V.HIGH, A.RECONNECT, S.NEVER, { serverUnwell: true }),
+  ],
+  ['POOL_NOEXIST', entry('POOL_NOEXIST', C.CONNECTION, V.CRITICAL, A.FAILOVER, S.CONNECTION)],
+  ['POOL_NONEONLINE', entry('POOL_NONEONLINE', C.CONNECTION, V.CRITICAL, A.FAILOVER, S.CONNECTION)],
+]);
+
+/** mysql2 errors that have neither code nor errno: recognised by their exact wording. */
+export const UNCODED_MESSAGE_CATALOGUE: ReadonlyArray<readonly [RegExp, CatalogueEntry]> = [
+  [/^Can't add new command when connection is in closed state/, lost('CONNECTION_CLOSED_STATE')],
+  [
+    /^Pool is closed\.?$/,
+    entry('POOL_CLOSED', C.CONNECTION, V.HIGH, A.MANUAL_INTERVENTION, S.NEVER, { serverUnwell: false }),
+  ],
+  [/^Queue limit reached\.?$/, entry('POOL_QUEUE_LIMIT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
+  [/^No connections available\.?$/, entry('POOL_EXHAUSTED', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
+];
+
+/** SQLSTATE, used when neither errno nor code is known. Exact states first, then the two-character class. */
+export const SQLSTATE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
+  ['40001', deadlock('SQLSTATE_40001')],
+  ['40003', entry('SQLSTATE_40003', C.COMMIT_OUTCOME_UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)],
+  ['25006', entry('SQLSTATE_25006', C.READ_ONLY, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER, { serverUnwell: false })],
+  ['42S02', schema('SQLSTATE_42S02')],
+  ['42S22', schema('SQLSTATE_42S22')],
+  ['HY001', exhausted('SQLSTATE_HY001', S.TRANSACTION)],
+  ['70100', entry('SQLSTATE_70100', C.INTERRUPTED, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER)],
+]);
+
+export const SQLSTATE_CLASS_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
+  ['08', lost('SQLSTATE_CLASS_08')],
+  ['23', integrity('SQLSTATE_CLASS_23')],
+  ['22', data('SQLSTATE_CLASS_22')],
+  ['28', denied('SQLSTATE_CLASS_28')],
+  ['40', deadlock('SQLSTATE_CLASS_40')],
+  ['42', syntax('SQLSTATE_CLASS_42')],
+  ['0A', syntax('SQLSTATE_CLASS_0A')],
+  ['53', exhausted('SQLSTATE_CLASS_53')],
+]);
+
+/** The last resort, for errors with no code at all (a message some library built). */
+export const MESSAGE_PATTERN_CATALOGUE: ReadonlyArray<readonly [RegExp, CatalogueEntry]> = [
+  [/deadlock found|deadlock detected|transaction deadlock/i, deadlock('MESSAGE_DEADLOCK')],
+  [/lock wait timeout/i, entry('MESSAGE_LOCK_WAIT_TIMEOUT', C.LOCK_TIMEOUT, V.HIGH, A.RETRY, S.TRANSACTION)],
+  [/server has gone away|lost connection to (mysql )?server|connection lost/i, lost('MESSAGE_CONNECTION_LOST')],
+  [/too many connections/i, overload('MESSAGE_TOO_MANY_CONNECTIONS')],
+  [/access denied/i, denied('MESSAGE_ACCESS_DENIED')],
+  [/read[- ]only/i, readOnly('MESSAGE_READ_ONLY')],
+];
+
+/** Server errors by mysql2's symbolic name, for errors that carry a code but lost their errno. */
+export const NAMED_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map(
+  [...ERRNO_CATALOGUE.values()].flatMap((entries) => entries.map((e) => [e.name, e] as const)),
+);
+
+export const UNKNOWN_ENTRY = entry('UNKNOWN', C.UNKNOWN, V.LOW, A.MANUAL_INTERVENTION, S.NEVER);

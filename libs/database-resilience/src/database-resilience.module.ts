@@ -1,0 +1,38 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ErrorClassifier } from './classification/error-classifier';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableModuleClass,
+  OPTIONS_TYPE,
+  RAW_OPTIONS,
+} from './database-resilience.module-definition';
+import type { DatabaseResilienceOptions } from './options/database-resilience-options';
+import { resolveOptions, type ResolvedResilienceOptions } from './options/options.schema';
+import { RESILIENCE_OPTIONS } from './resilience-options.token';
+
+/**
+ * Keeps MySQL/MariaDB-backed services up through deadlocks, lost connections and failovers.
+ * `imports: [DatabaseResilienceModule.forRoot()]`; global unless `isGlobal: false`.
+ */
+@Module({
+  providers: [
+    { provide: RESILIENCE_OPTIONS, useFactory: resolveOptions, inject: [RAW_OPTIONS] },
+    {
+      provide: ErrorClassifier,
+      useFactory: (options: ResolvedResilienceOptions) => new ErrorClassifier(options.classifier.rules),
+      inject: [RESILIENCE_OPTIONS],
+    },
+  ],
+  exports: [RESILIENCE_OPTIONS, ErrorClassifier],
+})
+export class DatabaseResilienceModule extends ConfigurableModuleClass {
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return super.forRootAsync(options);
+  }
+}
+
+export type { DatabaseResilienceOptions };

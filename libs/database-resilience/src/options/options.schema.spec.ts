@@ -1,0 +1,80 @@
+import { ErrorCategory } from '../classification/error-category.enum';
+import { RecoveryAction } from '../classification/recovery-action.enum';
+import { Severity } from '../classification/severity.enum';
+import { resolveOptions } from './options.schema';
+import { ResilienceOptionsError } from './resilience-options.error';
+
+function problemWith(options: unknown): string {
+  try {
+    resolveOptions(options as never);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ResilienceOptionsError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the options to be rejected');
+}
+
+describe('resolveOptions', () => {
+  it('fills in every default', () => {
+    const options = resolveOptions(undefined);
+    expect(options).toEqual({
+      databases: ['default'],
+      classifier: { rules: [] },
+      retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 2000, jitter: 'full', budgetMs: 10_000 },
+      circuitBreaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000, halfOpenMaxProbes: 1 },
+      history: { maxEntries: 1000 },
+      alerts: { minSeverity: 'critical' },
+    });
+  });
+
+  it('keeps what it is given', () => {
+    const options = resolveOptions({ retry: { maxAttempts: 7, jitter: 'none' }, databases: ['default', 'reporting'] });
+    expect(options.retry).toMatchObject({ maxAttempts: 7, jitter: 'none', baseDelayMs: 50 });
+    expect(options.databases).toEqual(['default', 'reporting']);
+  });
+
+  it('rejects negative attempts, naming the option and the accepted values', () => {
+    expect(problemWith({ retry: { maxAttempts: -1 } })).toContain('`retry.maxAttempts` must be an integer from 1 to 100 (got -1)');
+    expect(problemWith({ retry: { maxAttempts: 2.5 } })).toContain('`retry.maxAttempts` must be an integer');
+  });
+
+  it('rejects a threshold of 0', () => {
+    expect(problemWith({ circuitBreaker: { failureThreshold: 0 } })).toContain(
+      '`circuitBreaker.failureThreshold` must be an integer from 1 to 10000 (got 0)',
+    );
+  });
+
+  it('rejects an unknown severity and an unknown jitter', () => {
+    expect(problemWith({ alerts: { minSeverity: 'urgent' } })).toContain(
+      '`alerts.minSeverity` must be one of critical, high, medium, low',
+    );
+    expect(problemWith({ retry: { jitter: 'lots' } })).toContain('`retry.jitter` must be one of full, equal, decorrelated, none');
+  });
+
+  it('rejects a non-URL SMTP setting without echoing it (it may hold a password)', () => {
+    const message = problemWith({ alerts: { email: { smtpUrl: 'mail-server:pa55word', from: 'a@b.c', to: ['ops@b.c'] } } });
+    expect(message).toContain('`alerts.email.smtpUrl` must be an smtp:// or smtps:// URL');
+    expect(message).not.toContain('pa55word');
+    expect(problemWith({ alerts: { email: { smtpUrl: 'smtp://x', from: 'nobody', to: [] } } })).toMatch(
+      /alerts\.email\.from` must be an e-mail address[\s\S]*alerts\.email\.to` must list at least one address/,
+    );
+  });
+
+  it('rejects an unknown option and lists the known ones', () => {
+    expect(problemWith({ retry: { maxAtempts: 3 } })).toContain(
+      'unknown option `retry.maxAtempts` (known: maxAttempts, baseDelayMs, maxDelayMs, jitter, budgetMs)',
+    );
+  });
+
+  it('rejects a delay range upside down and a rule without a matcher', () => {
+    expect(problemWith({ retry: { baseDelayMs: 500, maxDelayMs: 100 } })).toContain('baseDelayMs must not exceed maxDelayMs');
+    const rule = { category: ErrorCategory.DEADLOCK, severity: Severity.LOW, action: RecoveryAction.RETRY };
+    expect(problemWith({ classifier: { rules: [rule] } })).toContain('`classifier.rules.0` must have at least one matcher');
+  });
+
+  it('reports every bad option at once', () => {
+    const message = problemWith({ retry: { maxAttempts: 0 }, history: { maxEntries: -5 } });
+    expect(message).toContain('retry.maxAttempts');
+    expect(message).toContain('history.maxEntries');
+  });
+});

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { ErrorCategory } from '../classification/error-category.enum';
+import { RecoveryAction } from '../classification/recovery-action.enum';
+import { RetryScope } from '../classification/retry-scope.enum';
+import { Severity } from '../classification/severity.enum';
+import type { ClassificationRule } from '../classification/classification-rule';
+import type { DatabaseResilienceOptions } from './database-resilience-options';
+import { ResilienceOptionsError } from './resilience-options.error';
+
+const integer = (min: number, max: number) => {
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const milliseconds = (min: number, max: number) => integer(min, max);
+const oneOf = <T extends Record<string, string>>(values: T) =>
+  z.enum(values, { error: `must be one of ${Object.values(values).join(', ')}` });
+
+const MATCHERS = ['errno', 'code', 'sqlState', 'message', 'test'] as const;
+const rule = z.custom<ClassificationRule>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    MATCHERS.some((m) => (value as Record<string, unknown>)[m] !== undefined) &&
+    Object.values(ErrorCategory).includes((value as ClassificationRule).category) &&
+    Object.values(Severity).includes((value as ClassificationRule).severity) &&
+    Object.values(RecoveryAction).includes((value as ClassificationRule).action) &&
+    ((value as ClassificationRule).scope === undefined ||
+      Object.values(RetryScope).includes((value as ClassificationRule).scope as RetryScope)),
+  {
+    error:
+      `must have at least one matcher (${MATCHERS.join(', ')}), a category (${Object.values(ErrorCategory).join(', ')}), ` +
+      `a severity (${Object.values(Severity).join(', ')}) and an action (${Object.values(RecoveryAction).join(', ')})`,
+  },
+);
+
+const smtpUrl = z.string({ error: 'must be an smtp:// or smtps:// URL' }).refine(
+  (value) => {
+    try {
+      return ['smtp:', 'smtps:'].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an smtp:// or smtps:// URL' },
+);
+const email = z.string({ error: 'must be an e-mail address' }).regex(/^[^\s@]+@[^\s@]+$/, {
+  error: 'must be an e-mail address',
+});
+
+export const optionsSchema = z.strictObject({
+  databases: z
+    .array(z.string().min(1, { error: 'must be a non-empty DataSource name' }), {
+      error: 'must be a list of DataSource names',
+    })
+    .min(1, { error: 'must name at least one DataSource' })
+    .default(['default']),
+  classifier: z.strictObject({ rules: z.array(rule, { error: 'must be a list of rules' }).default([]) }).prefault({}),
+  retry: z
+    .strictObject({
+      maxAttempts: integer(1, 100).default(3),
+      baseDelayMs: milliseconds(0, 60_000).default(50),
+      maxDelayMs: milliseconds(1, 600_000).default(2000),
+      jitter: oneOf({ full: 'full', equal: 'equal', decorrelated: 'decorrelated', none: 'none' }).default('full'),
+      budgetMs: milliseconds(1, 3_600_000).default(10_000),
+    })
+    .refine((r) => r.baseDelayMs <= r.maxDelayMs, {
+      error: 'baseDelayMs must not exceed maxDelayMs',
+      path: ['baseDelayMs'],
+    })
+    .prefault({}),
+  circuitBreaker: z
+    .strictObject({
+      failureThreshold: integer(1, 10_000).default(5),
+      recoveryTimeoutMs: milliseconds(1, 86_400_000).default(60_000),
+      halfOpenMaxProbes: integer(1, 1000).default(1),
+    })
+    .prefault({}),
+  history: z.strictObject({ maxEntries: integer(1, 1_000_000).default(1000) }).prefault({}),
+  alerts: z
+    .strictObject({
+      minSeverity: oneOf(Severity).default(Severity.CRITICAL),
+      email: z
+        .strictObject({
+          smtpUrl,
+          from: email,
+          to: z.array(email, { error: 'must be a list of e-mail addresses' }).min(1, {
+            error: 'must list at least one address',
+          }),
+          subjectPrefix: z.string().max(100).default('[db-resilience]'),
+        })
+        .optional(),
+    })
+    .prefault({}),
+});
+
+/** Options with every default filled in: what the module's parts read. */
+export type ResolvedResilienceOptions = z.output<typeof optionsSchema>;
+
+/** Validates the options given to forRoot / forRootAsync and fills in the defaults, or throws one clear error. */
+export function resolveOptions(options: DatabaseResilienceOptions | undefined): ResolvedResilienceOptions {
+  const result = optionsSchema.safeParse(options ?? {});
+  if (result.success) return result.data;
+  throw new ResilienceOptionsError(result.error.issues.map((issue) => describeIssue(issue, options)));
+}
+
+function describeIssue(issue: z.core.$ZodIssue, options: unknown): string {
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(issue.path).join(', ');
+    return issue.keys.map((key) => `unknown option \`${path ? `${path}.` : ''}${key}\` (known: ${known})`).join('; ');
+  }
+  return `\`${path || 'options'}\` ${issue.message}${received(valueAt(options, issue.path))}`;
+}
+
+/** Echo numbers and booleans, never strings: a string option may hold a password (smtpUrl). */
+function received(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean') return ` (got ${String(value)})`;
+  if (value === null) return ' (got null)';
+  return value === undefined || typeof value === 'string' ? '' : ` (got ${Array.isArray(value) ? 'array' : typeof value})`;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+  return value;
+}
+
+/** The option names an object in the schema accepts, for "unknown option" messages. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: unknown = optionsSchema;
+  for (const key of path) schema = unwrap(schema)?.shape?.[key as string];
+  return Object.keys(unwrap(schema)?.shape ?? {});
+}
+
+function unwrap(schema: unknown): { shape?: Record<string, unknown> } | undefined {
+  let current = schema as { shape?: Record<string, unknown>; def?: { innerType?: unknown } } | undefined;
+  while (current && !current.shape && current.def?.innerType) current = current.def.innerType as typeof current;
+  return current;
+}
