@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { DatabaseResilienceModule } from 'nestjs-database-resilience';
+import { CliOutput } from './cli-output';
+import { TestErrorHandlingCommand } from './test-error-handling.command';
+
+@Module({
+  imports: [DatabaseResilienceModule.forRoot()],
+  providers: [TestErrorHandlingCommand, CliOutput],
+})
+export class CliModule {}

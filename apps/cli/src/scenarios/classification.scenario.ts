@@ -1,0 +1,43 @@
+import { ErrorClassifier } from 'nestjs-database-resilience';
+import type { ServerTarget } from '../support/server-target';
+import { ERROR_RECIPES } from './error-recipes';
+import type { CheckResult, Scenario } from './scenario-report';
+
+/** Provokes each kind of error for real and checks that the classifier names it right. */
+export class ClassificationScenario implements Scenario {
+  readonly name = 'classification';
+  readonly description = 'provoke real errors (deadlock, lock wait, integrity, access, connection...) and classify them';
+
+  constructor(
+    private readonly classifier: ErrorClassifier,
+    private readonly target: ServerTarget,
+  ) {}
+
+  async run(onProgress: (check: CheckResult) => void) {
+    const checks: CheckResult[] = [];
+    for (const recipe of ERROR_RECIPES) {
+      let check: CheckResult;
+      try {
+        const error = await recipe.provoke(this.target);
+        const c = this.classifier.classify(error);
+        const passed =
+          c.category === recipe.expected.category &&
+          (recipe.expected.errno === undefined || c.errno === recipe.expected.errno) &&
+          (recipe.expected.code === undefined || c.code === recipe.expected.code);
+        const id = c.errno ?? c.code ?? '-';
+        check = { name: recipe.name, passed, detail: `${id} → ${c.category}/${c.severity}/${c.action}, retry: ${c.scope}` };
+      } catch (error) {
+        check = { name: recipe.name, passed: false, detail: `could not provoke it: ${(error as Error).message}` };
+      }
+      checks.push(check);
+      onProgress(check);
+    }
+    return {
+      checks,
+      figures: {
+        errorsProvoked: checks.length,
+        classifiedRight: checks.filter((c) => c.passed).length
+      },
+    };
+  }
+}
