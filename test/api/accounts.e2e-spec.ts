@@ -1,0 +1,51 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { ErrorClassifier } from 'nestjs-database-resilience';
+import { AppModule } from '../../apps/api/src/app.module';
+import { configureApp } from '../../apps/api/src/configure-app';
+import { useScratchDatabase } from '../support/scratch-database';
+
+describe('apps/api accounts and transfers (e2e, real MariaDB)', () => {
+  let app: INestApplication;
+  let scratch: Awaited<ReturnType<typeof useScratchDatabase>>;
+
+  beforeAll(async () => {
+    scratch = await useScratchDatabase('dr_e2e_api');
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = configureApp(moduleRef.createNestApplication({ logger: false }));
+    await app.init();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await scratch?.restoreEnv();
+  });
+
+  it('boots with the resilience module', () => {
+    expect(app.get(ErrorClassifier)).toBeInstanceOf(ErrorClassifier);
+  });
+
+  it('opens accounts and moves money between them, keeping the sum', async () => {
+    const alice = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'alice', balance: 1000 }).expect(201)).body;
+    const bob = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'bob', balance: 500 }).expect(201)).body;
+    await request(app.getHttpServer()).post('/transfers').send({ fromId: alice.id, toId: bob.id, amount: 300 }).expect(201);
+    const accounts = (await request(app.getHttpServer()).get('/accounts').expect(200)).body as Array<{ id: number; balance: number }>;
+    expect(accounts.find((a) => a.id === alice.id)?.balance).toBe(700);
+    expect(accounts.find((a) => a.id === bob.id)?.balance).toBe(800);
+  });
+
+  it('refuses an overdraft without moving anything', async () => {
+    const poor = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'poor', balance: 10 }).expect(201)).body;
+    const rich = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'rich', balance: 10 }).expect(201)).body;
+    await request(app.getHttpServer()).post('/transfers').send({ fromId: poor.id, toId: rich.id, amount: 11 }).expect(422);
+    expect((await request(app.getHttpServer()).get(`/accounts/${poor.id}`).expect(200)).body.balance).toBe(10);
+  });
+
+  it('validates input: 400 with a reason', async () => {
+    const response = await request(app.getHttpServer()).post('/transfers').send({ fromId: 1, toId: 1, amount: -5 }).expect(400);
+    expect(JSON.stringify(response.body)).toMatch(/amount/);
+    await request(app.getHttpServer()).get('/accounts/abc').expect(400);
+    await request(app.getHttpServer()).get('/accounts/999999').expect(404);
+  });
+});
