@@ -27,23 +27,40 @@ describe('apps/api accounts and transfers (e2e, real MariaDB)', () => {
   });
 
   it('opens accounts and moves money between them, keeping the sum', async () => {
-    const alice = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'alice', balance: 1000 }).expect(201)).body;
-    const bob = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'bob', balance: 500 }).expect(201)).body;
-    await request(app.getHttpServer()).post('/transfers').send({ fromId: alice.id, toId: bob.id, amount: 300 }).expect(201);
-    const accounts = (await request(app.getHttpServer()).get('/accounts').expect(200)).body as Array<{ id: number; balance: number }>;
+    const alice = (
+      await request(app.getHttpServer()).post('/accounts').send({ owner: 'alice', balance: 1000 }).expect(201)
+    ).body;
+    const bob = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'bob', balance: 500 }).expect(201))
+      .body;
+    await request(app.getHttpServer())
+      .post('/transfers')
+      .send({ fromId: alice.id, toId: bob.id, amount: 300 })
+      .expect(201);
+    const accounts = (await request(app.getHttpServer()).get('/accounts').expect(200)).body as Array<{
+      id: number;
+      balance: number;
+    }>;
     expect(accounts.find((a) => a.id === alice.id)?.balance).toBe(700);
     expect(accounts.find((a) => a.id === bob.id)?.balance).toBe(800);
   });
 
   it('refuses an overdraft without moving anything', async () => {
-    const poor = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'poor', balance: 10 }).expect(201)).body;
-    const rich = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'rich', balance: 10 }).expect(201)).body;
-    await request(app.getHttpServer()).post('/transfers').send({ fromId: poor.id, toId: rich.id, amount: 11 }).expect(422);
+    const poor = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'poor', balance: 10 }).expect(201))
+      .body;
+    const rich = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'rich', balance: 10 }).expect(201))
+      .body;
+    await request(app.getHttpServer())
+      .post('/transfers')
+      .send({ fromId: poor.id, toId: rich.id, amount: 11 })
+      .expect(422);
     expect((await request(app.getHttpServer()).get(`/accounts/${poor.id}`).expect(200)).body.balance).toBe(10);
   });
 
   it('validates input: 400 with a reason', async () => {
-    const response = await request(app.getHttpServer()).post('/transfers').send({ fromId: 1, toId: 1, amount: -5 }).expect(400);
+    const response = await request(app.getHttpServer())
+      .post('/transfers')
+      .send({ fromId: 1, toId: 1, amount: -5 })
+      .expect(400);
     expect(JSON.stringify(response.body)).toMatch(/amount/);
     await request(app.getHttpServer()).get('/accounts/abc').expect(400);
     await request(app.getHttpServer()).get('/accounts/999999').expect(404);

@@ -27,7 +27,15 @@ describe('ErrorClassifier on real MariaDB errors', () => {
 
     beforeAll(async () => {
       const { host, port, username, password } = target.env;
-      dataSource = new DataSource({ type: 'mysql', host, port, username, password, database: target.database, poolSize: 4 });
+      dataSource = new DataSource({
+        type: 'mysql',
+        host,
+        port,
+        username,
+        password,
+        database: target.database,
+        poolSize: 4,
+      });
       await dataSource.initialize();
       await dataSource.query('CREATE TABLE typeorm_t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB');
       await dataSource.query('INSERT INTO typeorm_t VALUES (1,0),(2,0),(3,0)');
@@ -46,7 +54,9 @@ describe('ErrorClassifier on real MariaDB errors', () => {
           await manager.query('UPDATE typeorm_t SET v=v+1 WHERE id=2');
           victimHoldsRow2();
           await waitUntil(async () => {
-            const [row] = await dataSource.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state='LOCK WAIT'");
+            const [row] = await dataSource.query(
+              "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state='LOCK WAIT'",
+            );
             return Number(row.n) >= 1;
           }, 'the heavy transaction to wait');
           await manager.query('UPDATE typeorm_t SET v=v+1 WHERE id=1');
@@ -73,7 +83,12 @@ describe('ErrorClassifier on real MariaDB errors', () => {
     });
 
     it('classifies the raw connect error TypeORM does not wrap', async () => {
-      const unreachable = new DataSource({ type: 'mysql', host: '127.0.0.1', port: await closedPort(), username: 'root' });
+      const unreachable = new DataSource({
+        type: 'mysql',
+        host: '127.0.0.1',
+        port: await closedPort(),
+        username: 'root',
+      });
       const error = await unreachable.initialize().then(
         () => undefined,
         (e: unknown) => e,
@@ -89,7 +104,9 @@ describe('ErrorClassifier on real MariaDB errors', () => {
     it('keeps the values of a failed INSERT out of the classification', async () => {
       await dataSource.query('CREATE TABLE secrets (token VARCHAR(40) PRIMARY KEY)');
       await dataSource.query('INSERT INTO secrets VALUES (?)', ['tok-7f3a-very-secret']);
-      const error = await dataSource.query('INSERT INTO secrets VALUES (?)', ['tok-7f3a-very-secret']).catch((e: unknown) => e);
+      const error = await dataSource
+        .query('INSERT INTO secrets VALUES (?)', ['tok-7f3a-very-secret'])
+        .catch((e: unknown) => e);
       const json = JSON.stringify(classifier.classify(error));
       expect(json).toContain('"category":"integrity"');
       expect(json).not.toContain('very-secret');

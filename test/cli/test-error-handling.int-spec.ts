@@ -42,7 +42,9 @@ describe('cli test-error-handling', () => {
     expect(classification.scenario).toBe('classification');
     expect(classification.figures.errorsProvoked).toBeGreaterThanOrEqual(15);
     expect(classification.figures.classifiedRight).toBe(classification.figures.errorsProvoked);
-    expect(classification.checks.find((c) => c.name.startsWith('deadlock'))?.detail).toContain('1213 → deadlock/high/retry');
+    expect(classification.checks.find((c) => c.name.startsWith('deadlock'))?.detail).toContain(
+      '1213 → deadlock/high/retry',
+    );
   });
 
   it('prints readable progress without --json', async () => {

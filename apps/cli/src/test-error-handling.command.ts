@@ -55,7 +55,8 @@ export class TestErrorHandlingCommand extends CommandRunner {
 
   private async execute(options: Options): Promise<number> {
     const unknown = options.scenario?.filter((name) => !SCENARIOS.includes(name as ScenarioName)) ?? [];
-    if (unknown.length > 0) return this.unusable(`unknown scenario "${unknown[0]}"; expected one of: ${SCENARIOS.join(', ')}`);
+    if (unknown.length > 0)
+      return this.unusable(`unknown scenario "${unknown[0]}"; expected one of: ${SCENARIOS.join(', ')}`);
     let env: DatabaseEnv;
     try {
       env = databaseEnv();
@@ -76,13 +77,16 @@ export class TestErrorHandlingCommand extends CommandRunner {
     try {
       const selected = options.scenario?.length ? [...new Set(options.scenario as ScenarioName[])] : [...SCENARIOS];
       const reports: ScenarioReport[] = [];
-      if (!options.json) this.out.line(`test-error-handling against ${target.address} (scratch database ${target.database})`);
+      if (!options.json)
+        this.out.line(`test-error-handling against ${target.address} (scratch database ${target.database})`);
       for (const name of selected) reports.push(await this.runScenario(this.scenario(name, target), options));
       const passed = reports.every((r) => r.passed);
       if (options.json) this.out.line(JSON.stringify({ server: target.address, passed, scenarios: reports }, null, 2));
       else {
         this.out.line();
-        this.out.line(`${passed ? 'PASS' : 'FAIL'}: ${reports.filter((r) => r.passed).length}/${reports.length} scenarios passed`);
+        this.out.line(
+          `${passed ? 'PASS' : 'FAIL'}: ${reports.filter((r) => r.passed).length}/${reports.length} scenarios passed`,
+        );
       }
       return passed ? EXIT.passed : EXIT.failed;
     } finally {
@@ -106,9 +110,16 @@ export class TestErrorHandlingCommand extends CommandRunner {
     const result = await scenario.run((check) => {
       if (!options.json) this.out.line(`  ${check.passed ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     });
-    const report = { scenario: scenario.name, durationMs: Date.now() - started, passed: result.checks.every((c) => c.passed), ...result };
+    const report = {
+      scenario: scenario.name,
+      durationMs: Date.now() - started,
+      passed: result.checks.every((c) => c.passed),
+      ...result,
+    };
     if (!options.json) {
-      const figures = Object.entries(report.figures).map(([k, v]) => `${k}=${v}`).join(' ');
+      const figures = Object.entries(report.figures)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       this.out.line(`  ${report.passed ? 'PASS' : 'FAIL'} ${scenario.name} in ${report.durationMs} ms (${figures})`);
     }
     return report;

@@ -9,7 +9,11 @@ import type { ResolvedResilienceOptions } from './options/options.schema';
 import { ResilienceOptionsError } from './options/resilience-options.error';
 import { RESILIENCE_OPTIONS } from './resilience-options.token';
 
-const deadlock = Object.assign(new Error('Deadlock found'), { errno: 1213, code: 'ER_LOCK_DEADLOCK', sqlState: '40001' });
+const deadlock = Object.assign(new Error('Deadlock found'), {
+  errno: 1213,
+  code: 'ER_LOCK_DEADLOCK',
+  sqlState: '40001',
+});
 
 /** A feature module that does not import the resilience module: it relies on it being global. */
 @Injectable()
@@ -28,7 +32,9 @@ class SettingsModule {}
 
 describe('DatabaseResilienceModule', () => {
   it('boots with forRoot() and no options, global, with every default', async () => {
-    const app = await Test.createTestingModule({ imports: [DatabaseResilienceModule.forRoot(), FeatureModule] }).compile();
+    const app = await Test.createTestingModule({
+      imports: [DatabaseResilienceModule.forRoot(), FeatureModule],
+    }).compile();
     expect(app.get(UsesClassifier).classifier.classify(deadlock).category).toBe(ErrorCategory.DEADLOCK);
     expect(app.get<ResolvedResilienceOptions>(RESILIENCE_OPTIONS).retry.maxAttempts).toBe(3);
     await app.close();
@@ -46,7 +52,15 @@ describe('DatabaseResilienceModule', () => {
       imports: [
         DatabaseResilienceModule.forRoot({
           classifier: {
-            rules: [{ errno: 1213, name: 'OURS', category: ErrorCategory.DEADLOCK, severity: Severity.LOW, action: RecoveryAction.RETRY }],
+            rules: [
+              {
+                errno: 1213,
+                name: 'OURS',
+                category: ErrorCategory.DEADLOCK,
+                severity: Severity.LOW,
+                action: RecoveryAction.RETRY,
+              },
+            ],
           },
         }),
       ],
@@ -65,7 +79,10 @@ describe('DatabaseResilienceModule', () => {
         }),
       ],
     }).compile();
-    expect(app.get<ResolvedResilienceOptions>(RESILIENCE_OPTIONS).retry).toMatchObject({ maxAttempts: 7, jitter: 'full' });
+    expect(app.get<ResolvedResilienceOptions>(RESILIENCE_OPTIONS).retry).toMatchObject({
+      maxAttempts: 7,
+      jitter: 'full',
+    });
     await app.close();
   });
 
@@ -75,7 +92,9 @@ describe('DatabaseResilienceModule', () => {
     }).compile();
     await expect(compiling).rejects.toThrow(ResilienceOptionsError);
     await expect(
-      Test.createTestingModule({ imports: [DatabaseResilienceModule.forRoot({ retry: { maxAttempts: -1 } })] }).compile(),
+      Test.createTestingModule({
+        imports: [DatabaseResilienceModule.forRoot({ retry: { maxAttempts: -1 } })],
+      }).compile(),
     ).rejects.toThrow('`retry.maxAttempts` must be an integer from 1 to 100 (got -1)');
   });
 
@@ -87,6 +106,8 @@ describe('DatabaseResilienceModule', () => {
         }),
       ],
     }).compile();
-    await expect(compiling).rejects.toThrow('`circuitBreaker.failureThreshold` must be an integer from 1 to 10000 (got 0)');
+    await expect(compiling).rejects.toThrow(
+      '`circuitBreaker.failureThreshold` must be an integer from 1 to 10000 (got 0)',
+    );
   });
 });

@@ -6,13 +6,15 @@ describe('databaseEnv', () => {
   });
 
   it('reads DB_* variables', () => {
-    expect(databaseEnv({ DB_HOST: 'db', DB_PORT: '3307', DB_USER: 'app', DB_PASSWORD: 'pw', DB_NAME: 'shop' })).toEqual({
-      host: 'db',
-      port: 3307,
-      username: 'app',
-      password: 'pw',
-      database: 'shop',
-    });
+    expect(databaseEnv({ DB_HOST: 'db', DB_PORT: '3307', DB_USER: 'app', DB_PASSWORD: 'pw', DB_NAME: 'shop' })).toEqual(
+      {
+        host: 'db',
+        port: 3307,
+        username: 'app',
+        password: 'pw',
+        database: 'shop',
+      },
+    );
   });
 
   it('prefers DATABASE_URL and decodes it', () => {

@@ -1,5 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { accountIdSchema, openAccountSchema, transferSchema, type OpenAccount, type TransferRequest } from './accounts.schemas';
+import {
+  accountIdSchema,
+  openAccountSchema,
+  transferSchema,
+  type OpenAccount,
+  type TransferRequest,
+} from './accounts.schemas';
 import { AccountsService } from './accounts.service';
 
 @Controller()

@@ -28,7 +28,12 @@ export class AccountsService {
   transfer(request: TransferRequest): Promise<Transfer> {
     return this.dataSource.transaction(async (manager) => {
       const lock = (id: number) =>
-        manager.getRepository(Account).createQueryBuilder('a').setLock('pessimistic_write').where('a.id = :id', { id }).getOne();
+        manager
+          .getRepository(Account)
+          .createQueryBuilder('a')
+          .setLock('pessimistic_write')
+          .where('a.id = :id', { id })
+          .getOne();
       const from = await lock(request.fromId);
       const to = await lock(request.toId);
       if (!from || !to) throw new NotFoundException(`account ${from ? request.toId : request.fromId} not found`);

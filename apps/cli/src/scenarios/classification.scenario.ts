@@ -6,7 +6,8 @@ import type { CheckResult, Scenario } from './scenario-report';
 /** Provokes each kind of error for real and checks that the classifier names it right. */
 export class ClassificationScenario implements Scenario {
   readonly name = 'classification';
-  readonly description = 'provoke real errors (deadlock, lock wait, integrity, access, connection...) and classify them';
+  readonly description =
+    'provoke real errors (deadlock, lock wait, integrity, access, connection...) and classify them';
 
   constructor(
     private readonly classifier: ErrorClassifier,
@@ -25,7 +26,11 @@ export class ClassificationScenario implements Scenario {
           (recipe.expected.errno === undefined || c.errno === recipe.expected.errno) &&
           (recipe.expected.code === undefined || c.code === recipe.expected.code);
         const id = c.errno ?? c.code ?? '-';
-        check = { name: recipe.name, passed, detail: `${id} → ${c.category}/${c.severity}/${c.action}, retry: ${c.scope}` };
+        check = {
+          name: recipe.name,
+          passed,
+          detail: `${id} → ${c.category}/${c.severity}/${c.action}, retry: ${c.scope}`,
+        };
       } catch (error) {
         check = { name: recipe.name, passed: false, detail: `could not provoke it: ${(error as Error).message}` };
       }
@@ -36,7 +41,7 @@ export class ClassificationScenario implements Scenario {
       checks,
       figures: {
         errorsProvoked: checks.length,
-        classifiedRight: checks.filter((c) => c.passed).length
+        classifiedRight: checks.filter((c) => c.passed).length,
       },
     };
   }

@@ -50,7 +50,11 @@ export const ERROR_RECIPES: readonly ErrorRecipe[] = [
     expected: { category: ErrorCategory.DEADLOCK, errno: 1213 },
     async provoke(target) {
       const table = `dl_${unique()}`;
-      await createTable(target, `CREATE TABLE ${table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`, `INSERT INTO ${table} VALUES (1,0),(2,0),(3,0)`);
+      await createTable(
+        target,
+        `CREATE TABLE ${table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`,
+        `INSERT INTO ${table} VALUES (1,0),(2,0),(3,0)`,
+      );
       return withConnections(target, 3, async (a, b, observer) => {
         await a.query('START TRANSACTION');
         await a.query(`UPDATE ${table} SET v=v+1 WHERE id IN (1,3)`); // heavier: never the victim
@@ -70,7 +74,11 @@ export const ERROR_RECIPES: readonly ErrorRecipe[] = [
     expected: { category: ErrorCategory.LOCK_TIMEOUT, errno: 1205 },
     async provoke(target) {
       const table = `lw_${unique()}`;
-      await createTable(target, `CREATE TABLE ${table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`, `INSERT INTO ${table} VALUES (1,0)`);
+      await createTable(
+        target,
+        `CREATE TABLE ${table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`,
+        `INSERT INTO ${table} VALUES (1,0)`,
+      );
       return withConnections(target, 2, async (holder, waiter) => {
         await holder.query('START TRANSACTION');
         await holder.query(`SELECT * FROM ${table} WHERE id=1 FOR UPDATE`);

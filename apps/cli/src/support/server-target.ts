@@ -15,7 +15,15 @@ export class ServerTarget {
   /** A raw mysql2 connection to the scratch database (or to no database with `database: undefined`). */
   connect(overrides: ConnectionOptions = {}): Promise<Connection> {
     const { host, port, username: user, password } = this.env;
-    return createConnection({ host, port, user, password, database: this.database, connectTimeout: 5000, ...overrides });
+    return createConnection({
+      host,
+      port,
+      user,
+      password,
+      database: this.database,
+      connectTimeout: 5000,
+      ...overrides,
+    });
   }
 
   static async createScratch(env: DatabaseEnv, prefix: string): Promise<ServerTarget> {

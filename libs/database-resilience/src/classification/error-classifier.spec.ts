@@ -21,19 +21,123 @@ describe('ErrorClassifier', () => {
   const classifier = new ErrorClassifier();
 
   it.each([
-    [1213, 'ER_LOCK_DEADLOCK', '40001', ErrorCategory.DEADLOCK, Severity.HIGH, RecoveryAction.RETRY, RetryScope.TRANSACTION],
-    [1205, 'ER_LOCK_WAIT_TIMEOUT', 'HY000', ErrorCategory.LOCK_TIMEOUT, Severity.HIGH, RecoveryAction.RETRY, RetryScope.TRANSACTION],
-    [1062, 'ER_DUP_ENTRY', '23000', ErrorCategory.INTEGRITY, Severity.MEDIUM, RecoveryAction.MANUAL_INTERVENTION, RetryScope.NEVER],
-    [1452, 'ER_NO_REFERENCED_ROW_2', '23000', ErrorCategory.INTEGRITY, Severity.MEDIUM, RecoveryAction.MANUAL_INTERVENTION, RetryScope.NEVER],
-    [1406, 'ER_DATA_TOO_LONG', '22001', ErrorCategory.DATA, Severity.MEDIUM, RecoveryAction.MANUAL_INTERVENTION, RetryScope.NEVER],
-    [1045, 'ER_ACCESS_DENIED_ERROR', '28000', ErrorCategory.AUTHENTICATION, Severity.CRITICAL, RecoveryAction.MANUAL_INTERVENTION, RetryScope.NEVER],
-    [1053, 'ER_SERVER_SHUTDOWN', '08S01', ErrorCategory.CONNECTION, Severity.CRITICAL, RecoveryAction.RECONNECT, RetryScope.CONNECTION],
-    [1040, 'ER_CON_COUNT_ERROR', '08004', ErrorCategory.OVERLOAD, Severity.HIGH, RecoveryAction.CIRCUIT_BREAK, RetryScope.CONNECTION],
-    [1290, 'ER_OPTION_PREVENTS_STATEMENT', 'HY000', ErrorCategory.READ_ONLY, Severity.HIGH, RecoveryAction.FAILOVER, RetryScope.CONNECTION],
-    [1021, 'ER_DISK_FULL', 'HY000', ErrorCategory.RESOURCE, Severity.HIGH, RecoveryAction.MANUAL_INTERVENTION, RetryScope.NEVER],
-    [1037, 'ER_OUTOFMEMORY', 'HY001', ErrorCategory.RESOURCE, Severity.HIGH, RecoveryAction.RETRY, RetryScope.TRANSACTION],
-    [1180, 'ER_ERROR_DURING_COMMIT', 'HY000', ErrorCategory.COMMIT_OUTCOME_UNKNOWN, Severity.CRITICAL, RecoveryAction.MANUAL_INTERVENTION, RetryScope.NEVER],
-    [3024, 'ER_QUERY_TIMEOUT', 'HY000', ErrorCategory.STATEMENT_TIMEOUT, Severity.HIGH, RecoveryAction.GRACEFUL_DEGRADE, RetryScope.NEVER],
+    [
+      1213,
+      'ER_LOCK_DEADLOCK',
+      '40001',
+      ErrorCategory.DEADLOCK,
+      Severity.HIGH,
+      RecoveryAction.RETRY,
+      RetryScope.TRANSACTION,
+    ],
+    [
+      1205,
+      'ER_LOCK_WAIT_TIMEOUT',
+      'HY000',
+      ErrorCategory.LOCK_TIMEOUT,
+      Severity.HIGH,
+      RecoveryAction.RETRY,
+      RetryScope.TRANSACTION,
+    ],
+    [
+      1062,
+      'ER_DUP_ENTRY',
+      '23000',
+      ErrorCategory.INTEGRITY,
+      Severity.MEDIUM,
+      RecoveryAction.MANUAL_INTERVENTION,
+      RetryScope.NEVER,
+    ],
+    [
+      1452,
+      'ER_NO_REFERENCED_ROW_2',
+      '23000',
+      ErrorCategory.INTEGRITY,
+      Severity.MEDIUM,
+      RecoveryAction.MANUAL_INTERVENTION,
+      RetryScope.NEVER,
+    ],
+    [
+      1406,
+      'ER_DATA_TOO_LONG',
+      '22001',
+      ErrorCategory.DATA,
+      Severity.MEDIUM,
+      RecoveryAction.MANUAL_INTERVENTION,
+      RetryScope.NEVER,
+    ],
+    [
+      1045,
+      'ER_ACCESS_DENIED_ERROR',
+      '28000',
+      ErrorCategory.AUTHENTICATION,
+      Severity.CRITICAL,
+      RecoveryAction.MANUAL_INTERVENTION,
+      RetryScope.NEVER,
+    ],
+    [
+      1053,
+      'ER_SERVER_SHUTDOWN',
+      '08S01',
+      ErrorCategory.CONNECTION,
+      Severity.CRITICAL,
+      RecoveryAction.RECONNECT,
+      RetryScope.CONNECTION,
+    ],
+    [
+      1040,
+      'ER_CON_COUNT_ERROR',
+      '08004',
+      ErrorCategory.OVERLOAD,
+      Severity.HIGH,
+      RecoveryAction.CIRCUIT_BREAK,
+      RetryScope.CONNECTION,
+    ],
+    [
+      1290,
+      'ER_OPTION_PREVENTS_STATEMENT',
+      'HY000',
+      ErrorCategory.READ_ONLY,
+      Severity.HIGH,
+      RecoveryAction.FAILOVER,
+      RetryScope.CONNECTION,
+    ],
+    [
+      1021,
+      'ER_DISK_FULL',
+      'HY000',
+      ErrorCategory.RESOURCE,
+      Severity.HIGH,
+      RecoveryAction.MANUAL_INTERVENTION,
+      RetryScope.NEVER,
+    ],
+    [
+      1037,
+      'ER_OUTOFMEMORY',
+      'HY001',
+      ErrorCategory.RESOURCE,
+      Severity.HIGH,
+      RecoveryAction.RETRY,
+      RetryScope.TRANSACTION,
+    ],
+    [
+      1180,
+      'ER_ERROR_DURING_COMMIT',
+      'HY000',
+      ErrorCategory.COMMIT_OUTCOME_UNKNOWN,
+      Severity.CRITICAL,
+      RecoveryAction.MANUAL_INTERVENTION,
+      RetryScope.NEVER,
+    ],
+    [
+      3024,
+      'ER_QUERY_TIMEOUT',
+      'HY000',
+      ErrorCategory.STATEMENT_TIMEOUT,
+      Severity.HIGH,
+      RecoveryAction.GRACEFUL_DEGRADE,
+      RetryScope.NEVER,
+    ],
   ])('classifies errno %i (%s)', (errno, code, sqlState, category, severity, action, scope) => {
     const result = classifier.classify(serverError(errno, code, sqlState, 'some message'));
     expect(result).toMatchObject({ category, severity, action, scope, errno, code, sqlState, matchedBy: 'errno' });
@@ -51,24 +155,42 @@ describe('ErrorClassifier', () => {
 
   it('keys MariaDB-only errors on errno, since mysql2 gives them no code', () => {
     const killed = classifier.classify(serverError(1927, undefined, '70100', 'Connection was killed'));
-    expect(killed).toMatchObject({ category: ErrorCategory.CONNECTION, severity: Severity.CRITICAL, scope: RetryScope.CONNECTION });
-    const timeout = classifier.classify(serverError(1969, undefined, '70100', 'Query execution was interrupted (max_statement_time exceeded)'));
+    expect(killed).toMatchObject({
+      category: ErrorCategory.CONNECTION,
+      severity: Severity.CRITICAL,
+      scope: RetryScope.CONNECTION,
+    });
+    const timeout = classifier.classify(
+      serverError(1969, undefined, '70100', 'Query execution was interrupted (max_statement_time exceeded)'),
+    );
     expect(timeout).toMatchObject({ category: ErrorCategory.STATEMENT_TIMEOUT, retryable: false });
   });
 
   it('tells MySQL 4031 (idle timeout) from MariaDB 4031 (trigger) by the message', () => {
     const mysql = classifier.classify(
-      serverError(4031, 'ER_CLIENT_INTERACTION_TIMEOUT', 'HY000', 'The client was disconnected by the server because of inactivity.'),
+      serverError(
+        4031,
+        'ER_CLIENT_INTERACTION_TIMEOUT',
+        'HY000',
+        'The client was disconnected by the server because of inactivity.',
+      ),
     );
     const mariadb = classifier.classify(
-      serverError(4031, undefined, 'HY000', "Referenced trigger 'trg' for the given action time and event type does not exist"),
+      serverError(
+        4031,
+        undefined,
+        'HY000',
+        "Referenced trigger 'trg' for the given action time and event type does not exist",
+      ),
     );
     expect(mysql.category).toBe(ErrorCategory.CONNECTION);
     expect(mariadb.category).toBe(ErrorCategory.SCHEMA);
   });
 
   it('reads the errno from the numeric code mysql2 gives errors on idle connections', () => {
-    const idle = Object.assign(new Error('The client was disconnected by the server because of inactivity.'), { code: 4031 });
+    const idle = Object.assign(new Error('The client was disconnected by the server because of inactivity.'), {
+      code: 4031,
+    });
     expect(classifier.classify(idle)).toMatchObject({ errno: 4031, category: ErrorCategory.CONNECTION });
   });
 
@@ -78,8 +200,20 @@ describe('ErrorClassifier', () => {
     ['ETIMEDOUT', ErrorCategory.CONNECTION, Severity.CRITICAL, RecoveryAction.RECONNECT, RetryScope.CONNECTION],
     ['EPIPE', ErrorCategory.CONNECTION, Severity.CRITICAL, RecoveryAction.RECONNECT, RetryScope.CONNECTION],
     ['ENOTFOUND', ErrorCategory.CONNECTION, Severity.CRITICAL, RecoveryAction.CIRCUIT_BREAK, RetryScope.CONNECTION],
-    ['PROTOCOL_CONNECTION_LOST', ErrorCategory.CONNECTION, Severity.CRITICAL, RecoveryAction.RECONNECT, RetryScope.CONNECTION],
-    ['PROTOCOL_SEQUENCE_TIMEOUT', ErrorCategory.STATEMENT_TIMEOUT, Severity.HIGH, RecoveryAction.RECONNECT, RetryScope.NEVER],
+    [
+      'PROTOCOL_CONNECTION_LOST',
+      ErrorCategory.CONNECTION,
+      Severity.CRITICAL,
+      RecoveryAction.RECONNECT,
+      RetryScope.CONNECTION,
+    ],
+    [
+      'PROTOCOL_SEQUENCE_TIMEOUT',
+      ErrorCategory.STATEMENT_TIMEOUT,
+      Severity.HIGH,
+      RecoveryAction.RECONNECT,
+      RetryScope.NEVER,
+    ],
     ['POOL_NOEXIST', ErrorCategory.CONNECTION, Severity.CRITICAL, RecoveryAction.FAILOVER, RetryScope.CONNECTION],
   ])('classifies the client code %s', (code, category, severity, action, scope) => {
     const result = classifier.classify(socketError(code));
@@ -97,7 +231,12 @@ describe('ErrorClassifier', () => {
   });
 
   it("classifies TypeORM's QueryFailedError through its driver error", () => {
-    const driverError = serverError(1213, 'ER_LOCK_DEADLOCK', '40001', 'Deadlock found when trying to get lock; try restarting transaction');
+    const driverError = serverError(
+      1213,
+      'ER_LOCK_DEADLOCK',
+      '40001',
+      'Deadlock found when trying to get lock; try restarting transaction',
+    );
     const wrapped = new QueryFailedError('UPDATE account SET balance = balance - 10 WHERE id = 1', [], driverError);
     const result = classifier.classify(wrapped);
     expect(result).toMatchObject({ category: ErrorCategory.DEADLOCK, errno: 1213, sqlState: '40001' });
@@ -131,8 +270,23 @@ describe('ErrorClassifier', () => {
 
   it('consults user rules before the catalogue, and ignores a rule whose test throws', () => {
     const custom = new ErrorClassifier([
-      { test: () => { throw new Error('bad rule'); }, category: ErrorCategory.UNKNOWN, severity: Severity.LOW, action: RecoveryAction.RETRY },
-      { name: 'GALERA_CONFLICT', errno: 1213, message: /wsrep/i, category: ErrorCategory.DEADLOCK, severity: Severity.LOW, action: RecoveryAction.RETRY, scope: RetryScope.TRANSACTION },
+      {
+        test: () => {
+          throw new Error('bad rule');
+        },
+        category: ErrorCategory.UNKNOWN,
+        severity: Severity.LOW,
+        action: RecoveryAction.RETRY,
+      },
+      {
+        name: 'GALERA_CONFLICT',
+        errno: 1213,
+        message: /wsrep/i,
+        category: ErrorCategory.DEADLOCK,
+        severity: Severity.LOW,
+        action: RecoveryAction.RETRY,
+        scope: RetryScope.TRANSACTION,
+      },
     ]);
     const galera = custom.classify(serverError(1213, 'ER_LOCK_DEADLOCK', '40001', 'WSREP detected deadlock/conflict'));
     expect(galera).toMatchObject({ name: 'GALERA_CONFLICT', severity: Severity.LOW, matchedBy: 'rule' });
@@ -142,13 +296,31 @@ describe('ErrorClassifier', () => {
 
   it('gives unknown/low for anything that is not a database error', () => {
     for (const value of [null, undefined, 'boom', 42, Symbol('s'), {}, [], new Error('plain')]) {
-      expect(classifier.classify(value)).toMatchObject({ category: ErrorCategory.UNKNOWN, severity: Severity.LOW, retryable: false });
+      expect(classifier.classify(value)).toMatchObject({
+        category: ErrorCategory.UNKNOWN,
+        severity: Severity.LOW,
+        retryable: false,
+      });
     }
   });
 
   it('never throws on hostile input: throwing getters, proxies, cycles, huge messages', () => {
-    const throwing = Object.defineProperty({}, 'errno', { get: () => { throw new Error('getter'); } });
-    const proxy = new Proxy({}, { get: () => { throw new Error('trap'); }, has: () => { throw new Error('trap'); } });
+    const throwing = Object.defineProperty({}, 'errno', {
+      get: () => {
+        throw new Error('getter');
+      },
+    });
+    const proxy = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap');
+        },
+        has: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     const cyclic: Record<string, unknown> = { message: 'cyclic' };
     cyclic.cause = cyclic;
     const huge = new Error('x'.repeat(5_000_000));
@@ -161,17 +333,29 @@ describe('ErrorClassifier', () => {
 
   it('never throws, whatever it is given (property)', () => {
     fc.assert(
-      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, withBigInt: true, withMap: true }), (value) => {
-        const result = classifier.classify(value);
-        expect(Object.values(Severity)).toContain(result.severity);
-        expect(typeof result.message).toBe('string');
-        JSON.stringify(result);
-      }),
+      fc.property(
+        fc.anything({ withObjectString: true, withNullPrototype: true, withBigInt: true, withMap: true }),
+        (value) => {
+          const result = classifier.classify(value);
+          expect(Object.values(Severity)).toContain(result.severity);
+          expect(typeof result.message).toBe('string');
+          JSON.stringify(result);
+        },
+      ),
       { numRuns: 2000 },
     );
     fc.assert(
       fc.property(
-        fc.record({ errno: fc.anything(), code: fc.anything(), sqlState: fc.anything(), message: fc.anything(), cause: fc.anything() }, { requiredKeys: [] }),
+        fc.record(
+          {
+            errno: fc.anything(),
+            code: fc.anything(),
+            sqlState: fc.anything(),
+            message: fc.anything(),
+            cause: fc.anything(),
+          },
+          { requiredKeys: [] },
+        ),
         (value) => {
           expect(Object.values(ErrorCategory)).toContain(classifier.classify(value).category);
         },

@@ -21,10 +21,10 @@ import { fingerprintSql } from './sql-fingerprint';
  * SQLSTATE, then message patterns as the last resort. Never throws, whatever it is given.
  */
 export class ErrorClassifier {
-  private readonly rules: readonly ClassificationRule[];
+  private readonly rules: ReadonlyArray<readonly [ClassificationRule, CatalogueEntry]>;
 
   constructor(rules: readonly ClassificationRule[] = []) {
-    this.rules = rules;
+    this.rules = rules.map((rule) => [rule, ruleEntry(rule)] as const);
   }
 
   classify(error: unknown): ClassifiedError {
@@ -38,8 +38,8 @@ export class ErrorClassifier {
   }
 
   private lookup(facts: ErrorFacts, error: unknown): [CatalogueEntry, MatchedBy] {
-    for (const rule of this.rules) {
-      if (ruleMatches(rule, facts, error)) return [ruleEntry(rule), 'rule'];
+    for (const [rule, entry] of this.rules) {
+      if (ruleMatches(rule, facts, error)) return [entry, 'rule'];
     }
     if (facts.errno !== undefined) {
       const candidates = ERRNO_CATALOGUE.get(facts.errno);

@@ -25,63 +25,91 @@ export function readErrorFacts(value: unknown): ErrorFacts {
   if (value === null || value === undefined) return { message: '' };
   if (typeof value !== 'object' && typeof value !== 'function') return { message: bounded(safeString(value)) };
 
-  const seen = new Set<object>();
+  const seen: object[] = [];
   let layer: unknown = value;
   let message: string | undefined;
-  for (let depth = 0; depth < MAX_DEPTH && isObject(layer) && !seen.has(layer); depth++) {
-    seen.add(layer);
-    const facts = codedFacts(layer);
-    const layerMessage = readString(layer, 'sqlMessage') ?? readString(layer, 'message');
-    if (message === undefined && layerMessage) message = layerMessage;
-    if (facts) return { ...facts, message: bounded(layerMessage ?? message ?? '') };
+  for (let depth = 0; depth < MAX_DEPTH && isObject(layer) && !seen.includes(layer); depth++) {
+    seen.push(layer);
+    const read = readLayer(layer);
+    if (read === undefined) break; // a getter or proxy trap threw: stop digging
+    if (message === undefined && read.message) message = read.message;
+    const facts = codedFacts(read, read.message ?? message);
+    if (facts) return facts;
     layer = nextLayer(layer);
   }
   return { message: bounded(message ?? '') };
 }
 
-function codedFacts(layer: object): Omit<ErrorFacts, 'message'> | undefined {
-  const rawErrno = read(layer, 'errno');
-  const rawCode = read(layer, 'code');
-  let errno = typeof rawErrno === 'number' && rawErrno > 0 && Number.isInteger(rawErrno) ? rawErrno : undefined;
-  let code: string | undefined;
-  if (typeof rawCode === 'string' && rawCode.length > 0 && rawCode.length < 64) {
-    if (/^\d+$/.test(rawCode)) errno ??= Number(rawCode);
-    else code = rawCode;
-  } else if (typeof rawCode === 'number' && rawCode > 0 && Number.isInteger(rawCode)) {
-    errno ??= rawCode; // mysql2: an ERR packet on an idle connection carries the errno as `code`
-  }
-  if (errno === undefined && code === undefined) return undefined;
-  const sqlState = readString(layer, 'sqlState');
-  const fatal = read(layer, 'fatal');
-  return {
-    errno,
-    code,
-    sqlState: sqlState && sqlState.length === 5 ? sqlState : undefined,
-    fatal: typeof fatal === 'boolean' ? fatal : undefined,
-  };
+interface RawLayer {
+  errno: unknown;
+  code: unknown;
+  sqlState: unknown;
+  fatal: unknown;
+  message: string | undefined;
 }
 
-function nextLayer(layer: object): unknown {
-  for (const key of NESTED_KEYS) {
-    const nested = read(layer, key);
-    if (isObject(nested)) return nested;
-  }
-  const errors = read(layer, 'errors'); // AggregateError, e.g. a dual-stack connect that failed twice
-  if (Array.isArray(errors) && errors.length > 0) return errors[0];
-  return undefined;
-}
-
-function read(target: object, key: string): unknown {
+/** Reads the fields of one layer with plain property loads (fast) inside one guard (safe). */
+function readLayer(layer: object): RawLayer | undefined {
   try {
-    return (target as Record<string, unknown>)[key];
+    const record = layer as Record<string, unknown>;
+    const sqlMessage = record.sqlMessage;
+    const message = typeof sqlMessage === 'string' ? sqlMessage : record.message;
+    return {
+      errno: record.errno,
+      code: record.code,
+      sqlState: record.sqlState,
+      fatal: record.fatal,
+      message: typeof message === 'string' ? message : undefined,
+    };
   } catch {
     return undefined;
   }
 }
 
-function readString(target: object, key: string): string | undefined {
-  const value = read(target, key);
-  return typeof value === 'string' ? value : undefined;
+/** The layer's coded facts, or undefined when it carries neither errno nor code. Built as one literal: object
+ *  spread costs a microsecond here, more than the rest of classify(). */
+function codedFacts(layer: RawLayer, message: string | undefined): ErrorFacts | undefined {
+  const { errno: rawErrno, code: rawCode } = layer;
+  let errno = typeof rawErrno === 'number' && rawErrno > 0 && Number.isInteger(rawErrno) ? rawErrno : undefined;
+  let code: string | undefined;
+  if (typeof rawCode === 'string' && rawCode.length > 0 && rawCode.length < 64) {
+    if (isDigits(rawCode)) errno ??= Number(rawCode);
+    else code = rawCode;
+  } else if (typeof rawCode === 'number' && rawCode > 0 && Number.isInteger(rawCode)) {
+    errno ??= rawCode; // mysql2: an ERR packet on an idle connection carries the errno as `code`
+  }
+  if (errno === undefined && code === undefined) return undefined;
+  const { sqlState, fatal } = layer;
+  return {
+    errno,
+    code,
+    sqlState: typeof sqlState === 'string' && sqlState.length === 5 ? sqlState : undefined,
+    fatal: typeof fatal === 'boolean' ? fatal : undefined,
+    message: bounded(message ?? ''),
+  };
+}
+
+function nextLayer(layer: object): unknown {
+  try {
+    const record = layer as Record<string, unknown>;
+    for (const key of NESTED_KEYS) {
+      const nested = record[key];
+      if (isObject(nested)) return nested;
+    }
+    const errors = record.errors; // AggregateError, e.g. a dual-stack connect that failed twice
+    if (Array.isArray(errors) && errors.length > 0) return errors[0];
+  } catch {
+    // a throwing getter ends the chain
+  }
+  return undefined;
+}
+
+function isDigits(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function isObject(value: unknown): value is object {

@@ -10,7 +10,8 @@ const SECRET_SETTING =
 const SYNTAX_ERROR_ECHO = /near '[\s\S]*?' at line (\d+)/g;
 const QUOTED_LITERAL = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"/g;
 /** Words after which a quoted token is a name, not a value. */
-const NAME_BEFORE = /(?:\b(?:key|table|column|database|index|constraint|schema|function|procedure|trigger|user|in|list)\s*|[@.])$/i;
+const NAME_BEFORE =
+  /(?:\b(?:key|table|column|database|index|constraint|schema|function|procedure|trigger|user|in|list)\s*|[@.])$/i;
 
 export function redactMessage(message: string): string {
   if (message.length === 0) return message;

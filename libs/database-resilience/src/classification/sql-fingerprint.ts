@@ -75,5 +75,8 @@ function isDigit(ch: string): boolean {
 }
 
 function isWord(ch: string | undefined): boolean {
-  return ch !== undefined && (isDigit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch === '_' || ch === '$');
+  return (
+    ch !== undefined &&
+    (isDigit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch === '_' || ch === '$')
+  );
 }

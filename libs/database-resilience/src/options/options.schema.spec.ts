@@ -34,7 +34,9 @@ describe('resolveOptions', () => {
   });
 
   it('rejects negative attempts, naming the option and the accepted values', () => {
-    expect(problemWith({ retry: { maxAttempts: -1 } })).toContain('`retry.maxAttempts` must be an integer from 1 to 100 (got -1)');
+    expect(problemWith({ retry: { maxAttempts: -1 } })).toContain(
+      '`retry.maxAttempts` must be an integer from 1 to 100 (got -1)',
+    );
     expect(problemWith({ retry: { maxAttempts: 2.5 } })).toContain('`retry.maxAttempts` must be an integer');
   });
 
@@ -48,11 +50,15 @@ describe('resolveOptions', () => {
     expect(problemWith({ alerts: { minSeverity: 'urgent' } })).toContain(
       '`alerts.minSeverity` must be one of critical, high, medium, low',
     );
-    expect(problemWith({ retry: { jitter: 'lots' } })).toContain('`retry.jitter` must be one of full, equal, decorrelated, none');
+    expect(problemWith({ retry: { jitter: 'lots' } })).toContain(
+      '`retry.jitter` must be one of full, equal, decorrelated, none',
+    );
   });
 
   it('rejects a non-URL SMTP setting without echoing it (it may hold a password)', () => {
-    const message = problemWith({ alerts: { email: { smtpUrl: 'mail-server:pa55word', from: 'a@b.c', to: ['ops@b.c'] } } });
+    const message = problemWith({
+      alerts: { email: { smtpUrl: 'mail-server:pa55word', from: 'a@b.c', to: ['ops@b.c'] } },
+    });
     expect(message).toContain('`alerts.email.smtpUrl` must be an smtp:// or smtps:// URL');
     expect(message).not.toContain('pa55word');
     expect(problemWith({ alerts: { email: { smtpUrl: 'smtp://x', from: 'nobody', to: [] } } })).toMatch(
@@ -67,9 +73,13 @@ describe('resolveOptions', () => {
   });
 
   it('rejects a delay range upside down and a rule without a matcher', () => {
-    expect(problemWith({ retry: { baseDelayMs: 500, maxDelayMs: 100 } })).toContain('baseDelayMs must not exceed maxDelayMs');
+    expect(problemWith({ retry: { baseDelayMs: 500, maxDelayMs: 100 } })).toContain(
+      'baseDelayMs must not exceed maxDelayMs',
+    );
     const rule = { category: ErrorCategory.DEADLOCK, severity: Severity.LOW, action: RecoveryAction.RETRY };
-    expect(problemWith({ classifier: { rules: [rule] } })).toContain('`classifier.rules.0` must have at least one matcher');
+    expect(problemWith({ classifier: { rules: [rule] } })).toContain(
+      '`classifier.rules.0` must have at least one matcher',
+    );
   });
 
   it('reports every bad option at once', () => {

@@ -116,7 +116,9 @@ function describeIssue(issue: z.core.$ZodIssue, options: unknown): string {
 function received(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean') return ` (got ${String(value)})`;
   if (value === null) return ' (got null)';
-  return value === undefined || typeof value === 'string' ? '' : ` (got ${Array.isArray(value) ? 'array' : typeof value})`;
+  return value === undefined || typeof value === 'string'
+    ? ''
+    : ` (got ${Array.isArray(value) ? 'array' : typeof value})`;
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {

@@ -1,0 +1,117 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Runs a command; on failure the error carries what it printed, so that the test says why. */
+function run(command: string, args: string[], cwd: string): string {
+  try {
+    return execFileSync(command, args, { cwd, stdio: 'pipe' }).toString();
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`${command} ${args.join(' ')} failed:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The library as users get it: build, `npm pack`, install the tarball into a separate Nest app, compile that
+ * app against the published types and boot it with DatabaseResilienceModule.forRoot().
+ */
+describe('the packed library in a separate Nest app', () => {
+  const root = join(__dirname, '..', '..');
+  const libraryDir = join(root, 'libs', 'database-resilience');
+  let scratch: string;
+  let tarball: string;
+
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'dr-pack-'));
+    run('npm', ['run', 'build'], libraryDir);
+    const packed = run('npm', ['pack', '--json', '--pack-destination', scratch], libraryDir);
+    tarball = join(scratch, (JSON.parse(packed) as Array<{ filename: string }>)[0].filename);
+  }, 120_000);
+
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('ships only the build, with types, under the package name', () => {
+    const listing = execFileSync('tar', ['-tzf', tarball]).toString().split('\n').filter(Boolean);
+    expect(listing).toContain('package/dist/index.js');
+    expect(listing).toContain('package/dist/index.d.ts');
+    expect(listing).toContain('package/package.json');
+    expect(listing.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    expect(listing.filter((f) => f.includes('.spec.'))).toEqual([]);
+    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json']).toString());
+    expect(manifest.name).toBe('nestjs-database-resilience');
+    expect(Object.keys(manifest.peerDependencies)).toEqual(
+      expect.arrayContaining(['@nestjs/common', '@nestjs/core', 'typeorm', 'mysql2']),
+    );
+  });
+
+  it('installs, compiles and boots in a fresh app', () => {
+    const app = join(scratch, 'app');
+    mkdirSync(join(app, 'src'), { recursive: true });
+    const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const version = (name: string) => rootManifest.dependencies[name] ?? rootManifest.devDependencies[name];
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({
+        name: 'scratch-app',
+        private: true,
+        dependencies: {
+          'nestjs-database-resilience': `file:${tarball}`,
+          '@nestjs/common': version('@nestjs/common'),
+          '@nestjs/core': version('@nestjs/core'),
+          'reflect-metadata': version('reflect-metadata'),
+          rxjs: version('rxjs'),
+          typeorm: version('typeorm'),
+          mysql2: version('mysql2'),
+        },
+        devDependencies: { typescript: version('typescript'), '@types/node': version('@types/node') },
+      }),
+    );
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          rootDir: 'src',
+          outDir: 'dist',
+          types: ['node'],
+          skipLibCheck: true,
+        },
+        include: ['src'],
+      }),
+    );
+    writeFileSync(
+      join(app, 'src', 'main.ts'),
+      `import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DatabaseResilienceModule, ErrorClassifier, Severity, type ClassifiedError } from 'nestjs-database-resilience';
+
+@Module({ imports: [DatabaseResilienceModule.forRoot({ retry: { maxAttempts: 4 } })] })
+class AppModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+  const result: ClassifiedError = app.get(ErrorClassifier).classify({ errno: 1213, code: 'ER_LOCK_DEADLOCK', message: 'Deadlock found' });
+  const severity: Severity = result.severity;
+  process.stdout.write(JSON.stringify({ category: result.category, severity }));
+  await app.close();
+}
+void main();
+`,
+    );
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], app);
+    run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], app);
+    const output = run(process.execPath, [join(app, 'dist', 'main.js')], app);
+    expect(JSON.parse(output)).toEqual({ category: 'deadlock', severity: 'high' });
+    expect(readdirSync(join(app, 'node_modules', 'nestjs-database-resilience', 'dist'))).toContain('index.d.ts');
+  }, 180_000);
+});

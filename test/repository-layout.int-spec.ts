@@ -1,0 +1,85 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { DATABASE_ENV_DEFAULTS } from '../libs/shared/src/database-env';
+
+const root = join(__dirname, '..');
+const read = (file: string) => readFileSync(join(root, file), 'utf8');
+
+/** `KEY=value` lines of .env.example. */
+function envExample(): Map<string, string> {
+  return new Map(
+    read('.env.example')
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
+  );
+}
+
+/** Every environment variable the apps' code reads (`process.env.X` or `env.X`). */
+function variablesReadByApps(): Set<string> {
+  const found = new Set<string>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith('.ts') && !name.endsWith('.spec.ts')) {
+        for (const match of readFileSync(path, 'utf8').matchAll(/\b(?:process\.env|env)\.([A-Z][A-Z0-9_]*)/g))
+          found.add(match[1]);
+      }
+    }
+  };
+  ['apps', 'libs/shared'].forEach((dir) => walk(join(root, dir)));
+  return found;
+}
+
+describe('repository layout, docker-compose.yml and .env.example', () => {
+  it('has the promised top level', () => {
+    const entries = readdirSync(root);
+    for (const expected of [
+      'apps',
+      'libs',
+      'test',
+      'bench',
+      'docs',
+      '.ci',
+      'nest-cli.json',
+      'package.json',
+      'tsconfig.json',
+      'docker-compose.yml',
+      '.env.example',
+      'README.md',
+    ]) {
+      expect(entries).toContain(expected);
+    }
+    expect(readdirSync(join(root, 'apps')).sort()).toEqual(['api', 'cli']);
+  });
+
+  it('lists in .env.example every variable the apps read, with defaults that reach the local server', () => {
+    const example = envExample();
+    const missing = [...variablesReadByApps()].filter((name) => !example.has(name));
+    expect(missing).toEqual([]);
+    expect(example.get('DB_HOST')).toBe(DATABASE_ENV_DEFAULTS.host);
+    expect(example.get('DB_PORT')).toBe(String(DATABASE_ENV_DEFAULTS.port));
+    expect(example.get('DB_USER')).toBe(DATABASE_ENV_DEFAULTS.username);
+    expect(example.get('DB_PASSWORD')).toBe(DATABASE_ENV_DEFAULTS.password);
+    expect(example.get('DB_NAME')).toBe(DATABASE_ENV_DEFAULTS.database);
+  });
+
+  it('docker-compose.yml runs MySQL 8 and the demo api, wired together', () => {
+    const compose = parse(read('docker-compose.yml'));
+    const { mysql, api } = compose.services;
+    expect(mysql.image).toMatch(/^mysql:8/);
+    expect(mysql.ports).toContain('3306:3306');
+    expect(mysql.environment).toMatchObject({ MYSQL_ALLOW_EMPTY_PASSWORD: 'yes', MYSQL_DATABASE: 'test' });
+    expect(mysql.healthcheck.test).toEqual(expect.arrayContaining(['mysqladmin', 'ping']));
+
+    expect(api.ports).toContain('3000:3000');
+    expect(api.depends_on.mysql.condition).toBe('service_healthy');
+    expect(api.command).toContain('node dist/apps/api/main.js');
+    expect(api.environment.DB_HOST).toBe('mysql');
+    const example = envExample();
+    const unknown = Object.keys(api.environment).filter((name) => !example.has(name));
+    expect(unknown).toEqual([]);
+  });
+});
