@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveOptions } from '../libs/database-resilience/src/options/options.schema';
+
+/** docs/CONFIGURATION.md stays true to the code: every default in its table is the one the schema fills in. */
+describe('docs/CONFIGURATION.md', () => {
+  const doc = readFileSync(join(__dirname, '..', 'docs', 'CONFIGURATION.md'), 'utf8');
+  const optionsTable = doc.slice(doc.indexOf('| option | default |')).split('\n\n')[0];
+  const rows = [...optionsTable.matchAll(/^\| `([a-zA-Z.]+)` \| ([^|]+) \|/gm)].map(
+    (m) => [m[1], m[2].trim()] as const,
+  );
+  const parseLiteral = (literal: string): unknown => {
+    try {
+      return JSON.parse(literal.replace(/'/g, '"'));
+    } catch {
+      return literal;
+    }
+  };
+  // Required settings given (e-mail has some), so that the defaults nested under them are filled in too.
+  const defaults = resolveOptions({
+    alerts: { email: { smtpUrl: 'smtp://mail', from: 'a@example.com', to: ['b@example.com'] } },
+  }) as unknown as Record<string, unknown>;
+  const valueAt = (path: string) =>
+    path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], defaults);
+
+  it('documents every option the schema has', () => {
+    const documented = new Set(rows.map(([name]) => name));
+    const leaves = (value: unknown, prefix: string): string[] =>
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k))
+        : [prefix];
+    expect(leaves(defaults, '').filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  it.each(rows.filter(([, documented]) => documented !== 'none'))('%s defaults to %s', (name, documented) => {
+    const literal = documented.replace(/^`|`$/g, '');
+    expect(valueAt(name)).toEqual(parseLiteral(literal));
+  });
+});
