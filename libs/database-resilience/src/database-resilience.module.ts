@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { ErrorClassifier } from './classification/error-classifier';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -9,12 +10,17 @@ import {
 import type { DatabaseResilienceOptions } from './options/database-resilience-options';
 import { resolveOptions, type ResolvedResilienceOptions } from './options/options.schema';
 import { RESILIENCE_OPTIONS } from './resilience-options.token';
+import { ResilienceEvents } from './events/resilience-events';
+import { ResilienceService } from './resilience.service';
+import { RetryableExplorer } from './retry/retryable.explorer';
+import { DataSourceRegistry } from './typeorm/data-source-registry';
 
 /**
  * Keeps MySQL/MariaDB-backed services up through deadlocks, lost connections and failovers.
  * `imports: [DatabaseResilienceModule.forRoot()]`; global unless `isGlobal: false`.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     { provide: RESILIENCE_OPTIONS, useFactory: resolveOptions, inject: [RAW_OPTIONS] },
     {
@@ -22,8 +28,12 @@ import { RESILIENCE_OPTIONS } from './resilience-options.token';
       useFactory: (options: ResolvedResilienceOptions) => new ErrorClassifier(options.classifier.rules),
       inject: [RESILIENCE_OPTIONS],
     },
+    ResilienceEvents,
+    DataSourceRegistry,
+    ResilienceService,
+    RetryableExplorer,
   ],
-  exports: [RESILIENCE_OPTIONS, ErrorClassifier],
+  exports: [RESILIENCE_OPTIONS, ErrorClassifier, ResilienceEvents, ResilienceService],
 })
 export class DatabaseResilienceModule extends ConfigurableModuleClass {
   static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {

@@ -4,6 +4,28 @@ export type { DatabaseResilienceOptions, JitterKind } from './options/database-r
 export type { ResolvedResilienceOptions } from './options/options.schema';
 export { ResilienceOptionsError } from './options/resilience-options.error';
 
+export { ResilienceService } from './resilience.service';
+export { Retryable } from './retry/retryable.decorator';
+export type {
+  RetryOptions,
+  RetryInfo,
+  RetryableOptions,
+  ExecuteOptions,
+  TransactionOptions,
+  GuardOptions,
+} from './retry/retry-options';
+export { resilienceDetailsOf, type ResilienceErrorDetails } from './retry/resilience-error-details';
+export { ResilienceEvents, type ResilienceListener } from './events/resilience-events';
+export type {
+  ResilienceEvent,
+  AttemptFailedEvent,
+  RecoveredEvent,
+  CommitSettledEvent,
+} from './events/resilience-event';
+export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';
+export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
+export { DeadlineExceededError } from './errors/deadline-exceeded.error';
+
 export { ErrorClassifier } from './classification/error-classifier';
 export type { ClassifiedError, MatchedBy } from './classification/classified-error';
 export type { ClassificationRule } from './classification/classification-rule';

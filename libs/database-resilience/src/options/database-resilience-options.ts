@@ -1,4 +1,5 @@
 import type { ClassificationRule } from '../classification/classification-rule';
+import type { ErrorCategory } from '../classification/error-category.enum';
 import type { Severity } from '../classification/severity.enum';
 
 /** How retry delays are spread (see docs/CONFIGURATION.md). */
@@ -26,6 +27,22 @@ export interface DatabaseResilienceOptions {
     jitter?: JitterKind;
     /** Total time one unit of work may spend in attempts and delays. Default 10 000 ms. */
     budgetMs?: number;
+    /** Categories to retry. Default: whatever the classifier says is safe to retry. */
+    retryOn?: `${ErrorCategory}`[];
+  };
+  pool?: {
+    /** Longest wait for a pool connection (mysql2 has no bound); then a `PoolAcquireTimeoutError`. Default 10 000 ms. */
+    acquireTimeoutMs?: number;
+    /** A connection idle longer than this is pinged before use, and replaced if dead. `null`: never. Default 5 000 ms. */
+    validateAfterIdleMs?: number | null;
+    /** Longest wait for that ping. Default 2 000 ms. */
+    validationTimeoutMs?: number;
+  };
+  idempotency?: {
+    /** Table of the markers that settle an ambiguous commit. Created on first use. Default `resilience_idempotency_keys`. */
+    table?: string;
+    /** Longest time to settle an ambiguous commit (kill the old session, wait it out, look the marker up). Default 10 000 ms. */
+    settleTimeoutMs?: number;
   };
   circuitBreaker?: {
     /** Consecutive server-side failures that open a breaker. Default 5. */

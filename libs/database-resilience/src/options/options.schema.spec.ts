@@ -22,6 +22,8 @@ describe('resolveOptions', () => {
       classifier: { rules: [] },
       retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 2000, jitter: 'full', budgetMs: 10_000 },
       circuitBreaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000, halfOpenMaxProbes: 1 },
+      pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
+      idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
       history: { maxEntries: 1000 },
       alerts: { minSeverity: 'critical' },
     });
@@ -68,7 +70,7 @@ describe('resolveOptions', () => {
 
   it('rejects an unknown option and lists the known ones', () => {
     expect(problemWith({ retry: { maxAtempts: 3 } })).toContain(
-      'unknown option `retry.maxAtempts` (known: maxAttempts, baseDelayMs, maxDelayMs, jitter, budgetMs)',
+      'unknown option `retry.maxAtempts` (known: maxAttempts, baseDelayMs, maxDelayMs, jitter, budgetMs, retryOn)',
     );
   });
 

@@ -12,7 +12,7 @@ const integer = (min: number, max: number) => {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
 const milliseconds = (min: number, max: number) => integer(min, max);
-const oneOf = <T extends Record<string, string>>(values: T) =>
+const oneOf = <const T extends Record<string, string>>(values: T) =>
   z.enum(values, { error: `must be one of ${Object.values(values).join(', ')}` });
 
 const MATCHERS = ['errno', 'code', 'sqlState', 'message', 'test'] as const;
@@ -47,6 +47,25 @@ const email = z.string({ error: 'must be an e-mail address' }).regex(/^[^\s@]+@[
   error: 'must be an e-mail address',
 });
 
+/** The module's `retry` options; each guarded call's own are checked against it too. */
+export const retryOptionsSchema = z
+  .strictObject({
+    maxAttempts: integer(1, 100).default(3),
+    baseDelayMs: milliseconds(0, 60_000).default(50),
+    maxDelayMs: milliseconds(1, 600_000).default(2000),
+    jitter: oneOf({ full: 'full', equal: 'equal', decorrelated: 'decorrelated', none: 'none' }).default('full'),
+    budgetMs: milliseconds(1, 3_600_000).default(10_000),
+    retryOn: z
+      .array(oneOf(ErrorCategory), {
+        error: `must be a list of categories (${Object.values(ErrorCategory).join(', ')})`,
+      })
+      .optional(),
+  })
+  .refine((r) => r.baseDelayMs <= r.maxDelayMs, {
+    error: 'baseDelayMs must not exceed maxDelayMs',
+    path: ['baseDelayMs'],
+  });
+
 export const optionsSchema = z.strictObject({
   databases: z
     .array(z.string().min(1, { error: 'must be a non-empty DataSource name' }), {
@@ -55,24 +74,28 @@ export const optionsSchema = z.strictObject({
     .min(1, { error: 'must name at least one DataSource' })
     .default(['default']),
   classifier: z.strictObject({ rules: z.array(rule, { error: 'must be a list of rules' }).default([]) }).prefault({}),
-  retry: z
-    .strictObject({
-      maxAttempts: integer(1, 100).default(3),
-      baseDelayMs: milliseconds(0, 60_000).default(50),
-      maxDelayMs: milliseconds(1, 600_000).default(2000),
-      jitter: oneOf({ full: 'full', equal: 'equal', decorrelated: 'decorrelated', none: 'none' }).default('full'),
-      budgetMs: milliseconds(1, 3_600_000).default(10_000),
-    })
-    .refine((r) => r.baseDelayMs <= r.maxDelayMs, {
-      error: 'baseDelayMs must not exceed maxDelayMs',
-      path: ['baseDelayMs'],
-    })
-    .prefault({}),
+  retry: retryOptionsSchema.prefault({}),
   circuitBreaker: z
     .strictObject({
       failureThreshold: integer(1, 10_000).default(5),
       recoveryTimeoutMs: milliseconds(1, 86_400_000).default(60_000),
       halfOpenMaxProbes: integer(1, 1000).default(1),
+    })
+    .prefault({}),
+  pool: z
+    .strictObject({
+      acquireTimeoutMs: milliseconds(1, 600_000).default(10_000),
+      validateAfterIdleMs: milliseconds(0, 86_400_000).nullable().default(5_000),
+      validationTimeoutMs: milliseconds(1, 60_000).default(2_000),
+    })
+    .prefault({}),
+  idempotency: z
+    .strictObject({
+      table: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be a plain table name (letters, digits, _)' })
+        .default('resilience_idempotency_keys'),
+      settleTimeoutMs: milliseconds(1, 600_000).default(10_000),
     })
     .prefault({}),
   history: z.strictObject({ maxEntries: integer(1, 1_000_000).default(1000) }).prefault({}),

@@ -1,0 +1,78 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { ErrorClassifier } from './classification/error-classifier';
+import { ResilienceEvents } from './events/resilience-events';
+import type { ResolvedResilienceOptions } from './options/options.schema';
+import { RESILIENCE_OPTIONS } from './resilience-options.token';
+import { IdempotencyMarkers } from './retry/idempotency-markers';
+import type { ExecuteOptions, GuardOptions, RetryPolicy, TransactionOptions } from './retry/retry-options';
+import { retryPolicy } from './retry/retry-policy';
+import { RetryRunner } from './retry/retry-runner';
+import { runTransactionAttempt } from './retry/transaction-attempt';
+import { unitOfWork, type UnitOfWork } from './retry/unit-of-work.context';
+import { DataSourceRegistry } from './typeorm/data-source-registry';
+
+/**
+ * Guards database work that is not a decorated method: `execute()` for any function, `transaction()` for a
+ * TypeORM transaction that is re-run whole on a fresh connection after a deadlock, a lock wait timeout or a
+ * connection lost before COMMIT.
+ */
+@Injectable()
+export class ResilienceService {
+  private readonly runner: RetryRunner;
+
+  constructor(
+    classifier: ErrorClassifier,
+    private readonly events: ResilienceEvents,
+    private readonly dataSources: DataSourceRegistry,
+    @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
+  ) {
+    this.runner = new RetryRunner(classifier, events);
+  }
+
+  /** Runs `fn` guarded: classified and recorded on failure; retried only if `retry` is given. */
+  execute<T>(fn: () => Promise<T> | T, options: ExecuteOptions = {}): Promise<T> {
+    const policy = retryPolicy(this.options.retry, options.retry, false, 'execute()');
+    return this.run(async () => fn(), options, policy);
+  }
+
+  /**
+   * Runs `callback` in a transaction. After a failure that is safe to retry the whole callback runs again on a
+   * fresh connection; never a statement inside the open transaction. Nested in another transaction of this
+   * service, it joins that one.
+   */
+  transaction<T>(callback: (manager: EntityManager) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const outer = unitOfWork.getStore();
+    if (outer?.manager) return callback(outer.manager);
+    if (options.idempotencyKey !== undefined) IdempotencyMarkers.validateKey(options.idempotencyKey);
+    const policy = retryPolicy(this.options.retry, options.retry, true, 'transaction()');
+    const database = options.database ?? this.dataSources.defaultName;
+    const { dataSource, markers } = this.dataSources.get(database);
+    return this.run(
+      () => runTransactionAttempt(dataSource, database, callback, options, markers, this.events),
+      options,
+      policy,
+      options.idempotencyKey,
+    );
+  }
+
+  /** The engine behind `execute()`, `transaction()` and `@Retryable()`. */
+  run<T>(
+    work: () => Promise<T>,
+    options: GuardOptions,
+    policy: RetryPolicy | null,
+    idempotencyKey?: string,
+  ): Promise<T> {
+    const unit: UnitOfWork = {
+      database: options.database ?? this.dataSources.defaultName,
+      operation: options.operation,
+      deadline: options.deadlineMs === undefined ? undefined : deadlineFrom(options.deadlineMs),
+    };
+    return this.runner.run(work, unit, policy, idempotencyKey);
+  }
+}
+
+function deadlineFrom(ms: number): UnitOfWork['deadline'] {
+  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError('deadlineMs must be a positive number of milliseconds');
+  return { at: Date.now() + ms, ms };
+}

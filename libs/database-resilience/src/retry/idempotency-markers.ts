@@ -1,0 +1,76 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { unitOfWork } from './unit-of-work.context';
+
+const MAX_KEY_LENGTH = 191; // utf8mb4 primary key limit of older InnoDB row formats
+
+/**
+ * Settles ambiguous commits (facts file §6): a marker row with the unit's idempotency key is written inside the
+ * transaction; when the connection fails after COMMIT was sent, the old session is killed and waited out, then
+ * the marker tells whether the transaction committed.
+ */
+export class IdempotencyMarkers {
+  private tableReady?: Promise<void>;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly table: string,
+    private readonly settleTimeoutMs: number,
+  ) {}
+
+  static validateKey(key: string): void {
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+      throw new TypeError(`idempotencyKey must be a string of 1 to ${MAX_KEY_LENGTH} characters`);
+    }
+  }
+
+  /** Creates the marker table once. DDL commits implicitly, so this runs before the transaction opens. */
+  ensureTable(): Promise<void> {
+    this.tableReady ??= this.outside(() =>
+      this.dataSource.query(
+        `CREATE TABLE IF NOT EXISTS \`${this.table}\` (idempotency_key VARCHAR(${MAX_KEY_LENGTH}) NOT NULL PRIMARY KEY, ` +
+          'created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB',
+      ),
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        this.tableReady = undefined;
+        throw error;
+      },
+    );
+    return this.tableReady;
+  }
+
+  /** Inside the transaction: commits with it, or not at all. A key used before fails with a duplicate key. */
+  async write(queryRunner: QueryRunner, key: string): Promise<void> {
+    await queryRunner.query(`INSERT INTO \`${this.table}\` (idempotency_key) VALUES (?)`, [key]);
+  }
+
+  /**
+   * Whether the transaction that wrote `key` committed. Kills the old session first (it may still be
+   * committing, or holding locks) and waits until it is gone; undefined if that does not happen in time.
+   */
+  settle(threadId: number | undefined, key: string): Promise<boolean | undefined> {
+    return this.outside(async () => {
+      const deadline = Date.now() + this.settleTimeoutMs;
+      if (threadId !== undefined) {
+        await this.dataSource.query(`KILL ${Number(threadId)}`).catch(() => undefined); // 1094: already gone
+        for (;;) {
+          const [row] = await this.dataSource.query(
+            'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?',
+            [threadId],
+          );
+          if (Number(row.n) === 0) break;
+          if (Date.now() > deadline) return undefined;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      const rows = await this.dataSource.query(`SELECT 1 FROM \`${this.table}\` WHERE idempotency_key = ?`, [key]);
+      return rows.length > 0;
+    });
+  }
+
+  /** Outside the caller's unit of work: no deadline, no nesting. */
+  private outside<T>(work: () => Promise<T>): Promise<T> {
+    return unitOfWork.exit(work);
+  }
+}

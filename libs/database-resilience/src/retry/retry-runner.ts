@@ -1,0 +1,131 @@
+import type { ClassifiedError } from '../classification/classified-error';
+import type { ErrorClassifier } from '../classification/error-classifier';
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import type { ResilienceEvents } from '../events/resilience-events';
+import { outcomeUnknownOf } from '../typeorm/outcome-unknown';
+import { backoffDelay } from './backoff';
+import { CommitNotAppliedError } from './commit-not-applied.error';
+import { attachDetails } from './resilience-error-details';
+import type { RetryPolicy } from './retry-options';
+import { unitOfWork, type UnitOfWork } from './unit-of-work.context';
+
+export type Sleep = (ms: number) => Promise<void>;
+const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Verdict = { retry: true; delayMs: number } | { retry: false; error: unknown };
+
+/**
+ * Runs a unit of work and re-runs the whole of it after a failure that is safe to retry, with backoff and
+ * jitter, within the attempt count, the time budget and the caller's deadline. A failure after COMMIT (or an
+ * autocommit write) was sent is never retried blindly: it becomes a CommitOutcomeUnknownError.
+ * Inside another unit of work it runs once: the outer unit retries.
+ */
+export class RetryRunner {
+  constructor(
+    private readonly classifier: ErrorClassifier,
+    private readonly events: ResilienceEvents,
+    private readonly random: () => number = Math.random,
+    private readonly sleep: Sleep = realSleep,
+  ) {}
+
+  async run<T>(
+    work: () => Promise<T>,
+    unit: Omit<UnitOfWork, 'manager'>,
+    policy: RetryPolicy | null,
+    idempotencyKey?: string,
+  ): Promise<T> {
+    if (unitOfWork.getStore()) return work();
+    const startedAt = Date.now();
+    let previousDelayMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await unitOfWork.run(unit, work);
+        if (attempt > 1) {
+          this.events.emit({ type: 'recovered', at: Date.now(), ...this.names(unit), attempts: attempt });
+        }
+        return result;
+      } catch (error) {
+        const classified = this.classifier.classify(error);
+        const verdict = this.verdict(
+          error,
+          classified,
+          attempt,
+          policy,
+          unit,
+          startedAt,
+          previousDelayMs,
+          idempotencyKey,
+        );
+        this.events.emit({
+          type: 'attempt-failed',
+          at: Date.now(),
+          ...this.names(unit),
+          attempt,
+          error: classified,
+          willRetry: verdict.retry,
+          delayMs: verdict.retry ? verdict.delayMs : undefined,
+        });
+        if (!verdict.retry) {
+          attachDetails(verdict.error, { ...this.names(unit), attempts: attempt, classified });
+          throw verdict.error;
+        }
+        this.notifyRetry(policy, { ...this.names(unit), attempt, delayMs: verdict.delayMs, error: classified });
+        await this.sleep(verdict.delayMs);
+        previousDelayMs = verdict.delayMs;
+      }
+    }
+  }
+
+  private verdict(
+    error: unknown,
+    classified: ClassifiedError,
+    attempt: number,
+    policy: RetryPolicy | null,
+    unit: Omit<UnitOfWork, 'manager'>,
+    startedAt: number,
+    previousDelayMs: number,
+    idempotencyKey: string | undefined,
+  ): Verdict {
+    const unknownOutcome = outcomeUnknownOf(error);
+    let retryable: boolean;
+    if (error instanceof CommitNotAppliedError) retryable = true;
+    else if (error instanceof CommitOutcomeUnknownError || unknownOutcome) {
+      retryable = policy?.idempotent === true;
+      if (!retryable && unknownOutcome) {
+        const { database, operation } = unit;
+        return {
+          retry: false,
+          error: new CommitOutcomeUnknownError({
+            database,
+            operation,
+            threadId: unknownOutcome.threadId,
+            idempotencyKey,
+            cause: error,
+          }),
+        };
+      }
+    } else {
+      retryable = classified.retryable && (!policy?.retryOn || policy.retryOn.includes(classified.category));
+    }
+    // A commit found not applied is, once retries end, the failure that interrupted it.
+    const giveUp: Verdict = { retry: false, error: error instanceof CommitNotAppliedError ? error.cause : error };
+    if (!policy || !retryable || attempt >= policy.maxAttempts) return giveUp;
+    const delayMs = backoffDelay(policy, attempt, previousDelayMs, this.random);
+    const now = Date.now();
+    if (now - startedAt + delayMs > policy.budgetMs) return giveUp;
+    if (unit.deadline && now + delayMs >= unit.deadline.at) return giveUp;
+    return { retry: true, delayMs };
+  }
+
+  private notifyRetry(policy: RetryPolicy | null, info: Parameters<NonNullable<RetryPolicy['onRetry']>>[0]): void {
+    try {
+      policy?.onRetry?.(info);
+    } catch {
+      // a hook must not change what happens to the unit of work
+    }
+  }
+
+  private names(unit: Omit<UnitOfWork, 'manager'>) {
+    return { database: unit.database, operation: unit.operation };
+  }
+}

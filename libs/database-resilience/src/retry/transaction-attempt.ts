@@ -1,0 +1,60 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import type { ResilienceEvents } from '../events/resilience-events';
+import { outcomeUnknownOf } from '../typeorm/outcome-unknown';
+import { CommitNotAppliedError } from './commit-not-applied.error';
+import type { IdempotencyMarkers } from './idempotency-markers';
+import type { TransactionOptions } from './retry-options';
+import { unitOfWork } from './unit-of-work.context';
+
+/**
+ * One attempt of a transaction: a fresh connection, START TRANSACTION, the marker row if there is a key, the
+ * callback, COMMIT; on failure ROLLBACK (a dead connection is destroyed, not pooled). When COMMIT's outcome is
+ * unknown and there is a key, settles it: committed gives the callback's result, not applied asks for a re-run.
+ */
+export async function runTransactionAttempt<T>(
+  dataSource: DataSource,
+  database: string,
+  callback: (manager: EntityManager) => Promise<T>,
+  options: Pick<TransactionOptions, 'idempotencyKey' | 'isolationLevel' | 'operation'>,
+  markers: IdempotencyMarkers | undefined,
+  events: ResilienceEvents,
+): Promise<T> {
+  const { idempotencyKey: key, operation } = options;
+  if (key && markers) await markers.ensureTable();
+  const queryRunner = dataSource.createQueryRunner('master');
+  let callbackDone = false;
+  let result!: T;
+  try {
+    await queryRunner.startTransaction(options.isolationLevel);
+    if (key && markers) await markers.write(queryRunner, key);
+    const unit = unitOfWork.getStore();
+    result = await (unit
+      ? unitOfWork.run({ ...unit, manager: queryRunner.manager }, () => callback(queryRunner.manager))
+      : callback(queryRunner.manager));
+    callbackDone = true;
+    await queryRunner.commitTransaction();
+    return result;
+  } catch (error) {
+    const unknown = callbackDone ? outcomeUnknownOf(error) : undefined;
+    if (unknown && key && markers) {
+      const committed = await markers.settle(unknown.threadId, key).catch(() => undefined);
+      if (committed !== undefined) {
+        events.emit({ type: 'commit-settled', at: Date.now(), database, operation, committed });
+        if (committed) return result;
+        throw new CommitNotAppliedError(error);
+      }
+      throw new CommitOutcomeUnknownError({
+        database,
+        operation,
+        threadId: unknown.threadId,
+        idempotencyKey: key,
+        cause: error,
+      });
+    }
+    if (queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+    throw error;
+  } finally {
+    await queryRunner.release().catch(() => undefined);
+  }
+}

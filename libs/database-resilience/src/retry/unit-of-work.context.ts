@@ -1,0 +1,19 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { EntityManager } from 'typeorm';
+
+/** What is known about the unit of work the current code runs in. */
+export interface UnitOfWork {
+  readonly database: string;
+  readonly operation: string | undefined;
+  /** Set inside `ResilienceService.transaction()`: nested transactions join it. */
+  readonly manager?: EntityManager;
+  /** The caller's deadline: `at` (ms since epoch) after which statements must not run, `ms` as given. */
+  readonly deadline?: { readonly at: number; readonly ms: number };
+}
+
+/**
+ * The unit of work in progress, carried across awaits. Only the outermost unit retries: a retrying method or
+ * transaction called inside one runs once, and its failure makes the outer unit re-run, so attempts never
+ * multiply.
+ */
+export const unitOfWork = new AsyncLocalStorage<UnitOfWork>();

@@ -1,0 +1,214 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { ErrorCategory } from '../classification/error-category.enum';
+import type { ErrorClassifier } from '../classification/error-classifier';
+import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
+import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { unitOfWork } from '../retry/unit-of-work.context';
+import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
+import { markOutcomeUnknown } from './outcome-unknown';
+import { statementKind, type StatementKind } from './statement-kind';
+
+interface ConnectionState {
+  inTransaction: boolean;
+  /** Destroyed instead of going back to the pool: it failed fatally, timed out, or talks to a read-only server. */
+  doomed: boolean;
+}
+
+/** Errors after which a connection must not be reused: the server is read-only (a demoted primary). */
+const READ_ONLY_ERRNOS = new Set([1290, 1836, 1874, 1792]);
+/** How long after the deadline the client stops waiting for a server that did not stop the statement itself. */
+const CLIENT_GRACE_MS = 500;
+const GUARDED = Symbol('database-resilience.guarded');
+
+/**
+ * The one place that sits between TypeORM and mysql2's pool for a DataSource:
+ * - bounds the wait for a pool connection (mysql2 has none);
+ * - pings a connection that sat idle before handing it out, and replaces it if dead;
+ * - follows each connection's side of COMMIT, and marks a failure after COMMIT or an autocommit write was sent
+ *   as "outcome unknown";
+ * - destroys, instead of pooling, a connection that failed fatally, timed out or hit a read-only server;
+ * - applies the caller's deadline to each statement on the server (MariaDB `SET STATEMENT max_statement_time`,
+ *   MySQL's `MAX_EXECUTION_TIME` hint for reads), with a client-side timer and `KILL QUERY` behind it.
+ */
+export class ConnectionGuard {
+  private readonly logger = new Logger('DatabaseResilience');
+  private readonly states = new WeakMap<Mysql2Connection, ConnectionState>();
+  private obtainUnguarded!: () => Promise<Mysql2Connection>;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly database: string,
+    private readonly options: ResolvedResilienceOptions['pool'],
+    private readonly classifier: ErrorClassifier,
+  ) {}
+
+  install(): void {
+    const driver = this.dataSource.driver as unknown as ObtainingDriver & { [GUARDED]?: boolean };
+    if (typeof driver.obtainMasterConnection !== 'function') {
+      this.logger.warn(`DataSource "${this.database}" is not a MySQL/MariaDB DataSource; it is not guarded`);
+      return;
+    }
+    if (driver[GUARDED]) return;
+    driver[GUARDED] = true;
+    const master = driver.obtainMasterConnection.bind(driver);
+    const slave = driver.obtainSlaveConnection.bind(driver);
+    this.obtainUnguarded = master;
+    driver.obtainMasterConnection = () => this.borrow(master);
+    driver.obtainSlaveConnection = () => this.borrow(slave);
+  }
+
+  private async borrow(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
+    for (let tries = 1; ; tries++) {
+      const connection = await this.acquire(obtain);
+      this.instrument(connection);
+      if (tries > 20 || (await this.isAlive(connection))) return connection;
+      connection.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
+    }
+  }
+
+  private acquire(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
+    const waitMs = this.options.acquireTimeoutMs;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new PoolAcquireTimeoutError(this.database, waitMs));
+      }, waitMs);
+      obtain().then(
+        (connection) => {
+          if (settled) return connection.release(); // came too late: back to the pool
+          settled = true;
+          clearTimeout(timer);
+          resolve(connection);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private isAlive(connection: Mysql2Connection): Promise<boolean> | boolean {
+    const idleLimit = this.options.validateAfterIdleMs;
+    const lastActive = connection.lastActiveTime;
+    if (idleLimit === null || lastActive === undefined || Date.now() - lastActive <= idleLimit) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.options.validationTimeoutMs);
+      connection.ping((error) => {
+        clearTimeout(timer);
+        resolve(!error);
+      });
+    });
+  }
+
+  private instrument(connection: Mysql2Connection): void {
+    if (this.states.has(connection)) return;
+    const state: ConnectionState = { inTransaction: false, doomed: false };
+    this.states.set(connection, state);
+    const query = connection.query;
+    const release = connection.release;
+    connection.query = (...args: unknown[]) => this.query(connection, state, query, args);
+    connection.release = () => (state.doomed ? connection.destroy() : release.call(connection));
+  }
+
+  private query(
+    connection: Mysql2Connection,
+    state: ConnectionState,
+    query: Mysql2Connection['query'],
+    args: unknown[],
+  ): unknown {
+    const callback = args[args.length - 1];
+    const first = args[0] as string | { sql: string } | undefined;
+    const sql = typeof first === 'string' ? first : first?.sql;
+    if (typeof callback !== 'function' || typeof sql !== 'string') return query.apply(connection, args); // streams
+    const kind = statementKind(sql);
+    const outcomeUnknownIfLost = kind === 'commit' || (kind === 'write' && !state.inTransaction);
+    const deadline = kind === 'read' || kind === 'write' ? unitOfWork.getStore()?.deadline : undefined;
+
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    const done = (error: unknown, ...results: unknown[]) => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost);
+      else this.afterSuccess(state, kind);
+      (callback as (...a: unknown[]) => void)(error, ...results);
+    };
+
+    const sent = [...args];
+    sent[args.length - 1] = done;
+    if (deadline !== undefined) {
+      const remainingMs = deadline.at - Date.now();
+      if (remainingMs <= 0) {
+        process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
+        return undefined;
+      }
+      const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
+      sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
+      timer = setTimeout(() => {
+        // The server should have stopped the statement by now; stop waiting, stop it, drop the connection.
+        const error = new DeadlineExceededError(deadline.ms, this.database);
+        if (outcomeUnknownIfLost) markOutcomeUnknown(error, connection.threadId);
+        state.doomed = true;
+        void this.killQuery(connection.threadId).finally(() => connection.destroy());
+        done(error);
+      }, remainingMs + CLIENT_GRACE_MS);
+    }
+    return query.apply(connection, sent);
+  }
+
+  private afterSuccess(state: ConnectionState, kind: StatementKind): void {
+    if (kind === 'begin') state.inTransaction = true;
+    else if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
+  }
+
+  private afterError(
+    connection: Mysql2Connection,
+    state: ConnectionState,
+    error: unknown,
+    kind: StatementKind,
+    outcomeUnknownIfLost: boolean,
+  ): void {
+    if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
+    const classified = this.classifier.classify(error);
+    const lost =
+      classified.category === ErrorCategory.CONNECTION ||
+      classified.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
+      (error as { fatal?: unknown }).fatal === true;
+    if (lost || READ_ONLY_ERRNOS.has(classified.errno ?? 0)) state.doomed = true;
+    // "closed state": mysql2 refused to send anything, so nothing can have been applied.
+    if (outcomeUnknownIfLost && lost && classified.name !== 'CONNECTION_CLOSED_STATE') {
+      markOutcomeUnknown(error, connection.threadId);
+    }
+  }
+
+  private withServerDeadline(connection: Mysql2Connection, sql: string, kind: StatementKind, remainingMs: number) {
+    if (connection._isMariaDB) return `SET STATEMENT max_statement_time=${(remainingMs / 1000).toFixed(3)} FOR ${sql}`;
+    if (kind === 'read' && /^\s*SELECT\b/i.test(sql)) {
+      return sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(remainingMs)}) */`);
+    }
+    return sql; // MySQL writes: the client-side timer and KILL QUERY stop them
+  }
+
+  /** Stops a statement the client gave up on, from another connection, outside any unit of work. */
+  private killQuery(threadId: number | null): Promise<void> {
+    if (threadId === null) return Promise.resolve();
+    return unitOfWork.exit(async () => {
+      try {
+        const connection = await this.obtainUnguarded();
+        await new Promise<void>((resolve) => {
+          connection.query(`KILL QUERY ${Number(threadId)}`, () => resolve());
+        });
+        connection.release();
+      } catch (error) {
+        this.logger.warn(`Could not stop query on thread ${threadId}: ${this.classifier.classify(error).message}`);
+      }
+    });
+  }
+}

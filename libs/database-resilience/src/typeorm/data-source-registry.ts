@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { ErrorClassifier } from '../classification/error-classifier';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { IdempotencyMarkers } from '../retry/idempotency-markers';
+import { ConnectionGuard } from './connection-guard';
+
+/** A guarded DataSource and what the module keeps for it. */
+export interface GuardedDataSource {
+  readonly name: string;
+  readonly dataSource: DataSource;
+  readonly markers: IdempotencyMarkers;
+}
+
+/**
+ * Finds the TypeORM DataSources the module guards (`databases`, by @nestjs/typeorm name) and puts the
+ * connection guard on each at start-up.
+ */
+@Injectable()
+export class DataSourceRegistry implements OnApplicationBootstrap {
+  private readonly logger = new Logger('DatabaseResilience');
+  private readonly guarded = new Map<string, GuardedDataSource>();
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    private readonly classifier: ErrorClassifier,
+    @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const name of this.options.databases) {
+      if (this.find(name)) continue;
+      this.logger.log(`No TypeORM DataSource named "${name}" in this app: its connections are not guarded`);
+    }
+  }
+
+  /** The guarded DataSource of that name; throws a clear error if the app has none. */
+  get(name: string): GuardedDataSource {
+    const found = this.find(name);
+    if (found) return found;
+    throw new Error(
+      `No TypeORM DataSource named "${name}": import TypeOrmModule.forRoot(${name === 'default' ? '' : `{ name: '${name}', ... }`}) ` +
+        `and list "${name}" in the module's \`databases\` option`,
+    );
+  }
+
+  /** The first configured database: what calls without a `database` use. */
+  get defaultName(): string {
+    return this.options.databases[0];
+  }
+
+  private find(name: string): GuardedDataSource | undefined {
+    const known = this.guarded.get(name);
+    if (known) return known;
+    let dataSource: DataSource | undefined;
+    try {
+      dataSource = this.moduleRef.get<DataSource>(getDataSourceToken(name) as string, { strict: false });
+    } catch {
+      return undefined;
+    }
+    if (!dataSource) return undefined;
+    new ConnectionGuard(dataSource, name, this.options.pool, this.classifier).install();
+    const entry = {
+      name,
+      dataSource,
+      markers: new IdempotencyMarkers(
+        dataSource,
+        this.options.idempotency.table,
+        this.options.idempotency.settleTimeoutMs,
+      ),
+    };
+    this.guarded.set(name, entry);
+    return entry;
+  }
+}
