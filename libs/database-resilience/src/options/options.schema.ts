@@ -126,10 +126,11 @@ export function resolveOptions(options: DatabaseResilienceOptions | undefined): 
   throw new ResilienceOptionsError(result.error.issues.map((issue) => describeIssue(issue, options)));
 }
 
-function describeIssue(issue: z.core.$ZodIssue, options: unknown): string {
-  const path = issue.path.join('.');
+/** One line for one bad option: its path (under `prefix`), what it accepts, and what it got if that is safe. */
+export function describeIssue(issue: z.core.$ZodIssue, options: unknown, prefix: readonly PropertyKey[] = []): string {
+  const path = [...prefix, ...issue.path].join('.');
   if (issue.code === 'unrecognized_keys') {
-    const known = knownKeys(issue.path).join(', ');
+    const known = knownKeys([...prefix, ...issue.path]).join(', ');
     return issue.keys.map((key) => `unknown option \`${path ? `${path}.` : ''}${key}\` (known: ${known})`).join('; ');
   }
   return `\`${path || 'options'}\` ${issue.message}${received(valueAt(options, issue.path))}`;

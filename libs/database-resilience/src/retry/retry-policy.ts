@@ -1,5 +1,5 @@
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { retryOptionsSchema } from '../options/options.schema';
+import { describeIssue, retryOptionsSchema } from '../options/options.schema';
 import { ResilienceOptionsError } from '../options/resilience-options.error';
 import type { RetryOptions, RetryPolicy } from './retry-options';
 
@@ -19,7 +19,7 @@ export function retryPolicy(
   const checked = retryOptionsSchema.safeParse({ ...defaults, ...numbers });
   if (!checked.success) {
     throw new ResilienceOptionsError(
-      checked.error.issues.map((i) => `${where}: \`retry.${i.path.join('.')}\` ${i.message}`),
+      checked.error.issues.map((i) => `${where}: ${describeIssue(i, { retry: numbers }, ['retry'])}`),
     );
   }
   return { ...checked.data, idempotent: idempotent ?? false, onRetry };

@@ -50,9 +50,10 @@ export class RetryableExplorer implements OnModuleInit {
 
   private wrapMethod(instance: Record<string, unknown>, method: string, options: RetryableOptions): void {
     const original = instance[method] as (...args: unknown[]) => unknown;
-    const policy = retryPolicy(this.options.retry, options, true, `@Retryable() on ${options.operation}`);
+    const { database, operation, deadlineMs, ...retry } = options;
+    const policy = retryPolicy(this.options.retry, retry, true, `@Retryable() on ${operation}`);
     const resilience = this.resilience;
-    const guard = { database: options.database, operation: options.operation, deadlineMs: options.deadlineMs };
+    const guard = { database, operation, deadlineMs };
     const wrapped = function (this: unknown, ...args: unknown[]) {
       return resilience.run(async () => original.apply(this, args), guard, policy);
     };

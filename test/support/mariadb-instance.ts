@@ -1,0 +1,111 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
+
+/**
+ * A MariaDB server of the test's own, from the installed binaries, in a temporary data directory on a free
+ * port: to stop, restart or kill without touching the shared server. root, empty password, database `test`.
+ */
+export class MariaDbInstance {
+  private process?: ChildProcess;
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+  ) {}
+
+  static async create(): Promise<MariaDbInstance> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dr-mariadb-'));
+    chownSync(dataDir, uid('mysql'), gid('mysql'));
+    execFileSync(
+      'mariadb-install-db',
+      ['--user=mysql', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'],
+      { stdio: 'pipe' },
+    );
+    const instance = new MariaDbInstance(dataDir, await closedPort());
+    await instance.start();
+    const admin = await instance.connect();
+    await admin.query('CREATE DATABASE IF NOT EXISTS test');
+    await admin.end();
+    return instance;
+  }
+
+  connect(database?: string) {
+    return createConnection({ host: '127.0.0.1', port: this.port, user: 'root', database, connectTimeout: 2000 });
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn(
+      'mariadbd',
+      [
+        '--no-defaults',
+        '--user=mysql',
+        `--datadir=${this.dataDir}`,
+        `--port=${this.port}`,
+        `--socket=${join(this.dataDir, 'mysqld.sock')}`,
+        '--bind-address=127.0.0.1',
+        `--pid-file=${join(this.dataDir, 'mysqld.pid')}`,
+        '--skip-name-resolve',
+        '--innodb-buffer-pool-size=32M',
+        '--innodb-log-file-size=16M',
+      ],
+      { stdio: 'ignore' },
+    );
+    await this.waitUntil(async () => (await this.pings()) === true, 'the server to accept connections');
+  }
+
+  /** Stops the server (SIGTERM) and waits until its process has exited. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private async pings(): Promise<boolean> {
+    try {
+      const connection = await this.connect();
+      await connection.end();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async waitUntil(check: () => Promise<boolean>, what: string, deadlineMs = 30_000): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    while (!(await check())) {
+      if (this.process?.exitCode !== null && this.process?.exitCode !== undefined) {
+        throw new Error(`mariadbd exited with ${this.process.exitCode} while waiting for ${what}`);
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function uid(user: string): number {
+  return Number(
+    readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${user}:`))
+      ?.split(':')[2],
+  );
+}
+
+function gid(user: string): number {
+  return Number(
+    readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${user}:`))
+      ?.split(':')[3],
+  );
+}

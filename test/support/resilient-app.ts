@@ -1,0 +1,73 @@
+import { Injectable, type Provider } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import {
+  DatabaseResilienceModule,
+  ResilienceEvents,
+  ResilienceService,
+  type DatabaseResilienceOptions,
+  type ResilienceEvent,
+} from 'nestjs-database-resilience';
+
+export interface ResilientApp {
+  module: TestingModule;
+  resilience: ResilienceService;
+  dataSource: DataSource;
+  /** Every event the module emitted, in order. */
+  events: ResilienceEvent[];
+  close(): Promise<void>;
+}
+
+/** A Nest app with TypeORM on the given server and database, and the resilience module, as a user wires them. */
+export async function resilientApp(settings: {
+  database: string;
+  port?: number;
+  poolSize?: number;
+  options?: DatabaseResilienceOptions;
+  providers?: Provider[];
+}): Promise<ResilientApp> {
+  const module = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'mysql',
+        host: '127.0.0.1',
+        port: settings.port ?? 3306,
+        username: 'root',
+        password: '',
+        database: settings.database,
+        poolSize: settings.poolSize ?? 10,
+        retryAttempts: 0,
+      }),
+      DatabaseResilienceModule.forRoot(settings.options ?? {}),
+    ],
+    providers: settings.providers ?? [],
+  })
+    .setLogger(quietLogger)
+    .compile();
+  try {
+    await module.init();
+  } catch (error) {
+    await module.close(); // the DataSource's pool would keep the test process alive
+    throw error;
+  }
+  const events: ResilienceEvent[] = [];
+  module.get(ResilienceEvents).subscribe((event) => events.push(event));
+  return {
+    module,
+    resilience: module.get(ResilienceService),
+    dataSource: module.get<DataSource>(getDataSourceToken()),
+    events,
+    close: () => module.close(),
+  };
+}
+
+@Injectable()
+class QuietLogger {
+  log() {}
+  error() {}
+  warn() {}
+  debug() {}
+  verbose() {}
+}
+const quietLogger = new QuietLogger();
