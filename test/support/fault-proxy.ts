@@ -11,6 +11,7 @@ type CommitFault = 'cut-after' | 'drop';
 export class FaultProxy {
   private server?: Server;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private readonly silenced: Socket[] = [];
   private commitFault?: CommitFault;
   private refusing = false;
   /** How many COMMITs the proxy cut or dropped. */
@@ -44,9 +45,14 @@ export class FaultProxy {
   /** Every open connection goes silent: nothing forwarded, nothing closed. New connections still work. */
   blackholeOpenConnections(): void {
     for (const pair of this.pairs) {
-      pair.client.removeAllListeners('data');
-      pair.upstream.removeAllListeners('data');
-      pair.upstream.destroy();
+      for (const socket of [pair.client, pair.upstream]) {
+        socket.removeAllListeners('data');
+        socket.removeAllListeners('close');
+        socket.removeAllListeners('error');
+        socket.on('error', () => undefined);
+      }
+      pair.upstream.destroy(); // the server side goes; the client side stays open and silent
+      this.silenced.push(pair.client);
     }
     this.pairs.clear();
   }
@@ -57,6 +63,7 @@ export class FaultProxy {
   }
 
   async stop(): Promise<void> {
+    this.silenced.forEach((socket) => socket.destroy());
     for (const { client, upstream } of this.pairs) {
       client.destroy();
       upstream.destroy();

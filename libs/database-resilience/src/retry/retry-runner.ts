@@ -45,17 +45,10 @@ export class RetryRunner {
         }
         return result;
       } catch (error) {
-        const classified = this.classifier.classify(error);
-        const verdict = this.verdict(
-          error,
-          classified,
-          attempt,
-          policy,
-          unit,
-          startedAt,
-          previousDelayMs,
-          idempotencyKey,
-        );
+        const seen = this.classifier.classify(error);
+        const verdict = this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey);
+        // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
+        const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);
         this.events.emit({
           type: 'attempt-failed',
           at: Date.now(),

@@ -96,7 +96,7 @@ export class ConnectionGuard {
   private isAlive(connection: Mysql2Connection): Promise<boolean> | boolean {
     const idleLimit = this.options.validateAfterIdleMs;
     const lastActive = connection.lastActiveTime;
-    if (idleLimit === null || lastActive === undefined || Date.now() - lastActive <= idleLimit) return true;
+    if (idleLimit === null || lastActive === undefined || Date.now() - lastActive < idleLimit) return true; // 0: always
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), this.options.validationTimeoutMs);
       connection.ping((error) => {
