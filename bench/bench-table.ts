@@ -1,68 +1,71 @@
 import { Bench } from 'tinybench';
 
-/** One row of a benchmark table: a case and its median time per call. */
-export interface BenchRow {
-  name: string;
-  medianNs: number;
-  p99Ns: number;
-  /** Median divided by the baseline's median, measured in the same run. */
-  vsBaseline: number;
-}
-
+/** A benchmark's result: a table, each figure beside the baseline measured in the same run. */
 export interface BenchTable {
   title: string;
-  baseline: string;
-  rows: BenchRow[];
+  columns: string[];
+  rows: string[][];
+  /** What the figures mean, how they were taken. */
+  notes?: string[];
 }
 
 /**
- * Times each case over batches of `batch` calls (a single sub-microsecond call is below the timer's resolution),
- * and reports per-call figures beside the first case, the baseline.
+ * Times each case over batches of `batch` calls (a single sub-microsecond call is below the timer resolution)
+ * and reports per-call median and p99 beside the first case, the baseline.
  */
 export async function measure(
   title: string,
   cases: ReadonlyArray<readonly [string, () => unknown]>,
-  { batch = 1000, time = 1000 } = {},
+  { batch = 1000, time = 1000, notes = [] as string[] } = {},
 ): Promise<BenchTable> {
-  const bench = new Bench({ time, warmupTime: 200 });
-  let sink: unknown;
+  const bench = new Bench({ time, warmupTime: 300 });
   for (const [name, fn] of cases) {
-    bench.add(name, () => {
-      for (let i = 0; i < batch; i++) sink = fn();
+    bench.add(name, async () => {
+      for (let i = 0; i < batch; i++) {
+        const result = fn();
+        if (result instanceof Promise) await result;
+      }
     });
   }
   await bench.run();
-  if (sink === Symbol.for('never')) process.stdout.write(''); // keep the results alive
   const perCall = bench.tasks.map((task) => {
-    const result = task.result as { latency?: { p50?: number; p99?: number } } | undefined;
-    const latency = result?.latency;
+    const latency = (task.result as { latency?: { p50?: number; p99?: number } } | undefined)?.latency;
     return {
       name: task.name,
-      medianNs: ((latency?.p50 ?? NaN) * 1e6) / batch,
-      p99Ns: ((latency?.p99 ?? NaN) * 1e6) / batch,
+      median: ((latency?.p50 ?? NaN) * 1e6) / batch,
+      p99: ((latency?.p99 ?? NaN) * 1e6) / batch,
     };
   });
   const baseline = perCall[0];
   return {
     title,
-    baseline: baseline.name,
-    rows: perCall.map((row) => ({ ...row, vsBaseline: row.medianNs / baseline.medianNs })),
+    columns: ['case', 'median per call', 'p99 per call', 'over the baseline (median)'],
+    rows: perCall.map((r) => [
+      r.name,
+      formatNs(r.median),
+      formatNs(r.p99),
+      r === baseline ? '—' : `+${formatNs(r.median - baseline.median)}`,
+    ]),
+    notes: [`Per call: batches of ${batch} calls, batch time divided by ${batch}.`, ...notes],
   };
 }
 
 export function toMarkdown(table: BenchTable): string {
-  const lines = [
+  return [
     `### ${table.title}`,
     '',
-    `| case | median per call | p99 per call | × ${table.baseline} |`,
-    '|---|---:|---:|---:|',
-    ...table.rows.map(
-      (r) => `| ${r.name} | ${formatNs(r.medianNs)} | ${formatNs(r.p99Ns)} | ${r.vsBaseline.toFixed(1)} |`,
-    ),
-  ];
-  return lines.join('\n');
+    `| ${table.columns.join(' | ')} |`,
+    `|${table.columns.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...table.rows.map((row) => `| ${row.join(' | ')} |`),
+    ...(table.notes?.length ? ['', ...table.notes] : []),
+  ].join('\n');
 }
 
-function formatNs(ns: number): string {
-  return ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`;
+export function printTable(table: BenchTable): void {
+  console.log(`\n${table.title}`);
+  console.table(table.rows.map((row) => Object.fromEntries(table.columns.map((c, i) => [c, row[i]]))));
+}
+
+export function formatNs(ns: number): string {
+  return Math.abs(ns) >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`;
 }

@@ -6,7 +6,7 @@ import type { ResolvedResilienceOptions } from './options/options.schema';
 import { RESILIENCE_OPTIONS } from './resilience-options.token';
 import { IdempotencyMarkers } from './retry/idempotency-markers';
 import type { ExecuteOptions, GuardOptions, RetryPolicy, TransactionOptions } from './retry/retry-options';
-import { retryPolicy } from './retry/retry-policy';
+import { RetryPolicies } from './retry/retry-policy';
 import { RetryRunner } from './retry/retry-runner';
 import { runTransactionAttempt } from './retry/transaction-attempt';
 import { unitOfWork, type UnitOfWork } from './retry/unit-of-work.context';
@@ -20,6 +20,7 @@ import { DataSourceRegistry } from './typeorm/data-source-registry';
 @Injectable()
 export class ResilienceService {
   private readonly runner: RetryRunner;
+  private readonly policies: RetryPolicies;
 
   constructor(
     classifier: ErrorClassifier,
@@ -28,11 +29,12 @@ export class ResilienceService {
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {
     this.runner = new RetryRunner(classifier, events);
+    this.policies = new RetryPolicies(options.retry);
   }
 
   /** Runs `fn` guarded: classified and recorded on failure; retried only if `retry` is given. */
   execute<T>(fn: () => Promise<T> | T, options: ExecuteOptions = {}): Promise<T> {
-    const policy = retryPolicy(this.options.retry, options.retry, false, 'execute()');
+    const policy = this.policies.of(options.retry, false, 'execute()');
     return this.run(async () => fn(), options, policy);
   }
 
@@ -45,7 +47,7 @@ export class ResilienceService {
     const outer = unitOfWork.getStore();
     if (outer?.manager) return callback(outer.manager);
     if (options.idempotencyKey !== undefined) IdempotencyMarkers.validateKey(options.idempotencyKey);
-    const policy = retryPolicy(this.options.retry, options.retry, true, 'transaction()');
+    const policy = this.policies.of(options.retry, true, 'transaction()');
     const database = options.database ?? this.dataSources.defaultName;
     const { dataSource, markers } = this.dataSources.get(database);
     return this.run(
@@ -56,8 +58,8 @@ export class ResilienceService {
     );
   }
 
-  /** The engine behind `execute()`, `transaction()` and `@Retryable()`. */
-  run<T>(
+  /** The engine behind `execute()` and `transaction()`. */
+  private run<T>(
     work: () => Promise<T>,
     options: GuardOptions,
     policy: RetryPolicy | null,
@@ -69,6 +71,21 @@ export class ResilienceService {
       deadline: options.deadlineMs === undefined ? undefined : deadlineFrom(options.deadlineMs),
     };
     return this.runner.run(work, unit, policy, idempotencyKey);
+  }
+
+  /**
+   * Internal, for the @Retryable explorer: a guard prepared once per decorated method, so that a call that
+   * succeeds costs one context switch and little more.
+   */
+  prepareGuard(options: GuardOptions, policy: RetryPolicy | null): <T>(work: () => Promise<T>) => Promise<T> {
+    const database = options.database ?? this.dataSources.defaultName;
+    const { operation, deadlineMs } = options;
+    if (deadlineMs === undefined) {
+      const unit: UnitOfWork = { database, operation };
+      return (work) => this.runner.run(work, unit, policy);
+    }
+    deadlineFrom(deadlineMs); // a bad value fails at start-up
+    return (work) => this.runner.run(work, { database, operation, deadline: deadlineFrom(deadlineMs) }, policy);
   }
 }
 

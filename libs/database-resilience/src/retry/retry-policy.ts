@@ -19,8 +19,30 @@ export function retryPolicy(
   const checked = retryOptionsSchema.safeParse({ ...defaults, ...numbers });
   if (!checked.success) {
     throw new ResilienceOptionsError(
-      checked.error.issues.map((i) => `${where}: ${describeIssue(i, { retry: numbers }, ['retry'])}`),
+      checked.error.issues.map((i) => `${where}: ${describeIssue(i, numbers, ['retry'])}`),
     );
   }
   return { ...checked.data, idempotent: idempotent ?? false, onRetry };
+}
+
+/**
+ * Policies for calls that pass their retry options at each call: resolved and checked once per options object
+ * (callers usually pass the same constant), not on every call.
+ */
+export class RetryPolicies {
+  private readonly byOptions = new WeakMap<RetryOptions, RetryPolicy>();
+  private moduleDefault?: RetryPolicy;
+
+  constructor(private readonly defaults: ResolvedResilienceOptions['retry']) {}
+
+  of(given: RetryOptions | boolean | undefined, retryByDefault: boolean, where: string): RetryPolicy | null {
+    if (given === false || (given === undefined && !retryByDefault)) return null;
+    if (typeof given !== 'object') return (this.moduleDefault ??= retryPolicy(this.defaults, {}, true, where)!);
+    let policy = this.byOptions.get(given);
+    if (!policy) {
+      policy = retryPolicy(this.defaults, given, true, where)!;
+      this.byOptions.set(given, policy);
+    }
+    return policy;
+  }
 }

@@ -52,10 +52,9 @@ export class RetryableExplorer implements OnModuleInit {
     const original = instance[method] as (...args: unknown[]) => unknown;
     const { database, operation, deadlineMs, ...retry } = options;
     const policy = retryPolicy(this.options.retry, retry, true, `@Retryable() on ${operation}`);
-    const resilience = this.resilience;
-    const guard = { database, operation, deadlineMs };
+    const guarded = this.resilience.prepareGuard({ database, operation, deadlineMs }, policy);
     const wrapped = function (this: unknown, ...args: unknown[]) {
-      return resilience.run(async () => original.apply(this, args), guard, policy);
+      return guarded(() => original.apply(this, args) as Promise<unknown>);
     };
     Object.defineProperty(wrapped, 'name', { value: method });
     instance[method] = wrapped;

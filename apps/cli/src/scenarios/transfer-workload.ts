@@ -1,0 +1,97 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * The deadlock-prone workload shared by the storm test, the storm benchmark and the CLI's deadlock scenario:
+ * money moved between a few accounts, each transfer locking its two rows in random order, a ledger row each.
+ */
+export interface Transfer {
+  id: number;
+  from: number;
+  to: number;
+  amount: number;
+}
+
+export interface WorkloadShape {
+  workers: number;
+  transfersPerWorker: number;
+  accounts: number;
+  openingBalance: number;
+}
+
+export const STORM: WorkloadShape = { workers: 16, transfersPerWorker: 100, accounts: 8, openingBalance: 1000 };
+
+export async function createTransferTables(dataSource: DataSource, shape: WorkloadShape): Promise<void> {
+  await dataSource.query('DROP TABLE IF EXISTS ledger, account');
+  await dataSource.query('CREATE TABLE account (id INT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB');
+  await dataSource.query(
+    'CREATE TABLE ledger (transfer_id INT PRIMARY KEY, from_id INT NOT NULL, to_id INT NOT NULL, amount INT NOT NULL) ENGINE=InnoDB',
+  );
+  const rows = Array.from({ length: shape.accounts }, (_, i) => `(${i + 1}, ${shape.openingBalance})`).join(', ');
+  await dataSource.query(`INSERT INTO account VALUES ${rows}`);
+}
+
+/** One list of transfers per worker, ids unique across all. */
+export function plannedTransfers(shape: WorkloadShape): Transfer[][] {
+  let id = 0;
+  return Array.from({ length: shape.workers }, () =>
+    Array.from({ length: shape.transfersPerWorker }, () => {
+      const from = 1 + Math.floor(Math.random() * shape.accounts);
+      const to = 1 + ((from + Math.floor(Math.random() * (shape.accounts - 1))) % shape.accounts);
+      return { id: ++id, from, to, amount: 1 + Math.floor(Math.random() * 10) };
+    }),
+  );
+}
+
+/** One transfer inside a transaction: both rows locked in random order (so transfers deadlock), a ledger row. */
+export async function moveMoney(manager: EntityManager, t: Transfer): Promise<void> {
+  const [first, second] = Math.random() < 0.5 ? [t.from, t.to] : [t.to, t.from];
+  await manager.query('SELECT balance FROM account WHERE id = ? FOR UPDATE', [first]);
+  await manager.query('SELECT balance FROM account WHERE id = ? FOR UPDATE', [second]);
+  await manager.query('UPDATE account SET balance = balance - ? WHERE id = ?', [t.amount, t.from]);
+  await manager.query('UPDATE account SET balance = balance + ? WHERE id = ?', [t.amount, t.to]);
+  await manager.query('INSERT INTO ledger (transfer_id, from_id, to_id, amount) VALUES (?, ?, ?, ?)', [
+    t.id,
+    t.from,
+    t.to,
+    t.amount,
+  ]);
+}
+
+export interface StormResult {
+  failures: unknown[];
+  ledgerRows: number;
+  distinctTransfers: number;
+  balanceSum: number;
+  expectedSum: number;
+  seconds: number;
+}
+
+/** Runs every worker's transfers concurrently (each worker one after another), then reads the invariants. */
+export async function runStorm(
+  dataSource: DataSource,
+  shape: WorkloadShape,
+  transfer: (t: Transfer) => Promise<void>,
+): Promise<StormResult> {
+  await createTransferTables(dataSource, shape);
+  const plan = plannedTransfers(shape);
+  const failures: unknown[] = [];
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    plan.map(async (transfers) => {
+      for (const t of transfers) await transfer(t).catch((error: unknown) => failures.push(error));
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const [{ n, distinct_ids }] = await dataSource.query(
+    'SELECT COUNT(*) AS n, COUNT(DISTINCT transfer_id) AS distinct_ids FROM ledger',
+  );
+  const [{ total }] = await dataSource.query('SELECT SUM(balance) AS total FROM account');
+  return {
+    failures,
+    ledgerRows: Number(n),
+    distinctTransfers: Number(distinct_ids),
+    balanceSum: Number(total),
+    expectedSum: shape.accounts * shape.openingBalance,
+    seconds,
+  };
+}

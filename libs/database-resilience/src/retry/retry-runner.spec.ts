@@ -1,0 +1,184 @@
+import { ErrorCategory } from '../classification/error-category.enum';
+import { ErrorClassifier } from '../classification/error-classifier';
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import type { ResilienceEvent } from '../events/resilience-event';
+import { ResilienceEvents } from '../events/resilience-events';
+import { markOutcomeUnknown } from '../typeorm/outcome-unknown';
+import { CommitNotAppliedError } from './commit-not-applied.error';
+import { resilienceDetailsOf } from './resilience-error-details';
+import type { RetryPolicy } from './retry-options';
+import { RetryRunner } from './retry-runner';
+import { unitOfWork } from './unit-of-work.context';
+
+const deadlock = () =>
+  Object.assign(new Error('Deadlock found'), { errno: 1213, code: 'ER_LOCK_DEADLOCK', sqlState: '40001' });
+const duplicate = () =>
+  Object.assign(new Error('Duplicate entry'), { errno: 1062, code: 'ER_DUP_ENTRY', sqlState: '23000' });
+const lost = () => Object.assign(new Error('Connection lost'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
+
+const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
+  maxAttempts: 3,
+  baseDelayMs: 100,
+  maxDelayMs: 1000,
+  jitter: 'none',
+  budgetMs: 10_000,
+  idempotent: false,
+  ...overrides,
+});
+const unit = { database: 'default', operation: 'op' };
+
+/** Work that fails with the given errors in turn, then returns 'ok'. */
+function failing(...errors: Array<() => unknown>) {
+  const work = jest.fn(async () => {
+    const next = errors[work.mock.calls.length - 1];
+    if (next) throw next();
+    return 'ok';
+  });
+  return work;
+}
+
+describe('RetryRunner (fake timers)', () => {
+  let events: ResilienceEvent[];
+  let runner: RetryRunner;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    const bus = new ResilienceEvents();
+    events = [];
+    bus.subscribe((e) => events.push(e));
+    runner = new RetryRunner(new ErrorClassifier(), bus, () => 0.5);
+  });
+  afterEach(() => jest.useRealTimers());
+
+  /** Runs to completion, advancing the fake clock through every backoff delay. */
+  async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown; elapsed: number }> {
+    const started = Date.now();
+    const outcome = promise.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    await jest.runAllTimersAsync();
+    return { ...(await outcome), elapsed: Date.now() - started };
+  }
+
+  it('re-runs the whole unit after a deadlock, waiting the backoff delays', async () => {
+    const work = failing(deadlock, deadlock);
+    const { value, elapsed } = await settle(runner.run(work, unit, policy()));
+    expect(value).toBe('ok');
+    expect(work).toHaveBeenCalledTimes(3);
+    expect(elapsed).toBe(100 + 200);
+    expect(events.map((e) => e.type)).toEqual(['attempt-failed', 'attempt-failed', 'recovered']);
+  });
+
+  it('stops at maxAttempts and hands back the original error, enriched', async () => {
+    const work = failing(deadlock, deadlock, deadlock, deadlock);
+    const { error } = await settle(runner.run(work, unit, policy({ maxAttempts: 3 })));
+    expect(work).toHaveBeenCalledTimes(3);
+    expect(error).toMatchObject({ errno: 1213 });
+    expect(resilienceDetailsOf(error)).toMatchObject({
+      attempts: 3,
+      operation: 'op',
+      classified: { category: 'deadlock' },
+    });
+    expect(Object.keys(error as object)).not.toContain('resilience'); // never serialised by accident
+  });
+
+  it('respects the time budget: no retry whose delay would overrun it', async () => {
+    const work = failing(deadlock, deadlock, deadlock);
+    const { error, elapsed } = await settle(runner.run(work, unit, policy({ maxAttempts: 10, budgetMs: 250 })));
+    expect(work).toHaveBeenCalledTimes(2); // 100 ms fits, then 100 + 200 > 250
+    expect(elapsed).toBe(100);
+    expect(error).toMatchObject({ errno: 1213 });
+  });
+
+  it("respects the caller's deadline", async () => {
+    const work = failing(deadlock, deadlock, deadlock);
+    const deadline = { at: Date.now() + 150, ms: 150 };
+    const { error } = await settle(runner.run(work, { ...unit, deadline }, policy({ maxAttempts: 10 })));
+    expect(work).toHaveBeenCalledTimes(2);
+    expect(error).toMatchObject({ errno: 1213 });
+  });
+
+  it('tries caller errors once', async () => {
+    const work = failing(duplicate);
+    const { error } = await settle(runner.run(work, unit, policy()));
+    expect(work).toHaveBeenCalledTimes(1);
+    expect(error).toMatchObject({ errno: 1062 });
+  });
+
+  it('retries only the categories in retryOn when given', async () => {
+    const work = failing(deadlock);
+    await settle(runner.run(work, unit, policy({ retryOn: [ErrorCategory.LOCK_TIMEOUT] })));
+    expect(work).toHaveBeenCalledTimes(1);
+  });
+
+  it('runs once without a policy', async () => {
+    const work = failing(deadlock);
+    await settle(runner.run(work, unit, null));
+    expect(work).toHaveBeenCalledTimes(1);
+  });
+
+  it('turns a failure whose commit outcome is unknown into CommitOutcomeUnknownError, not retried', async () => {
+    const work = failing(() => {
+      const error = lost();
+      markOutcomeUnknown(error, 42);
+      return error;
+    });
+    const { error } = await settle(runner.run(work, unit, policy(), 'key-1'));
+    expect(work).toHaveBeenCalledTimes(1);
+    expect(error).toBeInstanceOf(CommitOutcomeUnknownError);
+    expect(error).toMatchObject({ threadId: 42, idempotencyKey: 'key-1', database: 'default', operation: 'op' });
+    expect(events[0]).toMatchObject({ type: 'attempt-failed', error: { category: 'commit_outcome_unknown' } });
+  });
+
+  it('retries an unknown outcome when the unit is idempotent', async () => {
+    const work = failing(() => {
+      const error = lost();
+      markOutcomeUnknown(error, 42);
+      return error;
+    });
+    const { value } = await settle(runner.run(work, unit, policy({ idempotent: true })));
+    expect(value).toBe('ok');
+    expect(work).toHaveBeenCalledTimes(2);
+  });
+
+  it('retries a commit found not applied; once retries end, the error is what interrupted it', async () => {
+    const cause = lost();
+    const work = failing(
+      () => new CommitNotAppliedError(cause),
+      () => new CommitNotAppliedError(cause),
+    );
+    const { error } = await settle(runner.run(work, unit, policy({ maxAttempts: 2 })));
+    expect(work).toHaveBeenCalledTimes(2);
+    expect(error).toBe(cause);
+  });
+
+  it('calls onRetry before each retry, and ignores a hook that throws', async () => {
+    const onRetry = jest.fn(() => {
+      throw new Error('hook');
+    });
+    const { value } = await settle(runner.run(failing(deadlock), unit, policy({ onRetry })));
+    expect(value).toBe('ok');
+    expect(onRetry).toHaveBeenCalledWith(
+      expect.objectContaining({ attempt: 1, delayMs: 100, error: expect.objectContaining({ category: 'deadlock' }) }),
+    );
+  });
+
+  it('inside another unit of work runs once: the outer unit retries, attempts never multiply', async () => {
+    let innerCalls = 0;
+    const inner = () =>
+      runner.run(
+        async () => {
+          innerCalls++;
+          throw deadlock();
+        },
+        unit,
+        policy(),
+      );
+    const outer = runner.run(() => inner(), unit, policy({ maxAttempts: 3 }));
+    const { error } = await settle(outer);
+    expect(innerCalls).toBe(3);
+    expect(error).toMatchObject({ errno: 1213 });
+    expect(unitOfWork.getStore()).toBeUndefined();
+  });
+});
