@@ -32,7 +32,7 @@ describe('docs/CONFIGURATION.md', () => {
     expect(leaves(defaults, '').filter((name) => !documented.has(name))).toEqual([]);
   });
 
-  it.each(rows.filter(([, documented]) => documented !== 'none'))('%s defaults to %s', (name, documented) => {
+  it.each(rows.filter(([, documented]) => !documented.startsWith('none')))('%s defaults to %s', (name, documented) => {
     const literal = documented.replace(/^`|`$/g, '');
     expect(valueAt(name)).toEqual(parseLiteral(literal));
   });

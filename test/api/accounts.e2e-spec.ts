@@ -56,6 +56,30 @@ describe('apps/api accounts and transfers (e2e, real MariaDB)', () => {
     expect((await request(app.getHttpServer()).get(`/accounts/${poor.id}`).expect(200)).body.balance).toBe(10);
   });
 
+  it('takes an Idempotency-Key for a transfer, and rejects one too long', async () => {
+    const a = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'a', balance: 50 }).expect(201)).body;
+    const b = (await request(app.getHttpServer()).post('/accounts').send({ owner: 'b', balance: 50 }).expect(201)).body;
+    await request(app.getHttpServer())
+      .post('/transfers')
+      .set('Idempotency-Key', 'transfer-a-b-1')
+      .send({ fromId: a.id, toId: b.id, amount: 5 })
+      .expect(201);
+    await request(app.getHttpServer())
+      .post('/transfers')
+      .set('Idempotency-Key', 'x'.repeat(192))
+      .send({ fromId: a.id, toId: b.id, amount: 5 })
+      .expect(400);
+    expect((await request(app.getHttpServer()).get(`/accounts/${b.id}`).expect(200)).body.balance).toBe(55);
+    const [marker] = await scratch.connect().then(async (c) => {
+      const [rows] = await c.query(
+        "SELECT idempotency_key FROM resilience_idempotency_keys WHERE idempotency_key = 'transfer-a-b-1'",
+      );
+      await c.end();
+      return rows as unknown[];
+    });
+    expect(marker).toBeDefined();
+  });
+
   it('validates input: 400 with a reason', async () => {
     const response = await request(app.getHttpServer())
       .post('/transfers')

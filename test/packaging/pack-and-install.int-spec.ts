@@ -65,6 +65,7 @@ describe('the packed library in a separate Nest app', () => {
           'reflect-metadata': version('reflect-metadata'),
           rxjs: version('rxjs'),
           typeorm: version('typeorm'),
+          '@nestjs/typeorm': version('@nestjs/typeorm'),
           mysql2: version('mysql2'),
         },
         devDependencies: { typescript: version('typescript'), '@types/node': version('@types/node') },

@@ -1,5 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import {
+  idempotencyKeySchema,
   accountIdSchema,
   openAccountSchema,
   transferSchema,
@@ -29,7 +30,12 @@ export class AccountsController {
 
   @Post('transfers')
   @HttpCode(201)
-  transfer(@Body({ schema: transferSchema }) body: TransferRequest) {
-    return this.accounts.transfer(body);
+  transfer(
+    @Body({ schema: transferSchema }) body: TransferRequest,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ) {
+    const key = idempotencyKeySchema.safeParse(idempotencyKey);
+    if (!key.success) throw new BadRequestException('Idempotency-Key must be 1 to 191 characters');
+    return this.accounts.transfer(body, key.data);
   }
 }

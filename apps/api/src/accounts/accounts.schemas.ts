@@ -11,3 +11,6 @@ export const transferSchema = z
 export type TransferRequest = z.infer<typeof transferSchema>;
 
 export const accountIdSchema = z.coerce.number().int().positive();
+
+/** Optional `Idempotency-Key` header of a transfer: settles a commit whose outcome is unknown. */
+export const idempotencyKeySchema = z.string().min(1).max(191).optional();
