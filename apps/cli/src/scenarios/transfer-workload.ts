@@ -9,6 +9,8 @@ export interface Transfer {
   from: number;
   to: number;
   amount: number;
+  /** Which row is locked first: random, so that transfers deadlock. */
+  fromFirst: boolean;
 }
 
 export interface WorkloadShape {
@@ -37,14 +39,14 @@ export function plannedTransfers(shape: WorkloadShape): Transfer[][] {
     Array.from({ length: shape.transfersPerWorker }, () => {
       const from = 1 + Math.floor(Math.random() * shape.accounts);
       const to = 1 + ((from + Math.floor(Math.random() * (shape.accounts - 1))) % shape.accounts);
-      return { id: ++id, from, to, amount: 1 + Math.floor(Math.random() * 10) };
+      return { id: ++id, from, to, amount: 1 + Math.floor(Math.random() * 10), fromFirst: Math.random() < 0.5 };
     }),
   );
 }
 
-/** One transfer inside a transaction: both rows locked in random order (so transfers deadlock), a ledger row. */
+/** One transfer inside a transaction: both rows locked in the planned order (so transfers deadlock), a ledger row. */
 export async function moveMoney(manager: EntityManager, t: Transfer): Promise<void> {
-  const [first, second] = Math.random() < 0.5 ? [t.from, t.to] : [t.to, t.from];
+  const [first, second] = t.fromFirst ? [t.from, t.to] : [t.to, t.from];
   await manager.query('SELECT balance FROM account WHERE id = ? FOR UPDATE', [first]);
   await manager.query('SELECT balance FROM account WHERE id = ? FOR UPDATE', [second]);
   await manager.query('UPDATE account SET balance = balance - ? WHERE id = ?', [t.amount, t.from]);
@@ -71,9 +73,9 @@ export async function runStorm(
   dataSource: DataSource,
   shape: WorkloadShape,
   transfer: (t: Transfer) => Promise<void>,
+  plan: Transfer[][] = plannedTransfers(shape),
 ): Promise<StormResult> {
   await createTransferTables(dataSource, shape);
-  const plan = plannedTransfers(shape);
   const failures: unknown[] = [];
   const started = process.hrtime.bigint();
   await Promise.all(
