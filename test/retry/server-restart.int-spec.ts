@@ -1,9 +1,9 @@
-import { ErrorCategory, resilienceDetailsOf } from 'nestjs-database-resilience';
+import { DeadlineExceededError, ErrorCategory, resilienceDetailsOf } from 'nestjs-database-resilience';
 import { MariaDbInstance } from '../support/mariadb-instance';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 
-/** A MariaDB server of the test's own, stopped and started again under a warm pool. */
-describe('server restart (a second MariaDB instance)', () => {
+/** A MariaDB server of the test's own, stopped, started again and frozen under a warm pool. */
+describe('a server of our own: restart and hang', () => {
   let server: MariaDbInstance;
   let app: ResilientApp;
 
@@ -29,4 +29,21 @@ describe('server restart (a second MariaDB instance)', () => {
     await expect(app.resilience.execute(() => app.dataSource.query('SELECT 1 AS up'))).resolves.toEqual([{ up: 1 }]);
     await expect(app.dataSource.query('SELECT 2 AS plain')).resolves.toEqual([{ plain: 2 }]);
   }, 120_000);
+
+  it('a hung server (SIGSTOP): a call with a deadline gives up soon after it, instead of waiting forever', async () => {
+    await app.dataSource.query('SELECT 1'); // a pooled connection to the server about to freeze
+    server.pause();
+    try {
+      const started = Date.now();
+      const error = await app.resilience
+        .execute(() => app.dataSource.query('SELECT 1'), { deadlineMs: 300 })
+        .catch((e: unknown) => e);
+      expect((error as { driverError?: unknown }).driverError).toBeInstanceOf(DeadlineExceededError); // via TypeORM
+      expect(resilienceDetailsOf(error)?.classified.category).toBe(ErrorCategory.STATEMENT_TIMEOUT);
+      expect(Date.now() - started).toBeLessThan(5000); // the deadline plus the client's grace, not forever
+    } finally {
+      server.resume();
+    }
+    await expect(app.dataSource.query('SELECT 3 AS after')).resolves.toEqual([{ after: 3 }]);
+  }, 60_000);
 });

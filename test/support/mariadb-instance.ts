@@ -65,7 +65,17 @@ export class MariaDbInstance {
     await exited;
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async destroy(): Promise<void> {
+    this.resume();
     await this.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
