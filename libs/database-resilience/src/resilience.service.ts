@@ -68,6 +68,7 @@ export class ResilienceService {
     const unit: UnitOfWork = {
       database: options.database ?? this.dataSources.defaultName,
       operation: options.operation,
+      requestId: options.requestId,
       deadline: options.deadlineMs === undefined ? undefined : deadlineFrom(options.deadlineMs),
     };
     return this.runner.run(work, unit, policy, idempotencyKey);

@@ -4,8 +4,11 @@ import type { ClassifiedError } from '../classification/classified-error';
 export interface AttemptFailedEvent {
   readonly type: 'attempt-failed';
   readonly at: number;
+  /** The same for every attempt of one call of a unit of work. */
+  readonly unitId: number;
   readonly database: string;
   readonly operation: string | undefined;
+  readonly requestId: string | undefined;
   readonly attempt: number;
   readonly error: ClassifiedError;
   /** Whether the unit will be run again. */
@@ -18,6 +21,7 @@ export interface AttemptFailedEvent {
 export interface RecoveredEvent {
   readonly type: 'recovered';
   readonly at: number;
+  readonly unitId: number;
   readonly database: string;
   readonly operation: string | undefined;
   readonly attempts: number;
@@ -32,4 +36,36 @@ export interface CommitSettledEvent {
   readonly committed: boolean;
 }
 
-export type ResilienceEvent = AttemptFailedEvent | RecoveredEvent | CommitSettledEvent;
+/** More deadlocks on a database than `deadlocks.clusterThreshold` within `deadlocks.clusterWindowMs`. */
+export interface DeadlockClusterEvent {
+  readonly type: 'deadlock-cluster';
+  readonly at: number;
+  readonly database: string;
+  readonly deadlocks: number;
+  readonly windowMs: number;
+}
+
+/** A circuit breaker changed state (emitted by the breakers). */
+export interface BreakerStateEvent {
+  readonly type: 'breaker-state';
+  readonly at: number;
+  readonly database: string;
+  readonly state: 'closed' | 'open' | 'half-open';
+}
+
+/** Graceful degradation turned on or off (emitted by the degradation service). */
+export interface DegradationEvent {
+  readonly type: 'degradation';
+  readonly at: number;
+  readonly database: string;
+  readonly degraded: boolean;
+  readonly reason: string;
+}
+
+export type ResilienceEvent =
+  | AttemptFailedEvent
+  | RecoveredEvent
+  | CommitSettledEvent
+  | DeadlockClusterEvent
+  | BreakerStateEvent
+  | DegradationEvent;

@@ -1,3 +1,4 @@
+import type { AlertCallback } from '../alerts/alert';
 import type { ClassificationRule } from '../classification/classification-rule';
 import type { ErrorCategory } from '../classification/error-category.enum';
 import type { Severity } from '../classification/severity.enum';
@@ -56,9 +57,31 @@ export interface DatabaseResilienceOptions {
     /** Errors kept for the recent-errors view. Default 1000. */
     maxEntries?: number;
   };
+  deadlocks?: {
+    /** More deadlocks than this on one database within `clusterWindowMs` is a cluster (an alert). Default 5. */
+    clusterThreshold?: number;
+    /** Default 300 000 ms (5 minutes). */
+    clusterWindowMs?: number;
+    /** Fetch and parse `SHOW ENGINE INNODB STATUS` after a deadlock (needs the PROCESS privilege). Default true. */
+    innodbStatus?: boolean;
+    /** At most one fetch per database in this time. Default 10 000 ms. */
+    innodbStatusMinIntervalMs?: number;
+    /** Distinct statement fingerprints and table pairs kept per database. Default 500. */
+    maxFingerprints?: number;
+  };
   alerts?: {
-    /** Lowest severity that raises an alert. Default `critical`. */
+    /** Lowest severity of an error that raises an alert at once. Default `critical`. */
     minSeverity?: `${Severity}`;
+    /** More errors than this in one minute raise an alert. Default 10. */
+    errorsPerMinute?: number;
+    /** One alert per rule (and database) in this time; the next says how many were suppressed. Default 300 000 ms. */
+    cooldownMs?: number;
+    /** Longest time a channel may take; then it is abandoned and logged. Default 5 000 ms. */
+    channelTimeoutMs?: number;
+    /** Alerts go to the Nest logger. Default true. */
+    log?: boolean;
+    /** Your functions, called with each alert (after the request that caused it, never in its way). */
+    callbacks?: AlertCallback[];
     email?: {
       /** `smtp://` or `smtps://` URL of the mail server. */
       smtpUrl: string;
@@ -67,5 +90,10 @@ export interface DatabaseResilienceOptions {
       /** Default `[db-resilience]`. */
       subjectPrefix?: string;
     };
+  };
+  reports?: {
+    /** A summary per database every so often, to the log (and by e-mail with `email: true`). Default `null`: off. */
+    intervalMs?: number | null;
+    email?: boolean;
   };
 }

@@ -4,6 +4,7 @@ import { RecoveryAction } from '../classification/recovery-action.enum';
 import { RetryScope } from '../classification/retry-scope.enum';
 import { Severity } from '../classification/severity.enum';
 import type { ClassificationRule } from '../classification/classification-rule';
+import type { AlertCallback } from '../alerts/alert';
 import type { DatabaseResilienceOptions } from './database-resilience-options';
 import { ResilienceOptionsError } from './resilience-options.error';
 
@@ -99,9 +100,28 @@ export const optionsSchema = z.strictObject({
     })
     .prefault({}),
   history: z.strictObject({ maxEntries: integer(1, 1_000_000).default(1000) }).prefault({}),
+  deadlocks: z
+    .strictObject({
+      clusterThreshold: integer(1, 100_000).default(5),
+      clusterWindowMs: milliseconds(1000, 86_400_000).default(300_000),
+      innodbStatus: z.boolean({ error: 'must be true or false' }).default(true),
+      innodbStatusMinIntervalMs: milliseconds(0, 3_600_000).default(10_000),
+      maxFingerprints: integer(1, 100_000).default(500),
+    })
+    .prefault({}),
   alerts: z
     .strictObject({
       minSeverity: oneOf(Severity).default(Severity.CRITICAL),
+      errorsPerMinute: integer(1, 1_000_000).default(10),
+      cooldownMs: milliseconds(0, 86_400_000).default(300_000),
+      channelTimeoutMs: milliseconds(1, 120_000).default(5_000),
+      log: z.boolean({ error: 'must be true or false' }).default(true),
+      callbacks: z
+        .array(
+          z.custom<AlertCallback>((value) => typeof value === 'function', { error: 'must be a function' }),
+          { error: 'must be a list of functions' },
+        )
+        .default([]),
       email: z
         .strictObject({
           smtpUrl,
@@ -112,6 +132,12 @@ export const optionsSchema = z.strictObject({
           subjectPrefix: z.string().max(100).default('[db-resilience]'),
         })
         .optional(),
+    })
+    .prefault({}),
+  reports: z
+    .strictObject({
+      intervalMs: milliseconds(1000, 86_400_000).nullable().default(null),
+      email: z.boolean({ error: 'must be true or false' }).default(false),
     })
     .prefault({}),
 });

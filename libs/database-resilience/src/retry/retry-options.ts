@@ -36,6 +36,8 @@ export interface GuardOptions {
   operation?: string;
   /** The caller's deadline for the whole call; each statement gets the time left, on the server too. */
   deadlineMs?: number;
+  /** The request (or job) this work serves, kept with its errors in the history. */
+  requestId?: string;
 }
 
 export interface ExecuteOptions extends GuardOptions {

@@ -12,6 +12,8 @@ import { unitOfWork, type UnitOfWork } from './unit-of-work.context';
 export type Sleep = (ms: number) => Promise<void>;
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+let lastUnitId = 0;
+
 type Verdict = { retry: true; delayMs: number } | { retry: false; error: unknown };
 
 /**
@@ -36,12 +38,13 @@ export class RetryRunner {
   ): Promise<T> {
     if (unitOfWork.getStore()) return work();
     const startedAt = Date.now();
+    const unitId = ++lastUnitId;
     let previousDelayMs = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await unitOfWork.run(unit, work);
         if (attempt > 1) {
-          this.events.emit({ type: 'recovered', at: Date.now(), ...this.names(unit), attempts: attempt });
+          this.events.emit({ type: 'recovered', at: Date.now(), unitId, ...this.names(unit), attempts: attempt });
         }
         return result;
       } catch (error) {
@@ -52,7 +55,9 @@ export class RetryRunner {
         this.events.emit({
           type: 'attempt-failed',
           at: Date.now(),
+          unitId,
           ...this.names(unit),
+          requestId: unit.requestId,
           attempt,
           error: classified,
           willRetry: verdict.retry,

@@ -5,6 +5,8 @@ import type { EntityManager } from 'typeorm';
 export interface UnitOfWork {
   readonly database: string;
   readonly operation: string | undefined;
+  /** The HTTP request (or job) this work serves, for the error history. */
+  readonly requestId?: string;
   /** Set inside `ResilienceService.transaction()`: nested transactions join it. */
   readonly manager?: EntityManager;
   /** The caller's deadline: `at` (ms since epoch) after which statements must not run, `ms` as given. */
