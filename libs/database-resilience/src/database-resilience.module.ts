@@ -14,6 +14,10 @@ import { ResilienceEvents } from './events/resilience-events';
 import { ResilienceService } from './resilience.service';
 import { RetryableExplorer } from './retry/retryable.explorer';
 import { DataSourceRegistry } from './typeorm/data-source-registry';
+import { AlertsService } from './alerts/alerts.service';
+import { HealthReportService } from './alerts/health-report.service';
+import { DeadlockAnalyticsService } from './deadlock/deadlock-analytics.service';
+import { ErrorStatisticsService } from './history/error-statistics.service';
 
 /**
  * Keeps MySQL/MariaDB-backed services up through deadlocks, lost connections and failovers.
@@ -32,8 +36,21 @@ import { DataSourceRegistry } from './typeorm/data-source-registry';
     DataSourceRegistry,
     ResilienceService,
     RetryableExplorer,
+    ErrorStatisticsService,
+    DeadlockAnalyticsService,
+    AlertsService,
+    HealthReportService,
   ],
-  exports: [RESILIENCE_OPTIONS, ErrorClassifier, ResilienceEvents, ResilienceService],
+  exports: [
+    RESILIENCE_OPTIONS,
+    ErrorClassifier,
+    ResilienceEvents,
+    ResilienceService,
+    ErrorStatisticsService,
+    DeadlockAnalyticsService,
+    AlertsService,
+    HealthReportService,
+  ],
 })
 export class DatabaseResilienceModule extends ConfigurableModuleClass {
   static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {

@@ -25,7 +25,22 @@ describe('resolveOptions', () => {
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
       history: { maxEntries: 1000 },
-      alerts: { minSeverity: 'critical' },
+      deadlocks: {
+        clusterThreshold: 5,
+        clusterWindowMs: 300_000,
+        innodbStatus: true,
+        innodbStatusMinIntervalMs: 10_000,
+        maxFingerprints: 500,
+      },
+      alerts: {
+        minSeverity: 'critical',
+        errorsPerMinute: 10,
+        cooldownMs: 300_000,
+        channelTimeoutMs: 5_000,
+        log: true,
+        callbacks: [],
+      },
+      reports: { intervalMs: null, email: false },
     });
   });
 

@@ -47,6 +47,11 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
     );
   }
 
+  /** Whether the app has a TypeORM DataSource of that name. */
+  has(name: string): boolean {
+    return this.find(name) !== undefined;
+  }
+
   /** The first configured database: what calls without a `database` use. */
   get defaultName(): string {
     return this.options.databases[0];

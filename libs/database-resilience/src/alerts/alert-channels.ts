@@ -1,0 +1,79 @@
+import { Logger } from '@nestjs/common';
+import { createTransport, type Transporter } from 'nodemailer';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import type { Alert, AlertCallback } from './alert';
+
+/** Somewhere alerts go. */
+export interface AlertChannel {
+  readonly name: string;
+  send(alert: Alert): Promise<void> | void;
+}
+
+export function logChannel(logger: Logger): AlertChannel {
+  return {
+    name: 'log',
+    send(alert) {
+      const line = `ALERT [${alert.rule}] ${alert.title}${alert.suppressed ? ` (${alert.suppressed} more suppressed)` : ''}`;
+      if (alert.severity === 'critical' || alert.severity === 'high') logger.error(line);
+      else logger.warn(line);
+    },
+  };
+}
+
+export function callbackChannel(callback: AlertCallback, index: number): AlertChannel {
+  return { name: `callback #${index + 1}`, send: (alert) => callback(alert) };
+}
+
+type EmailOptions = NonNullable<ResolvedResilienceOptions['alerts']['email']>;
+
+/** E-mail through nodemailer over SMTP; the transport is made on first use and bounded by `timeoutMs`. */
+export class EmailChannel implements AlertChannel {
+  readonly name = 'email';
+  private transport?: Transporter;
+
+  constructor(
+    private readonly options: EmailOptions,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async send(alert: Alert): Promise<void> {
+    await this.deliver(`${alert.title}`, emailBody(alert));
+  }
+
+  /** Any text of the module's own (alerts, digests): never a value or a secret. */
+  async deliver(subject: string, text: string): Promise<void> {
+    this.transport ??= createTransport(this.options.smtpUrl, {
+      connectionTimeout: this.timeoutMs,
+      greetingTimeout: this.timeoutMs,
+      socketTimeout: this.timeoutMs,
+    });
+    await this.transport.sendMail({
+      from: this.options.from,
+      to: this.options.to,
+      subject: `${this.options.subjectPrefix} ${subject}`,
+      text,
+    });
+  }
+
+  close(): void {
+    this.transport?.close();
+  }
+}
+
+function emailBody(alert: Alert): string {
+  return [
+    alert.title,
+    '',
+    alert.summary,
+    '',
+    `Rule: ${alert.rule}`,
+    `Severity: ${alert.severity}`,
+    `Database: ${alert.database}`,
+    `At: ${alert.at.toISOString()}`,
+    alert.suppressed > 0 ? `Alerts of this rule suppressed since the last mail: ${alert.suppressed}` : '',
+    '',
+    'Sent by nestjs-database-resilience. Messages are redacted: no values, no credentials.',
+  ]
+    .filter((line, i, all) => line !== '' || all[i - 1] !== '')
+    .join('\n');
+}

@@ -1,0 +1,172 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { redactMessage } from '../classification/redaction';
+import { Severity } from '../classification/severity.enum';
+import type { ResilienceEvent } from '../events/resilience-event';
+import { ResilienceEvents } from '../events/resilience-events';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import type { Alert, AlertRule } from './alert';
+import { callbackChannel, EmailChannel, logChannel, type AlertChannel } from './alert-channels';
+
+const RANK: Record<`${Severity}`, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+const MINUTE = 60_000;
+
+type Draft = Omit<Alert, 'suppressed' | 'at'>;
+
+/**
+ * Alert rules over ResilienceEvents: a severe error (at once), too many errors a minute, a breaker opening,
+ * degradation turning on, a deadlock cluster. Each rule and database is rate-limited (`cooldownMs`); the next
+ * alert says how many were held back. Channels run after the request, each bounded by `channelTimeoutMs`: a
+ * channel that fails or hangs is logged and dropped.
+ */
+@Injectable()
+export class AlertsService implements OnModuleDestroy {
+  private readonly logger = new Logger('DatabaseResilience');
+  private readonly channels: AlertChannel[];
+  readonly email?: EmailChannel;
+  private readonly lastSent = new Map<string, number>();
+  private readonly suppressed = new Map<string, number>();
+  private readonly perMinute = new Map<string, { minute: number; errors: number; alerted: boolean }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    events: ResilienceEvents,
+    @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
+  ) {
+    const { alerts } = options;
+    this.email = alerts.email ? new EmailChannel(alerts.email, alerts.channelTimeoutMs) : undefined;
+    this.channels = [
+      ...(alerts.log ? [logChannel(this.logger)] : []),
+      ...alerts.callbacks.map(callbackChannel),
+      ...(this.email ? [this.email] : []),
+    ];
+    this.unsubscribe = events.subscribe((event) => this.observe(event));
+  }
+
+  /** Waits for the alerts being delivered (tests, shutdown). */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.unsubscribe();
+    await this.flush();
+    this.email?.close();
+  }
+
+  private observe(event: ResilienceEvent): void {
+    const draft = this.evaluate(event);
+    if (draft) this.raise(draft, event.at);
+  }
+
+  private evaluate(event: ResilienceEvent): Draft | undefined {
+    const { alerts } = this.options;
+    switch (event.type) {
+      case 'attempt-failed': {
+        const { error, database } = event;
+        if (RANK[error.severity] >= RANK[alerts.minSeverity]) {
+          return {
+            rule: 'severe-error',
+            severity: error.severity,
+            database,
+            title: `${error.severity} database error on "${database}": ${error.category} (${error.errno ?? error.code ?? error.name})`,
+            summary:
+              `${event.operation ?? 'A unit of work'} failed (attempt ${event.attempt}${event.willRetry ? ', will retry' : ', gave up'}). ` +
+              `Recommended action: ${error.action}. Message: ${error.message}`,
+          };
+        }
+        return this.countForRate(database, event.at);
+      }
+      case 'deadlock-cluster':
+        return {
+          rule: 'deadlock-cluster',
+          severity: Severity.HIGH,
+          database: event.database,
+          title: `Deadlock cluster on "${event.database}": ${event.deadlocks} deadlocks within ${Math.round(event.windowMs / 1000)} s`,
+          summary:
+            'Transactions keep taking the same rows in opposite orders. See the deadlock hot spots (top statements and table pairs).',
+        };
+      case 'breaker-state':
+        if (event.state !== 'open') return undefined;
+        return {
+          rule: 'breaker-open',
+          severity: Severity.CRITICAL,
+          database: event.database,
+          title: `Circuit breaker of "${event.database}" opened`,
+          summary: 'Calls to this database are rejected at once until a probe succeeds.',
+        };
+      case 'degradation':
+        if (!event.degraded) return undefined;
+        return {
+          rule: 'degraded',
+          severity: Severity.HIGH,
+          database: event.database,
+          title: `Graceful degradation on: ${event.reason}`,
+          summary: 'Non-essential routes answer 503 until the database is healthy again.',
+        };
+      default:
+        return undefined;
+    }
+  }
+
+  /** The error-rate rule: more than `errorsPerMinute` errors on a database within one clock minute. */
+  private countForRate(database: string, at: number): Draft | undefined {
+    const minute = at - (at % MINUTE);
+    let counter = this.perMinute.get(database);
+    if (!counter || counter.minute !== minute)
+      this.perMinute.set(database, (counter = { minute, errors: 0, alerted: false }));
+    counter.errors++;
+    if (counter.errors <= this.options.alerts.errorsPerMinute || counter.alerted) return undefined;
+    counter.alerted = true;
+    return {
+      rule: 'error-rate',
+      severity: Severity.HIGH,
+      database,
+      title: `More than ${this.options.alerts.errorsPerMinute} database errors a minute on "${database}"`,
+      summary: 'See the statistics for the categories and the recent errors.',
+    };
+  }
+
+  private raise(draft: Draft, at: number): void {
+    const key = `${draft.rule}:${draft.database}`;
+    const last = this.lastSent.get(key);
+    if (last !== undefined && at - last < this.options.alerts.cooldownMs) {
+      this.suppressed.set(key, (this.suppressed.get(key) ?? 0) + 1);
+      return;
+    }
+    this.lastSent.set(key, at);
+    const alert: Alert = { ...draft, at: new Date(at), suppressed: this.suppressed.get(key) ?? 0 };
+    this.suppressed.delete(key);
+    for (const channel of this.channels) this.deliver(channel, alert);
+  }
+
+  /** Off the caller's path, bounded, and never throwing. */
+  private deliver(channel: AlertChannel, alert: Alert): void {
+    const timeoutMs = this.options.alerts.channelTimeoutMs;
+    const delivery = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() =>
+        withTimeout(
+          Promise.resolve().then(() => channel.send(alert)),
+          timeoutMs,
+        ),
+      )
+      .catch((error: unknown) => {
+        this.logger.warn(
+          `Alert channel ${channel.name} failed for ${alert.rule}: ${(error as Error)?.message ?? error}`,
+        );
+      })
+      .finally(() => this.inFlight.delete(delivery));
+    this.inFlight.add(delivery);
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+export type { AlertRule };

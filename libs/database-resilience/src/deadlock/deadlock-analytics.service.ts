@@ -1,0 +1,206 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { ErrorCategory } from '../classification/error-category.enum';
+import { ErrorClassifier } from '../classification/error-classifier';
+import type { AttemptFailedEvent } from '../events/resilience-event';
+import { ResilienceEvents } from '../events/resilience-events';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { unitOfWork } from '../retry/unit-of-work.context';
+import { DataSourceRegistry } from '../typeorm/data-source-registry';
+import { parseLatestDeadlock, type InnodbDeadlock } from './innodb-deadlock-parser';
+
+interface DatabaseDeadlocks {
+  seen: number;
+  fingerprints: Map<string, number>;
+  tablePairs: Map<string, number>;
+  /** Times of the latest deadlocks, at most clusterThreshold + 1 of them. */
+  recent: number[];
+  clusters: number;
+  clusterUntil: number;
+  latest?: InnodbDeadlock;
+  lastFetch: number;
+  /** false once the server said we lack the PROCESS privilege. */
+  innodbStatus: boolean;
+  serverBaseline?: number;
+}
+
+export interface DeadlockReport {
+  database: string;
+  /** Deadlocks the app met since start. */
+  deadlocks: number;
+  /** Deadlocks the server counted since start (Innodb_deadlocks / lock_deadlocks), when it could be read. */
+  serverDeadlocks: number | null;
+  clusters: number;
+  inCluster: boolean;
+  topStatements: Array<{ fingerprint: string; deadlocks: number }>;
+  topTablePairs: Array<{ tables: string; deadlocks: number }>;
+  /** InnoDB's account of the latest deadlock, parsed; null without the PROCESS privilege or before the first. */
+  latest: InnodbDeadlock | null;
+}
+
+/**
+ * Deadlock analytics: counts per database, per statement fingerprint and per pair of tables; clusters; and
+ * after a deadlock InnoDB's own account (`SHOW ENGINE INNODB STATUS`, rate-limited, off the request path).
+ */
+@Injectable()
+export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('DatabaseResilience');
+  private readonly perDatabase = new Map<string, DatabaseDeadlocks>();
+  private readonly unsubscribe: () => void;
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly events: ResilienceEvents,
+    private readonly dataSources: DataSourceRegistry,
+    private readonly classifier: ErrorClassifier,
+    @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
+  ) {
+    this.unsubscribe = events.subscribe((event) => {
+      if (event.type === 'attempt-failed' && event.error.category === ErrorCategory.DEADLOCK) this.record(event);
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const name of this.options.databases) {
+      if (!this.dataSources.has(name)) continue;
+      const state = this.stateOf(name);
+      state.serverBaseline = await this.serverCounter(name).catch(() => undefined);
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.unsubscribe();
+    await Promise.allSettled([...this.pending]);
+  }
+
+  /** The analytics of every database the module saw, or of one. */
+  async report(database?: string): Promise<DeadlockReport[]> {
+    const names = database === undefined ? [...this.perDatabase.keys()] : [database];
+    return Promise.all(names.map((name) => this.reportOf(name)));
+  }
+
+  private record(event: AttemptFailedEvent): void {
+    const { deadlocks } = this.options;
+    const state = this.stateOf(event.database);
+    state.seen++;
+    if (event.error.sql) bump(state.fingerprints, event.error.sql, deadlocks.maxFingerprints);
+    state.recent.push(event.at);
+    if (state.recent.length > deadlocks.clusterThreshold + 1) state.recent.shift();
+    const inWindow = state.recent.filter((at) => event.at - at <= deadlocks.clusterWindowMs).length;
+    if (inWindow > deadlocks.clusterThreshold && event.at >= state.clusterUntil) {
+      state.clusters++;
+      state.clusterUntil = event.at + deadlocks.clusterWindowMs;
+      this.events.emit({
+        type: 'deadlock-cluster',
+        at: event.at,
+        database: event.database,
+        deadlocks: inWindow,
+        windowMs: deadlocks.clusterWindowMs,
+      });
+    }
+    if (
+      deadlocks.innodbStatus &&
+      state.innodbStatus &&
+      event.at - state.lastFetch >= deadlocks.innodbStatusMinIntervalMs
+    ) {
+      state.lastFetch = event.at;
+      const fetching = this.fetchInnodbStatus(event.database, state).finally(() => this.pending.delete(fetching));
+      this.pending.add(fetching);
+    }
+  }
+
+  /** Reads and parses InnoDB's latest deadlock, outside any unit of work; never throws. */
+  private async fetchInnodbStatus(database: string, state: DatabaseDeadlocks): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve)); // after the failing request has moved on
+    try {
+      const { dataSource } = this.dataSources.get(database);
+      const [row] = await unitOfWork.exit(() => dataSource.query('SHOW ENGINE INNODB STATUS'));
+      const parsed = parseLatestDeadlock(String(row?.Status ?? ''));
+      if (!parsed || parsed.at === state.latest?.at) return;
+      state.latest = parsed;
+      const tables = [...new Set(parsed.transactions.flatMap((t) => t.tables))].sort();
+      if (tables.length > 0)
+        bump(
+          state.tablePairs,
+          tables.length === 1 ? `${tables[0]} ↔ ${tables[0]}` : tables.join(' ↔ '),
+          this.options.deadlocks.maxFingerprints,
+        );
+    } catch (error) {
+      const classified = this.classifier.classify(error);
+      if (
+        classified.errno === 1227 ||
+        classified.errno === 1045 ||
+        classified.category === ErrorCategory.AUTHENTICATION
+      ) {
+        state.innodbStatus = false;
+        this.logger.warn(
+          `Cannot read SHOW ENGINE INNODB STATUS on "${database}" (the PROCESS privilege is needed): ` +
+            "deadlocks are still counted, without InnoDB's own account",
+        );
+      } else {
+        this.logger.warn(`Could not read InnoDB's deadlock report on "${database}": ${classified.message}`);
+      }
+    }
+  }
+
+  private async reportOf(database: string): Promise<DeadlockReport> {
+    const state = this.stateOf(database);
+    const now = Date.now();
+    const server = this.dataSources.has(database)
+      ? await this.serverCounter(database).catch(() => undefined)
+      : undefined;
+    return {
+      database,
+      deadlocks: state.seen,
+      serverDeadlocks:
+        server !== undefined && state.serverBaseline !== undefined ? server - state.serverBaseline : null,
+      clusters: state.clusters,
+      inCluster: now < state.clusterUntil,
+      topStatements: top(state.fingerprints).map(([fingerprint, deadlocks]) => ({ fingerprint, deadlocks })),
+      topTablePairs: top(state.tablePairs).map(([tables, deadlocks]) => ({ tables, deadlocks })),
+      latest: state.latest ?? null,
+    };
+  }
+
+  /** The server's own deadlock counter: MariaDB's Innodb_deadlocks, else MySQL's INNODB_METRICS lock_deadlocks. */
+  private async serverCounter(database: string): Promise<number | undefined> {
+    const { dataSource } = this.dataSources.get(database);
+    return unitOfWork.exit(async () => {
+      const [status] = await dataSource.query("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'");
+      if (status) return Number(status.Value);
+      const [metric] = await dataSource.query(
+        "SELECT `COUNT` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'lock_deadlocks'",
+      );
+      return metric ? Number(metric.n) : undefined;
+    });
+  }
+
+  private stateOf(database: string): DatabaseDeadlocks {
+    let state = this.perDatabase.get(database);
+    if (!state) {
+      state = {
+        seen: 0,
+        fingerprints: new Map(),
+        tablePairs: new Map(),
+        recent: [],
+        clusters: 0,
+        clusterUntil: 0,
+        lastFetch: -Infinity,
+        innodbStatus: true,
+      };
+      this.perDatabase.set(database, state);
+    }
+    return state;
+  }
+}
+
+/** Counts a key; a new key beyond `limit` distinct ones is not kept (the counts stay bounded). */
+function bump(counts: Map<string, number>, key: string, limit: number): void {
+  const current = counts.get(key);
+  if (current !== undefined) counts.set(key, current + 1);
+  else if (counts.size < limit) counts.set(key, 1);
+}
+
+function top(counts: Map<string, number>, n = 10): Array<[string, number]> {
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, n);
+}
