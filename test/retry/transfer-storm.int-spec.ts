@@ -51,7 +51,9 @@ describe('transfer storm: 16 workers x 100 transfers over 8 accounts, rows locke
     expect(result.ledgerRows).toBe(TRANSFERS);
     expect(result.distinctTransfers).toBe(TRANSFERS);
     expect(result.balanceSum).toBe(result.expectedSum);
-    expect(deadlocksRecorded().every((e) => e.type === 'attempt-failed' && e.operation === 'DecoratedTransfers.transfer')).toBe(true);
+    expect(
+      deadlocksRecorded().every((e) => e.type === 'attempt-failed' && e.operation === 'DecoratedTransfers.transfer'),
+    ).toBe(true);
   });
 
   it('through ResilienceService.transaction: the same', async () => {

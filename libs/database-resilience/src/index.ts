@@ -21,7 +21,23 @@ export type {
   AttemptFailedEvent,
   RecoveredEvent,
   CommitSettledEvent,
+  DeadlockClusterEvent,
+  BreakerStateEvent,
+  DegradationEvent,
 } from './events/resilience-event';
+export {
+  ErrorStatisticsService,
+  type ErrorStatistics,
+  type StatisticsQuery,
+  type WindowTotals,
+} from './history/error-statistics.service';
+export type { ErrorRecordView, ErrorOutcome } from './history/error-history';
+export { DeadlockAnalyticsService, type DeadlockReport } from './deadlock/deadlock-analytics.service';
+export { parseLatestDeadlock } from './deadlock/innodb-deadlock-parser';
+export type { InnodbDeadlock, DeadlockTransaction, DeadlockLock } from './deadlock/innodb-deadlock-parser';
+export { AlertsService } from './alerts/alerts.service';
+export { HealthReportService } from './alerts/health-report.service';
+export type { Alert, AlertRule, AlertCallback } from './alerts/alert';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';
 export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';
