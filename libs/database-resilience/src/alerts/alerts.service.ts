@@ -153,7 +153,7 @@ export class AlertsService implements OnModuleDestroy {
       )
       .catch((error: unknown) => {
         this.logger.warn(
-          `Alert channel ${channel.name} failed for ${alert.rule}: ${(error as Error)?.message ?? error}`,
+          `Alert channel ${channel.name} failed for ${alert.rule}: ${redactMessage(String((error as Error)?.message ?? error))}`,
         );
       })
       .finally(() => this.inFlight.delete(delivery));
