@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { printTable, toMarkdown, type BenchTable } from './bench-table';
 import { classifierBench } from './classifier.bench';
+import { recordingBench } from './recording.bench';
 import { retryableOverheadBench } from './retryable-overhead.bench';
 import { stormGoodputBench } from './storm-goodput.bench';
 
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const document = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench` (it builds, then runs `node dist/bench/run-all.js`; the storm needs the local',
+    'Written by `npm run bench` (it builds, then runs `node --expose-gc dist/bench/run-all.js`; the storm needs the local',
     'MariaDB of `.env.example`). Every figure sits beside a baseline measured in the same run.',
     '',
     `Machine: ${machine}. Run: ${new Date().toISOString().slice(0, 10)}.`,

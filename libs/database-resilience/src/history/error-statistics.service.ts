@@ -79,9 +79,9 @@ export class ErrorStatisticsService implements OnModuleDestroy {
     const sinceStart = emptyCounts();
     for (const [name, counts] of this.totals)
       if (query.database === undefined || name === query.database) addCounts(sinceStart, counts);
-    const point = ({ start, counts }: { start: number; counts: Counts }) => ({
+    const point = ({ start, errors }: { start: number; errors: number }) => ({
       at: new Date(start).toISOString(),
-      errors: counts.errors,
+      errors,
     });
     return {
       generatedAt: new Date(now).toISOString(),
@@ -96,8 +96,8 @@ export class ErrorStatisticsService implements OnModuleDestroy {
         failed: sinceStart.failed,
       },
       trend: {
-        lastHour: this.minutes.series(now, 60, query.database).map(point),
-        last24Hours: this.hours.series(now, 24, query.database).map(point),
+        lastHour: this.minutes.errorSeries(now, 60, query.database).map(point),
+        last24Hours: this.hours.errorSeries(now, 24, query.database).map(point),
       },
     };
   }

@@ -82,19 +82,18 @@ export class TimeBuckets {
     return sums;
   }
 
-  /** Per span, oldest first, the last `spans` spans up to `now` (empty spans included). */
-  series(now: number, spans: number, database?: string): Array<{ start: number; counts: Counts }> {
+  /** Errors per span, oldest first, the last `spans` spans up to `now` (empty spans included). */
+  errorSeries(now: number, spans: number, database?: string): Array<{ start: number; errors: number }> {
     const current = now - (now % this.spanMs);
-    const series: Array<{ start: number; counts: Counts }> = [];
+    const series: Array<{ start: number; errors: number }> = [];
     for (let i = Math.min(spans, this.count) - 1; i >= 0; i--) {
       const start = current - i * this.spanMs;
       const bucket = this.buckets[Math.floor(start / this.spanMs) % this.count];
-      const counts = emptyCounts();
+      let errors = 0;
       if (bucket.start === start) {
-        for (const [name, c] of bucket.perDatabase)
-          if (database === undefined || name === database) addCounts(counts, c);
+        for (const [name, c] of bucket.perDatabase) if (database === undefined || name === database) errors += c.errors;
       }
-      series.push({ start, counts });
+      series.push({ start, errors });
     }
     return series;
   }
