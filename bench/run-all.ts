@@ -12,6 +12,7 @@ const BENCHMARKS: ReadonlyArray<() => Promise<BenchTable>> = [
   classifierBench,
   retryableOverheadBench,
   stormGoodputBench,
+  recordingBench,
 ];
 
 async function main(): Promise<void> {
