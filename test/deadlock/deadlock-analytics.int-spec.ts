@@ -59,7 +59,7 @@ describe('deadlock analytics, statistics and reports on a real deadlock storm', 
   it("fetches and parses InnoDB's own account of the latest deadlock", async () => {
     await waitUntil(async () => (await analytics.report('default'))[0].latest !== null, 'the InnoDB report');
     const [{ latest, topTablePairs }] = await analytics.report('default');
-    expect(latest?.transactions).toHaveLength(2);
+    expect(latest?.transactions.length).toBeGreaterThanOrEqual(2); // a storm also makes three-way cycles
     expect(latest?.victim).toBeGreaterThan(0);
     expect(latest?.transactions.flatMap((t) => t.tables)).toContain(`${scratch.database}.account`);
     expect(latest?.transactions.every((t) => !/\d{2,}/.test(t.statement))).toBe(true); // values fingerprinted away
