@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { AlertsService, ResilienceService } from 'nestjs-database-resilience';
+import { AlertsService, HealthReportService, ResilienceService } from 'nestjs-database-resilience';
 import { createConnection } from 'mysql2/promise';
 import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
@@ -61,6 +61,32 @@ describe('e-mail alerts through a real SMTP server', () => {
     expect(mail.text).toContain('Recommended action: circuit_break');
     expect(mail.text).toContain('mysql://app:***@127.0.0.1');
     expect(`${mail.subject}\n${mail.text}`).not.toContain('hunter2');
+  });
+});
+
+describe('the e-mailed health report', () => {
+  it('mails a summary per database', async () => {
+    const smtp = await new SmtpSink().start();
+    const app = await resilientApp({
+      database: 'test',
+      options: {
+        alerts: { log: false, email: { smtpUrl: smtp.url, from: 'db@example.com', to: ['ops@example.com'] } },
+        reports: { email: true, intervalMs: 3_600_000 },
+      },
+    });
+    try {
+      await failToConnect(app.resilience);
+      await app.module.get(HealthReportService).report();
+      await waitUntil(
+        async () => smtp.messages.some((m) => m.subject?.endsWith('Database health report')),
+        'the digest',
+      );
+      const digest = smtp.messages.find((m) => m.subject === '[db-resilience] Database health report');
+      expect(digest?.text).toMatch(/^default: 1 errors in the last 60 min \(connection 1\); no retries/m);
+    } finally {
+      await app.close();
+      await smtp.stop();
+    }
   });
 });
 
