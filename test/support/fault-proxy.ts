@@ -16,6 +16,8 @@ export class FaultProxy {
   private refusing = false;
   /** How many COMMITs the proxy cut or dropped. */
   faultsInjected = 0;
+  /** Connections clients opened to the proxy, refused ones included. */
+  accepted = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -71,7 +73,17 @@ export class FaultProxy {
     await new Promise((resolve) => this.server?.close(resolve));
   }
 
+  /** Closes every open connection (both sides), as a server that went away would. */
+  closeOpenConnections(): void {
+    for (const { client, upstream } of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
   private accept(client: Socket): void {
+    this.accepted++;
     if (this.refusing) {
       client.destroy();
       return;

@@ -14,6 +14,7 @@ import { ResilienceEvents } from './events/resilience-events';
 import { ResilienceService } from './resilience.service';
 import { RetryableExplorer } from './retry/retryable.explorer';
 import { DataSourceRegistry } from './typeorm/data-source-registry';
+import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
 import { AlertsService } from './alerts/alerts.service';
 import { HealthReportService } from './alerts/health-report.service';
 import { DeadlockAnalyticsService } from './deadlock/deadlock-analytics.service';
@@ -33,6 +34,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
       inject: [RESILIENCE_OPTIONS],
     },
     ResilienceEvents,
+    CircuitBreakerRegistry,
     DataSourceRegistry,
     ResilienceService,
     RetryableExplorer,
@@ -46,6 +48,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     ErrorClassifier,
     ResilienceEvents,
     ResilienceService,
+    CircuitBreakerRegistry,
     ErrorStatisticsService,
     DeadlockAnalyticsService,
     AlertsService,

@@ -38,6 +38,9 @@ export type { InnodbDeadlock, DeadlockTransaction, DeadlockLock } from './deadlo
 export { AlertsService } from './alerts/alerts.service';
 export { HealthReportService } from './alerts/health-report.service';
 export type { Alert, AlertRule, AlertCallback } from './alerts/alert';
+export { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
+export type { CircuitBreaker, CircuitBreakerSnapshot, CircuitState } from './circuit-breaker/circuit-breaker';
+export { CircuitOpenError } from './circuit-breaker/circuit-open.error';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';
 export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
 import { ErrorClassifier } from './classification/error-classifier';
 import { ResilienceEvents } from './events/resilience-events';
 import type { ResolvedResilienceOptions } from './options/options.schema';
@@ -26,9 +27,10 @@ export class ResilienceService {
     classifier: ErrorClassifier,
     private readonly events: ResilienceEvents,
     private readonly dataSources: DataSourceRegistry,
+    breakers: CircuitBreakerRegistry,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {
-    this.runner = new RetryRunner(classifier, events);
+    this.runner = new RetryRunner(classifier, events, breakers);
     this.policies = new RetryPolicies(options.retry);
   }
 

@@ -164,6 +164,7 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
     entry('PROTOCOL_SEQUENCE_TIMEOUT', C.STATEMENT_TIMEOUT, V.HIGH, A.RECONNECT, S.NEVER, { serverUnwell: true }),
   ],
   // The module's own errors.
+  ['CIRCUIT_OPEN', entry('CIRCUIT_OPEN', C.CIRCUIT_OPEN, V.HIGH, A.CIRCUIT_BREAK, S.NEVER)],
   ['POOL_ACQUIRE_TIMEOUT', entry('POOL_ACQUIRE_TIMEOUT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
   [
     'DEADLINE_EXCEEDED',

@@ -30,5 +30,7 @@ export enum ErrorCategory {
   READ_ONLY = 'read_only',
   /** The connection failed after COMMIT was sent: nobody knows whether it committed. */
   COMMIT_OUTCOME_UNKNOWN = 'commit_outcome_unknown',
+  /** The module's circuit breaker rejected the call without touching the server. */
+  CIRCUIT_OPEN = 'circuit_open',
   UNKNOWN = 'unknown',
 }

@@ -52,6 +52,14 @@ export interface DatabaseResilienceOptions {
     recoveryTimeoutMs?: number;
     /** Probes admitted while half-open. Default 1. */
     halfOpenMaxProbes?: number;
+    /** Probe successes that close a half-open breaker. Default 1. */
+    successThreshold?: number;
+    /** Or open at this share of failed calls within `windowMs`... Default 0.5. */
+    failureRateThreshold?: number;
+    /** ...once the window holds this many calls. Default 10. */
+    minimumCalls?: number;
+    /** Default 10 000 ms. */
+    windowMs?: number;
   };
   history?: {
     /** Errors kept for the recent-errors view. Default 1000. */

@@ -81,6 +81,14 @@ export const optionsSchema = z.strictObject({
       failureThreshold: integer(1, 10_000).default(5),
       recoveryTimeoutMs: milliseconds(1, 86_400_000).default(60_000),
       halfOpenMaxProbes: integer(1, 1000).default(1),
+      successThreshold: integer(1, 1000).default(1),
+      failureRateThreshold: z
+        .number({ error: 'must be a number above 0 and at most 1' })
+        .gt(0, { error: 'must be a number above 0 and at most 1' })
+        .max(1, { error: 'must be a number above 0 and at most 1' })
+        .default(0.5),
+      minimumCalls: integer(1, 1_000_000).default(10),
+      windowMs: milliseconds(100, 3_600_000).default(10_000),
     })
     .prefault({}),
   pool: z

@@ -1,5 +1,8 @@
 import { ErrorCategory } from '../classification/error-category.enum';
+import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { ErrorClassifier } from '../classification/error-classifier';
+import { resolveOptions } from '../options/options.schema';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
@@ -40,13 +43,15 @@ function failing(...errors: Array<() => unknown>) {
 describe('RetryRunner (fake timers)', () => {
   let events: ResilienceEvent[];
   let runner: RetryRunner;
+  let breakers: CircuitBreakerRegistry;
 
   beforeEach(() => {
     jest.useFakeTimers();
     const bus = new ResilienceEvents();
     events = [];
     bus.subscribe((e) => events.push(e));
-    runner = new RetryRunner(new ErrorClassifier(), bus, () => 0.5);
+    breakers = new CircuitBreakerRegistry(resolveOptions({ circuitBreaker: { failureThreshold: 2 } }), bus);
+    runner = new RetryRunner(new ErrorClassifier(), bus, breakers, () => 0.5);
   });
   afterEach(() => jest.useRealTimers());
 
@@ -180,5 +185,22 @@ describe('RetryRunner (fake timers)', () => {
     expect(innerCalls).toBe(3);
     expect(error).toMatchObject({ errno: 1213 });
     expect(unitOfWork.getStore()).toBeUndefined();
+  });
+
+  it('stops retrying as soon as the breaker opens, and never retries CircuitOpenError', async () => {
+    const refused = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', fatal: true });
+    const work = failing(refused, refused, refused, refused);
+    const { error } = await settle(runner.run(work, unit, policy({ maxAttempts: 5 })));
+    expect(work).toHaveBeenCalledTimes(2); // the second failure opened the breaker (threshold 2)
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect(error).toMatchObject({ database: 'default' });
+    expect((error as CircuitOpenError).retryAfterMs).toBeGreaterThan(59_000); // the recovery timeout, less the backoff
+    expect((error as Error).stack?.split('\n')).toHaveLength(1); // no stack frames: cheap to build
+    expect(breakers.get('default').state).toBe('open');
+  });
+
+  it('does not count caller errors toward the breaker', async () => {
+    for (let i = 0; i < 5; i++) await settle(runner.run(failing(duplicate), unit, null));
+    expect(breakers.get('default').state).toBe('closed');
   });
 });

@@ -1,5 +1,7 @@
 import type { ClassifiedError } from '../classification/classified-error';
 import type { ErrorClassifier } from '../classification/error-classifier';
+import type { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { wasCounted } from '../circuit-breaker/counted-failures';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import type { ResilienceEvents } from '../events/resilience-events';
 import { outcomeUnknownOf } from '../typeorm/outcome-unknown';
@@ -26,6 +28,7 @@ export class RetryRunner {
   constructor(
     private readonly classifier: ErrorClassifier,
     private readonly events: ResilienceEvents,
+    private readonly breakers: CircuitBreakerRegistry,
     private readonly random: () => number = Math.random,
     private readonly sleep: Sleep = realSleep,
   ) {}
@@ -39,16 +42,20 @@ export class RetryRunner {
     if (unitOfWork.getStore()) return work();
     const startedAt = Date.now();
     const unitId = ++lastUnitId;
+    const breaker = this.breakers.get(unit.database);
     let previousDelayMs = 0;
     for (let attempt = 1; ; attempt++) {
       try {
+        breaker.rejectIfOpen(); // an open breaker stops the retries too
         const result = await unitOfWork.run(unit, work);
+        if (breaker.state !== 'closed') breaker.success();
         if (attempt > 1) {
           this.events.emit({ type: 'recovered', at: Date.now(), unitId, ...this.names(unit), attempts: attempt });
         }
         return result;
       } catch (error) {
         const seen = this.classifier.classify(error);
+        if (seen.serverUnwell && !wasCounted(error)) breaker.failure(); // work the connection guard did not see
         const verdict = this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey);
         // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
         const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);

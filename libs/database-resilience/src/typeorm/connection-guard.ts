@@ -2,6 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { ErrorCategory } from '../classification/error-category.enum';
 import type { ErrorClassifier } from '../classification/error-classifier';
+import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
+import { markCounted } from '../circuit-breaker/counted-failures';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
@@ -42,6 +44,7 @@ export class ConnectionGuard {
     private readonly database: string,
     private readonly options: ResolvedResilienceOptions['pool'],
     private readonly classifier: ErrorClassifier,
+    private readonly breaker: CircuitBreaker,
   ) {}
 
   install(): void {
@@ -60,8 +63,12 @@ export class ConnectionGuard {
   }
 
   private async borrow(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
+    this.breaker.admit(); // open: rejected here, before any I/O
     for (let tries = 1; ; tries++) {
-      const connection = await this.acquire(obtain);
+      const connection = await this.acquire(obtain).catch((error: unknown) => {
+        this.report(error);
+        throw error;
+      });
       this.instrument(connection);
       if (tries > 20 || (await this.isAlive(connection))) return connection;
       connection.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
@@ -137,7 +144,10 @@ export class ConnectionGuard {
       finished = true;
       if (timer) clearTimeout(timer);
       if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost);
-      else this.afterSuccess(state, kind);
+      else {
+        this.afterSuccess(state, kind);
+        this.breaker.success();
+      }
       (callback as (...a: unknown[]) => void)(error, ...results);
     };
 
@@ -176,7 +186,7 @@ export class ConnectionGuard {
     outcomeUnknownIfLost: boolean,
   ): void {
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
-    const classified = this.classifier.classify(error);
+    const classified = this.report(error);
     const lost =
       classified.category === ErrorCategory.CONNECTION ||
       classified.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
@@ -186,6 +196,18 @@ export class ConnectionGuard {
     if (outcomeUnknownIfLost && lost && classified.name !== 'CONNECTION_CLOSED_STATE') {
       markOutcomeUnknown(error, connection.threadId);
     }
+  }
+
+  /** Tells the breaker how the server did: unwell (connection, overload...) or answering (even with an error). */
+  private report(error: unknown) {
+    const classified = this.classifier.classify(error);
+    if (classified.serverUnwell) {
+      this.breaker.failure();
+      markCounted(error);
+    } else if (classified.name !== 'CIRCUIT_OPEN') {
+      this.breaker.success();
+    }
+    return classified;
   }
 
   private withServerDeadline(connection: Mysql2Connection, sql: string, kind: StatementKind, remainingMs: number) {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { ErrorClassifier } from '../classification/error-classifier';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../resilience-options.token';
@@ -27,6 +28,7 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
   constructor(
     private readonly moduleRef: ModuleRef,
     private readonly classifier: ErrorClassifier,
+    private readonly breakers: CircuitBreakerRegistry,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {}
 
@@ -67,7 +69,7 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
       return undefined;
     }
     if (!dataSource) return undefined;
-    new ConnectionGuard(dataSource, name, this.options.pool, this.classifier).install();
+    new ConnectionGuard(dataSource, name, this.options.pool, this.classifier, this.breakers.get(name)).install();
     const entry = {
       name,
       dataSource,

@@ -1,0 +1,198 @@
+import { CircuitOpenError } from './circuit-open.error';
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export interface CircuitBreakerPolicy {
+  /** Consecutive failures that open the breaker. */
+  failureThreshold: number;
+  /** Or: this share of failures among the calls of the last `windowMs`... */
+  failureRateThreshold: number;
+  /** ...once there were at least this many calls in it. */
+  minimumCalls: number;
+  windowMs: number;
+  /** Time open before a probe is let through. */
+  recoveryTimeoutMs: number;
+  /** Probes let through at once while half-open. */
+  halfOpenMaxProbes: number;
+  /** Probe successes that close the breaker. */
+  successThreshold: number;
+}
+
+/** What `CircuitBreakerRegistry.list()` shows of a breaker. */
+export interface CircuitBreakerSnapshot {
+  name: string;
+  state: CircuitState;
+  consecutiveFailures: number;
+  /** Calls and failures counted in the current window. */
+  windowCalls: number;
+  windowFailures: number;
+  openedAt: string | null;
+  /** When an open breaker lets the next probe through. */
+  nextProbeAt: string | null;
+  /** Set by forceOpen(): stays open until reset. */
+  forced: boolean;
+}
+
+const BUCKETS = 10;
+
+/**
+ * One breaker: closed → open after `failureThreshold` consecutive failures or a failure rate over the window;
+ * open → half-open after `recoveryTimeoutMs`; half-open lets `halfOpenMaxProbes` through and closes after
+ * `successThreshold` successes, or opens again at the first failure. Only failures that say the server is
+ * unwell are reported to it. Pure: time comes from `now`.
+ */
+export class CircuitBreaker {
+  private current: CircuitState = 'closed';
+  private consecutiveFailures = 0;
+  private openedAt = 0;
+  private forced = false;
+  private probesInFlight = 0;
+  private lastProbeAt = 0;
+  private probeSuccesses = 0;
+  private readonly calls = new Array<number>(BUCKETS).fill(0);
+  private readonly failures = new Array<number>(BUCKETS).fill(0);
+  private readonly bucketStarts = new Array<number>(BUCKETS).fill(-1);
+
+  constructor(
+    readonly name: string,
+    private readonly policy: CircuitBreakerPolicy,
+    private readonly onTransition: (breaker: CircuitBreaker, state: CircuitState) => void = () => undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get state(): CircuitState {
+    return this.current;
+  }
+
+  /** Throws CircuitOpenError if the call must not go to the server. In half-open, takes a probe slot. */
+  admit(): void {
+    if (this.current === 'closed') return;
+    const now = this.now();
+    if (this.current === 'open') {
+      const probeAt = this.openedAt + this.policy.recoveryTimeoutMs;
+      if (this.forced || now < probeAt)
+        throw CircuitOpenError.create(this.name, this.forced ? this.policy.recoveryTimeoutMs : probeAt - now);
+      this.transition('half-open');
+      this.probeSuccesses = 0;
+      this.probesInFlight = 0;
+    }
+    // half-open: a few probes at a time; a probe that never reported frees its slot after the recovery timeout
+    if (
+      this.probesInFlight >= this.policy.halfOpenMaxProbes &&
+      now - this.lastProbeAt < this.policy.recoveryTimeoutMs
+    ) {
+      throw CircuitOpenError.create(this.name, this.lastProbeAt + this.policy.recoveryTimeoutMs - now);
+    }
+    this.probesInFlight++;
+    this.lastProbeAt = now;
+  }
+
+  /**
+   * Like admit(), without taking a probe slot (for work the connection guard does not see): rejects while open
+   * and before the next probe is due; past that, half-open.
+   */
+  rejectIfOpen(): void {
+    if (this.current !== 'open') return;
+    const wait = this.forced
+      ? this.policy.recoveryTimeoutMs
+      : this.openedAt + this.policy.recoveryTimeoutMs - this.now();
+    if (this.forced || wait > 0) throw CircuitOpenError.create(this.name, wait);
+    this.transition('half-open');
+    this.probeSuccesses = 0;
+    this.probesInFlight = 0;
+  }
+
+  success(): void {
+    this.count(false);
+    this.consecutiveFailures = 0;
+    if (this.current !== 'half-open') return;
+    this.probesInFlight = Math.max(0, this.probesInFlight - 1);
+    if (++this.probeSuccesses >= this.policy.successThreshold) this.transition('closed');
+  }
+
+  /** A failure that says the server is unwell. */
+  failure(): void {
+    this.count(true);
+    this.consecutiveFailures++;
+    if (this.current === 'half-open') return this.open();
+    if (
+      this.current === 'closed' &&
+      (this.consecutiveFailures >= this.policy.failureThreshold || this.rateExceeded())
+    ) {
+      this.open();
+    }
+  }
+
+  /** Open until reset(), whatever the server does. */
+  forceOpen(): void {
+    this.forced = true;
+    this.open();
+  }
+
+  reset(): void {
+    this.forced = false;
+    this.consecutiveFailures = 0;
+    this.calls.fill(0);
+    this.failures.fill(0);
+    this.bucketStarts.fill(-1);
+    if (this.current !== 'closed') this.transition('closed');
+  }
+
+  snapshot(): CircuitBreakerSnapshot {
+    const { calls, failures } = this.windowTotals();
+    const open = this.current === 'open';
+    return {
+      name: this.name,
+      state: this.current,
+      consecutiveFailures: this.consecutiveFailures,
+      windowCalls: calls,
+      windowFailures: failures,
+      openedAt: this.current === 'closed' ? null : new Date(this.openedAt).toISOString(),
+      nextProbeAt: open && !this.forced ? new Date(this.openedAt + this.policy.recoveryTimeoutMs).toISOString() : null,
+      forced: this.forced,
+    };
+  }
+
+  private open(): void {
+    this.openedAt = this.now();
+    this.probesInFlight = 0;
+    if (this.current !== 'open') this.transition('open');
+  }
+
+  private transition(state: CircuitState): void {
+    this.current = state;
+    this.onTransition(this, state);
+  }
+
+  private count(failed: boolean): void {
+    const now = this.now();
+    const span = this.policy.windowMs / BUCKETS;
+    const start = now - (now % span);
+    const i = Math.floor(start / span) % BUCKETS;
+    if (this.bucketStarts[i] !== start) {
+      this.bucketStarts[i] = start;
+      this.calls[i] = 0;
+      this.failures[i] = 0;
+    }
+    this.calls[i]++;
+    if (failed) this.failures[i]++;
+  }
+
+  private windowTotals(): { calls: number; failures: number } {
+    const oldest = this.now() - this.policy.windowMs;
+    let calls = 0;
+    let failures = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      if (this.bucketStarts[i] > oldest) {
+        calls += this.calls[i];
+        failures += this.failures[i];
+      }
+    }
+    return { calls, failures };
+  }
+
+  private rateExceeded(): boolean {
+    const { calls, failures } = this.windowTotals();
+    return calls >= this.policy.minimumCalls && failures / calls >= this.policy.failureRateThreshold;
+  }
+}
