@@ -2,25 +2,28 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { printTable, toMarkdown, type BenchTable } from './bench-table';
+import { breakerBenches } from './breaker.bench';
 import { classifierBench } from './classifier.bench';
 import { recordingBench } from './recording.bench';
 import { retryableOverheadBench } from './retryable-overhead.bench';
 import { stormGoodputBench } from './storm-goodput.bench';
 
 /** Every benchmark, in one run; prints the tables and writes docs/BENCHMARKS.md. */
-const BENCHMARKS: ReadonlyArray<() => Promise<BenchTable>> = [
+const BENCHMARKS: ReadonlyArray<() => Promise<BenchTable | BenchTable[]>> = [
   classifierBench,
   retryableOverheadBench,
   stormGoodputBench,
   recordingBench,
+  breakerBenches,
 ];
 
 async function main(): Promise<void> {
   const tables: BenchTable[] = [];
   for (const bench of BENCHMARKS) {
-    const table = await bench();
-    printTable(table);
-    tables.push(table);
+    for (const table of [await bench()].flat()) {
+      printTable(table);
+      tables.push(table);
+    }
   }
   const cpu = cpus();
   const machine = `${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} cores), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;

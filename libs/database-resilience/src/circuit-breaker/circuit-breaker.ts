@@ -31,6 +31,8 @@ export interface CircuitBreakerSnapshot {
   nextProbeAt: string | null;
   /** Set by forceOpen(): stays open until reset. */
   forced: boolean;
+  /** Calls rejected while open, since start. */
+  rejected: number;
 }
 
 const BUCKETS = 10;
@@ -49,6 +51,8 @@ export class CircuitBreaker {
   private probesInFlight = 0;
   private lastProbeAt = 0;
   private probeSuccesses = 0;
+  /** Calls rejected while open, since start. */
+  private rejected = 0;
   private readonly calls = new Array<number>(BUCKETS).fill(0);
   private readonly failures = new Array<number>(BUCKETS).fill(0);
   private readonly bucketStarts = new Array<number>(BUCKETS).fill(-1);
@@ -66,21 +70,16 @@ export class CircuitBreaker {
 
   /** Throws CircuitOpenError if the call must not go to the server. In half-open, takes a probe slot. */
   admit(): void {
-    if (this.current === 'closed') return;
+    const rejected = this.rejection();
+    if (rejected) throw rejected;
+    if (this.current !== 'half-open') return;
+    // A few probes at a time; a probe that never reported frees its slot after the recovery timeout.
     const now = this.now();
-    if (this.current === 'open') {
-      const probeAt = this.openedAt + this.policy.recoveryTimeoutMs;
-      if (this.forced || now < probeAt)
-        throw CircuitOpenError.create(this.name, this.forced ? this.policy.recoveryTimeoutMs : probeAt - now);
-      this.transition('half-open');
-      this.probeSuccesses = 0;
-      this.probesInFlight = 0;
-    }
-    // half-open: a few probes at a time; a probe that never reported frees its slot after the recovery timeout
     if (
       this.probesInFlight >= this.policy.halfOpenMaxProbes &&
       now - this.lastProbeAt < this.policy.recoveryTimeoutMs
     ) {
+      this.rejected++;
       throw CircuitOpenError.create(this.name, this.lastProbeAt + this.policy.recoveryTimeoutMs - now);
     }
     this.probesInFlight++;
@@ -88,18 +87,23 @@ export class CircuitBreaker {
   }
 
   /**
-   * Like admit(), without taking a probe slot (for work the connection guard does not see): rejects while open
-   * and before the next probe is due; past that, half-open.
+   * The rejection of a call, returned rather than thrown (the cheap path while a server is down): a
+   * CircuitOpenError while open and before the next probe is due; past that, the breaker turns half-open and the
+   * call may go. Takes no probe slot: admit() does, for the calls the connection guard sees.
    */
-  rejectIfOpen(): void {
-    if (this.current !== 'open') return;
+  rejection(): CircuitOpenError | undefined {
+    if (this.current !== 'open') return undefined;
     const wait = this.forced
       ? this.policy.recoveryTimeoutMs
       : this.openedAt + this.policy.recoveryTimeoutMs - this.now();
-    if (this.forced || wait > 0) throw CircuitOpenError.create(this.name, wait);
+    if (this.forced || wait > 0) {
+      this.rejected++;
+      return CircuitOpenError.create(this.name, wait);
+    }
     this.transition('half-open');
     this.probeSuccesses = 0;
     this.probesInFlight = 0;
+    return undefined;
   }
 
   success(): void {
@@ -150,6 +154,7 @@ export class CircuitBreaker {
       openedAt: this.current === 'closed' ? null : new Date(this.openedAt).toISOString(),
       nextProbeAt: open && !this.forced ? new Date(this.openedAt + this.policy.recoveryTimeoutMs).toISOString() : null,
       forced: this.forced,
+      rejected: this.rejected,
     };
   }
 

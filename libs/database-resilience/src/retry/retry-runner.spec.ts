@@ -195,7 +195,7 @@ describe('RetryRunner (fake timers)', () => {
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(error).toMatchObject({ database: 'default' });
     expect((error as CircuitOpenError).retryAfterMs).toBeGreaterThan(59_000); // the recovery timeout, less the backoff
-    expect((error as Error).stack?.split('\n')).toHaveLength(1); // no stack frames: cheap to build
+    expect((error as Error).stack).toBeUndefined(); // no stack trace: cheap to build
     expect(breakers.get('default').state).toBe('open');
   });
 

@@ -1,5 +1,6 @@
 import type { ClassifiedError } from '../classification/classified-error';
 import type { ErrorClassifier } from '../classification/error-classifier';
+import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { wasCounted } from '../circuit-breaker/counted-failures';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
@@ -33,20 +34,37 @@ export class RetryRunner {
     private readonly sleep: Sleep = realSleep,
   ) {}
 
-  async run<T>(
+  run<T>(
     work: () => Promise<T>,
     unit: Omit<UnitOfWork, 'manager'>,
     policy: RetryPolicy | null,
     idempotencyKey?: string,
   ): Promise<T> {
     if (unitOfWork.getStore()) return work();
+    const breaker = this.breakers.get(unit.database);
+    // Open: rejected before any work, without throwing through the loop (the cheap path while a server is down).
+    // Rejections are counted on the breaker, not recorded as errors: they would push real errors out of the history.
+    const rejected = breaker.rejection();
+    if (rejected) return Promise.reject(rejected);
+    return this.attempts(work, unit, policy, idempotencyKey, breaker);
+  }
+
+  private async attempts<T>(
+    work: () => Promise<T>,
+    unit: Omit<UnitOfWork, 'manager'>,
+    policy: RetryPolicy | null,
+    idempotencyKey: string | undefined,
+    breaker: CircuitBreaker,
+  ): Promise<T> {
     const startedAt = Date.now();
     const unitId = ++lastUnitId;
-    const breaker = this.breakers.get(unit.database);
     let previousDelayMs = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        breaker.rejectIfOpen(); // an open breaker stops the retries too
+        if (attempt > 1) {
+          const rejected = breaker.rejection(); // an open breaker stops the retries too
+          if (rejected) throw rejected;
+        }
         const result = await unitOfWork.run(unit, work);
         if (breaker.state !== 'closed') breaker.success();
         if (attempt > 1) {

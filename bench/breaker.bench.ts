@@ -1,0 +1,64 @@
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll, retry, wrap } from 'cockatiel';
+import {
+  CircuitBreakerRegistry,
+  DatabaseResilienceModule,
+  ResilienceService,
+  Retryable,
+} from 'nestjs-database-resilience';
+import { measure, type BenchTable } from './bench-table';
+
+@Injectable()
+class Work {
+  @Retryable()
+  async guarded(): Promise<number> {
+    return 1;
+  }
+}
+
+@Module({ imports: [DatabaseResilienceModule.forRoot({ databases: ['default', 'down'] })], providers: [Work] })
+class BreakerModule {}
+
+/** An open breaker's rejection, and a closed breaker with retry on the success path, beside cockatiel 3.2.1. */
+export async function breakerBenches(): Promise<BenchTable[]> {
+  const app = await NestFactory.createApplicationContext(BreakerModule, { logger: false });
+  const resilience = app.get(ResilienceService);
+  const work = app.get(Work);
+  const bare = async () => 1;
+  app.get(CircuitBreakerRegistry).forceOpen('down');
+  const cockatielOpen = circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(1) });
+  await cockatielOpen.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+  const cockatielBoth = wrap(
+    retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
+    circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) }),
+  );
+  await work.guarded(); // AsyncLocalStorage in use before anything is measured (see the @Retryable table)
+  try {
+    const rejection = await measure(
+      'Rejection by an open breaker (target: at most 2 µs median)',
+      [
+        ['bare async call (baseline)', bare],
+        ['cockatiel 3.2.1 open breaker', () => cockatielOpen.execute(bare).catch(() => undefined)],
+        [
+          'open breaker: execute() rejects with CircuitOpenError',
+          () => resilience.execute(bare, { database: 'down' }).catch(() => undefined),
+        ],
+      ],
+      { batch: 200 },
+    );
+    const closed = await measure(
+      "Closed breaker + retry on the success path (target: at most half of cockatiel's wrap(retry, breaker))",
+      [
+        ['bare async call (baseline)', bare],
+        ['cockatiel 3.2.1 wrap(retry, circuitBreaker)', () => cockatielBoth.execute(bare)],
+        ['@Retryable() (breaker check + retry)', () => work.guarded()],
+      ],
+      { batch: 200 },
+    );
+    return [rejection, closed];
+  } finally {
+    await app.close();
+  }
+}
