@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { ErrorClassifier } from 'nestjs-database-resilience';
+import { CircuitBreakerRegistry, DegradationService, ErrorClassifier } from 'nestjs-database-resilience';
 import { AppModule } from '../../apps/api/src/app.module';
 import { configureApp } from '../../apps/api/src/configure-app';
 import { useScratchDatabase } from '../support/scratch-database';
@@ -88,5 +88,36 @@ describe('apps/api accounts and transfers (e2e, real MariaDB)', () => {
     expect(JSON.stringify(response.body)).toMatch(/amount/);
     await request(app.getHttpServer()).get('/accounts/abc').expect(400);
     await request(app.getHttpServer()).get('/accounts/999999').expect(404);
+  });
+
+  describe('graceful degradation', () => {
+    afterEach(() => {
+      app.get(CircuitBreakerRegistry).reset('default');
+      app.get(DegradationService).reset();
+    });
+
+    it('non-essential routes answer 503 with Retry-After and a JSON body while degraded; essential ones work', async () => {
+      await request(app.getHttpServer()).get('/reports/summary').expect(200);
+      app.get(DegradationService).degrade('maintenance of the primary');
+      const refused = await request(app.getHttpServer()).get('/reports/summary').expect(503);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(refused.body).toMatchObject({ statusCode: 503, code: 'DEGRADED', retryAfterSeconds: expect.any(Number) });
+      await request(app.getHttpServer()).get('/accounts').expect(200); // essential
+      app.get(DegradationService).reset();
+      await request(app.getHttpServer()).get('/reports/summary').expect(200);
+    });
+
+    it('turns on by itself when a breaker opens, and off with a reset', async () => {
+      app.get(CircuitBreakerRegistry).forceOpen('default');
+      const refused = await request(app.getHttpServer()).get('/reports/summary').expect(503);
+      expect(refused.body.message).toContain('paused while the database recovers');
+      expect(app.get(DegradationService).state()).toMatchObject({
+        degraded: true,
+        reason: 'the circuit breaker of "default" is open',
+      });
+      app.get(CircuitBreakerRegistry).reset('default');
+      app.get(DegradationService).reset();
+      await request(app.getHttpServer()).get('/reports/summary').expect(200);
+    });
   });
 });

@@ -6,6 +6,7 @@ import { Account } from './accounts/account.entity';
 import { AccountsController } from './accounts/accounts.controller';
 import { AccountsService } from './accounts/accounts.service';
 import { Transfer } from './accounts/transfer.entity';
+import { ReportsController } from './reports/reports.controller';
 
 @Module({
   imports: [
@@ -22,7 +23,7 @@ import { Transfer } from './accounts/transfer.entity';
     }),
     DatabaseResilienceModule.forRoot(),
   ],
-  controllers: [AccountsController],
+  controllers: [AccountsController, ReportsController],
   providers: [AccountsService],
 })
 export class AppModule {}

@@ -1,5 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { DegradationService } from './degradation/degradation.service';
+import { NonEssentialGuard } from './degradation/non-essential.guard';
 import { ErrorClassifier } from './classification/error-classifier';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -42,6 +44,8 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     DeadlockAnalyticsService,
     AlertsService,
     HealthReportService,
+    DegradationService,
+    { provide: APP_GUARD, useClass: NonEssentialGuard },
   ],
   exports: [
     RESILIENCE_OPTIONS,
@@ -53,6 +57,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     DeadlockAnalyticsService,
     AlertsService,
     HealthReportService,
+    DegradationService,
   ],
 })
 export class DatabaseResilienceModule extends ConfigurableModuleClass {

@@ -41,6 +41,8 @@ export type { Alert, AlertRule, AlertCallback } from './alerts/alert';
 export { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
 export type { CircuitBreaker, CircuitBreakerSnapshot, CircuitState } from './circuit-breaker/circuit-breaker';
 export { CircuitOpenError } from './circuit-breaker/circuit-open.error';
+export { DegradationService, type DegradationState } from './degradation/degradation.service';
+export { NonEssential } from './degradation/non-essential.decorator';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';
 export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';

@@ -99,6 +99,14 @@ export interface DatabaseResilienceOptions {
       subjectPrefix?: string;
     };
   };
+  degradation?: {
+    /** Degrade while any breaker is open. Default true. */
+    onBreakerOpen?: boolean;
+    /** Also degrade past this many errors a minute on a database. Default `null`: off. */
+    errorsPerMinute?: number | null;
+    /** Back to normal after this long without trouble (no breaker open, error rate below the threshold). Default 30 000 ms. */
+    healthyPeriodMs?: number;
+  };
   reports?: {
     /** A summary per database every so often, to the log (and by e-mail with `email: true`). Default `null`: off. */
     intervalMs?: number | null;

@@ -48,6 +48,7 @@ describe('resolveOptions', () => {
         log: true,
         callbacks: [],
       },
+      degradation: { onBreakerOpen: true, errorsPerMinute: null, healthyPeriodMs: 30_000 },
       reports: { intervalMs: null, email: false },
     });
   });

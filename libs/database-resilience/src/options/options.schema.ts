@@ -142,6 +142,13 @@ export const optionsSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  degradation: z
+    .strictObject({
+      onBreakerOpen: z.boolean({ error: 'must be true or false' }).default(true),
+      errorsPerMinute: integer(1, 1_000_000).nullable().default(null),
+      healthyPeriodMs: milliseconds(0, 86_400_000).default(30_000),
+    })
+    .prefault({}),
   reports: z
     .strictObject({
       intervalMs: milliseconds(1000, 86_400_000).nullable().default(null),

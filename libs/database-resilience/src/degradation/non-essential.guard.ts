@@ -1,0 +1,34 @@
+import { Injectable, ServiceUnavailableException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { DegradationService } from './degradation.service';
+import { NON_ESSENTIAL_METADATA } from './non-essential.decorator';
+
+/** Registered app-wide by the module: refuses `@NonEssential()` routes while degraded. */
+@Injectable()
+export class NonEssentialGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly degradation: DegradationService,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true;
+    const nonEssential = this.reflector.getAllAndOverride<boolean>(NON_ESSENTIAL_METADATA, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!nonEssential || !this.degradation.isDegraded()) return true;
+    const retryAfter = this.degradation.retryAfterSeconds();
+    context
+      .switchToHttp()
+      .getResponse<{ setHeader(name: string, value: string): void }>()
+      .setHeader('Retry-After', String(retryAfter));
+    throw new ServiceUnavailableException({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'DEGRADED',
+      message: 'This feature is paused while the database recovers; essential features still work.',
+      retryAfterSeconds: retryAfter,
+    });
+  }
+}
