@@ -1,6 +1,6 @@
 import { CircuitBreakerRegistry, CircuitOpenError, type BreakerStateEvent } from 'nestjs-database-resilience';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
-import { FaultProxy } from '../support/fault-proxy';
+import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 
 describe('circuit breaker: the server goes away (fault proxy), then comes back', () => {

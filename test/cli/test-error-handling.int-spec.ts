@@ -48,14 +48,70 @@ describe('cli test-error-handling', () => {
   });
 
   it('prints readable progress without --json', async () => {
-    await CommandTestFactory.run(command, ['test-error-handling']);
+    await CommandTestFactory.run(command, ['test-error-handling', '-s', 'classification']);
     expect(process.exitCode).toBe(EXIT.passed);
     expect(output.lines.some((l) => l.startsWith('  ✓ lock wait timeout: 1205 → lock_timeout'))).toBe(true);
     expect(output.lines.at(-1)).toBe('PASS: 1/1 scenarios passed');
   });
 
-  it('leaves no scratch database behind', async () => {
+  const runScenario = async (...args: string[]) => {
+    await CommandTestFactory.run(command, ['test-error-handling', '--json', ...args]);
+    const report = output.json<Report>();
+    expect(process.exitCode).toBe(EXIT.passed);
+    expect(report.passed).toBe(true);
+    return report.scenarios[0];
+  };
+
+  it('connection: a refused port classified, a killed connection re-run on a new one, the pool healed', async () => {
+    const report = await runScenario('-s', 'connection');
+    expect(report.checks.map((c) => [c.name, c.passed])).toEqual([
+      ['refused port', true],
+      ['killed connection', true],
+      ['pool heals', true],
+    ]);
+    expect(report.figures.killedConnectionAttempts).toBe(2);
+  });
+
+  it('deadlock: --workers concurrent workers make real deadlocks, every transfer commits once', async () => {
+    const report = await runScenario('-s', 'deadlock', '--workers', '6');
+    expect(report.figures).toMatchObject({ workers: 6, transfers: 150 });
+    expect(report.figures.deadlocks).toBeGreaterThan(0);
+    expect(report.checks.find((c) => c.name === 'InnoDB report parsed')?.passed).toBe(true);
+  });
+
+  it('timeout: the deadline holds on the server, and a lock wait timeout is retried', async () => {
+    const report = await runScenario('-s', 'timeout');
+    expect(report.figures.deadlineFailedAfterMs).toBeLessThan(2000);
+    expect(report.figures.lockWaitTimeouts).toBeGreaterThan(0);
+  });
+
+  it('circuit-breaker: opens at its threshold, rejects without I/O, closes when the server answers', async () => {
+    const report = await runScenario('-s', 'circuit-breaker');
+    expect(report.figures.failuresBeforeOpen).toBe(5);
+    expect(report.checks.every((c) => c.passed)).toBe(true);
+  });
+
+  it('--ephemeral runs against a throwaway server of its own', async () => {
+    const report = await runScenario('-s', 'timeout', '--ephemeral');
+    expect(report.passed).toBe(true);
+    expect(output.json<Report>().server).not.toBe('127.0.0.1:3306');
+  }, 120_000);
+
+  it('exits 2 for a bad --workers before anything runs', async () => {
+    await CommandTestFactory.run(command, ['test-error-handling', '--workers', '-3']);
+    expect(process.exitCode).toBe(EXIT.unusable);
+    expect(output.errors).toEqual(['test-error-handling: --workers must be an integer from 1 to 256 (got "-3")']);
+  });
+
+  it('runs every scenario by default, and leaves no scratch database behind', async () => {
     await CommandTestFactory.run(command, ['test-error-handling', '--json']);
+    expect(output.json<Report>().scenarios.map((r) => r.scenario)).toEqual([
+      'connection',
+      'deadlock',
+      'timeout',
+      'circuit-breaker',
+      'classification',
+    ]);
     const { server, passed } = output.json<Report>();
     expect(passed).toBe(true);
     expect(server).toBe('127.0.0.1:3306');
@@ -81,7 +137,9 @@ describe('cli test-error-handling', () => {
   it('exits 2 before running anything for an unknown scenario', async () => {
     await CommandTestFactory.run(command, ['test-error-handling', '--scenario', 'nope']);
     expect(process.exitCode).toBe(EXIT.unusable);
-    expect(output.errors).toEqual(['test-error-handling: unknown scenario "nope"; expected one of: classification']);
+    expect(output.errors).toEqual([
+      'test-error-handling: unknown scenario "nope"; expected one of: connection, deadlock, timeout, circuit-breaker, classification',
+    ]);
     expect(output.lines).toEqual([]);
   });
 

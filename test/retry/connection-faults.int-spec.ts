@@ -6,7 +6,7 @@ import {
   type AttemptFailedEvent,
 } from 'nestjs-database-resilience';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
-import { FaultProxy } from '../support/fault-proxy';
+import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 import { useScratchDatabase } from '../support/scratch-database';
 

@@ -1,5 +1,5 @@
 import { DeadlineExceededError, ErrorCategory, resilienceDetailsOf } from 'nestjs-database-resilience';
-import { MariaDbInstance } from '../support/mariadb-instance';
+import { MariaDbInstance } from '../../apps/cli/src/support/mariadb-instance';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 
 /** A MariaDB server of the test's own, stopped, started again and frozen under a warm pool. */

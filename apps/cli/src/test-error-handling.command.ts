@@ -2,16 +2,23 @@ import { Command, CommandRunner, Option } from 'nest-commander';
 import { ErrorClassifier } from 'nestjs-database-resilience';
 import { databaseEnv, DatabaseEnvError, type DatabaseEnv } from '../../../libs/shared/src/database-env';
 import { CliOutput } from './cli-output';
+import { CircuitBreakerScenario } from './scenarios/circuit-breaker.scenario';
 import { ClassificationScenario } from './scenarios/classification.scenario';
+import { ConnectionScenario } from './scenarios/connection.scenario';
+import { DeadlockScenario } from './scenarios/deadlock.scenario';
+import { TimeoutScenario } from './scenarios/timeout.scenario';
+import { MariaDbInstance } from './support/mariadb-instance';
 import type { Scenario, ScenarioReport } from './scenarios/scenario-report';
 import { ServerTarget } from './support/server-target';
 
-export const SCENARIOS = ['classification'] as const;
+export const SCENARIOS = ['connection', 'deadlock', 'timeout', 'circuit-breaker', 'classification'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Options {
   scenario?: string[];
   json?: boolean;
+  workers?: string;
+  ephemeral?: boolean;
 }
 
 /** Exit codes: 0 every scenario passed, 1 one failed, 2 bad input or no server. */
@@ -43,6 +50,22 @@ export class TestErrorHandlingCommand extends CommandRunner {
     return true;
   }
 
+  @Option({
+    flags: '-w, --workers <n>',
+    description: 'concurrent workers of the deadlock scenario (1 to 256, default 8)',
+  })
+  parseWorkers(value: string): string {
+    return value; // checked in run(), so that a bad value exits 2 with one line
+  }
+
+  @Option({
+    flags: '--ephemeral',
+    description: 'start a throwaway MariaDB server of its own for the run (needs mariadbd installed), removed after',
+  })
+  parseEphemeral(): boolean {
+    return true;
+  }
+
   /** commander must throw (not exit) on a usage error of this sub-command too, so that main.ts exits with 2. */
   override setCommand(command: Parameters<CommandRunner['setCommand']>[0]): this {
     command.exitOverride();
@@ -54,6 +77,10 @@ export class TestErrorHandlingCommand extends CommandRunner {
   }
 
   private async execute(options: Options): Promise<number> {
+    const workers = options.workers === undefined ? 8 : Number(options.workers);
+    if (!/^\d+$/.test(options.workers ?? '8') || workers < 1 || workers > 256) {
+      return this.unusable(`--workers must be an integer from 1 to 256 (got "${options.workers}")`);
+    }
     const unknown = options.scenario?.filter((name) => !SCENARIOS.includes(name as ScenarioName)) ?? [];
     if (unknown.length > 0)
       return this.unusable(`unknown scenario "${unknown[0]}"; expected one of: ${SCENARIOS.join(', ')}`);
@@ -64,6 +91,29 @@ export class TestErrorHandlingCommand extends CommandRunner {
       if (error instanceof DatabaseEnvError) return this.unusable(error.message);
       throw error;
     }
+    if (!options.ephemeral) return this.runAgainst(env, options, workers);
+    if (!options.json) this.out.line('starting a throwaway MariaDB server...');
+    let server: MariaDbInstance;
+    try {
+      server = await MariaDbInstance.create();
+    } catch (error) {
+      return this.unusable(`--ephemeral could not start a server: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const stopOnSignal = () => void server.destroy().finally(() => process.exit(130));
+    process.once('SIGINT', stopOnSignal);
+    try {
+      return await this.runAgainst(
+        { host: '127.0.0.1', port: server.port, username: 'root', password: '', database: 'test' },
+        options,
+        workers,
+      );
+    } finally {
+      process.off('SIGINT', stopOnSignal);
+      await server.destroy();
+    }
+  }
+
+  private async runAgainst(env: DatabaseEnv, options: Options, workers: number): Promise<number> {
     let target: ServerTarget;
     try {
       target = await ServerTarget.createScratch(env, 'dr_cli');
@@ -79,7 +129,8 @@ export class TestErrorHandlingCommand extends CommandRunner {
       const reports: ScenarioReport[] = [];
       if (!options.json)
         this.out.line(`test-error-handling against ${target.address} (scratch database ${target.database})`);
-      for (const name of selected) reports.push(await this.runScenario(this.scenario(name, target), options));
+      for (const name of selected)
+        reports.push(await this.runScenario(this.scenario(name, target, workers, options), options));
       const passed = reports.every((r) => r.passed);
       if (options.json) this.out.line(JSON.stringify({ server: target.address, passed, scenarios: reports }, null, 2));
       else {
@@ -94,8 +145,16 @@ export class TestErrorHandlingCommand extends CommandRunner {
     }
   }
 
-  private scenario(name: ScenarioName, target: ServerTarget): Scenario {
+  private scenario(name: ScenarioName, target: ServerTarget, workers: number, options: Options): Scenario {
     switch (name) {
+      case 'connection':
+        return new ConnectionScenario(target);
+      case 'deadlock':
+        return new DeadlockScenario(target, workers, (line) => options.json || this.out.line(line));
+      case 'timeout':
+        return new TimeoutScenario(target);
+      case 'circuit-breaker':
+        return new CircuitBreakerScenario(target);
       case 'classification':
         return new ClassificationScenario(this.classifier, target);
     }
@@ -107,8 +166,17 @@ export class TestErrorHandlingCommand extends CommandRunner {
       this.out.line(`▶ ${scenario.name}: ${scenario.description}`);
     }
     const started = Date.now();
-    const result = await scenario.run((check) => {
+    const progress = (check: { passed: boolean; name: string; detail: string }) => {
       if (!options.json) this.out.line(`  ${check.passed ? '✓' : '✗'} ${check.name}: ${check.detail}`);
+    };
+    const result = await scenario.run(progress).catch((error: unknown) => {
+      const failed = {
+        name: 'scenario ran to its end',
+        passed: false,
+        detail: this.classifier.classify(error).message,
+      };
+      progress(failed);
+      return { checks: [failed], figures: {} };
     });
     const report = {
       scenario: scenario.name,

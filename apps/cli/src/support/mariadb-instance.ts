@@ -3,7 +3,7 @@ import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
+import { closedPort } from '../scenarios/error-recipes';
 
 /**
  * A MariaDB server of the test's own, from the installed binaries, in a temporary data directory on a free
