@@ -11,6 +11,7 @@ interface Report {
   server: string;
   passed: boolean;
   scenarios: ScenarioReport[];
+  statistics?: { window: { errors: number; byCategory: Record<string, number>; recoveryRate: number | null } };
 }
 
 describe('cli test-error-handling', () => {
@@ -89,6 +90,14 @@ describe('cli test-error-handling', () => {
     const report = await runScenario('-s', 'circuit-breaker');
     expect(report.figures.failuresBeforeOpen).toBe(5);
     expect(report.checks.every((c) => c.passed)).toBe(true);
+  });
+
+  it('--stats reports the errors of the run by category, with the recovery rate', async () => {
+    await runScenario('-s', 'timeout', '--stats');
+    const { statistics } = output.json<Report>();
+    expect(statistics?.window.byCategory.statement_timeout).toBe(1);
+    expect(statistics?.window.byCategory.lock_timeout).toBeGreaterThan(0);
+    expect(statistics?.window.recoveryRate).toBe(1);
   });
 
   it('--ephemeral runs against a throwaway server of its own', async () => {

@@ -1,5 +1,11 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { ErrorClassifier } from 'nestjs-database-resilience';
+import {
+  ErrorClassifier,
+  ErrorStatisticsService,
+  ResilienceEvents,
+  type ErrorStatistics,
+} from 'nestjs-database-resilience';
+import { resolveOptions } from '../../../libs/database-resilience/src/options/options.schema';
 import { databaseEnv, DatabaseEnvError, type DatabaseEnv } from '../../../libs/shared/src/database-env';
 import { CliOutput } from './cli-output';
 import { CircuitBreakerScenario } from './scenarios/circuit-breaker.scenario';
@@ -8,6 +14,7 @@ import { ConnectionScenario } from './scenarios/connection.scenario';
 import { DeadlockScenario } from './scenarios/deadlock.scenario';
 import { TimeoutScenario } from './scenarios/timeout.scenario';
 import { MariaDbInstance } from './support/mariadb-instance';
+import { collectEvents } from './support/resilient-context';
 import type { Scenario, ScenarioReport } from './scenarios/scenario-report';
 import { ServerTarget } from './support/server-target';
 
@@ -19,6 +26,7 @@ interface Options {
   json?: boolean;
   workers?: string;
   ephemeral?: boolean;
+  stats?: boolean;
 }
 
 /** Exit codes: 0 every scenario passed, 1 one failed, 2 bad input or no server. */
@@ -33,6 +41,8 @@ export class TestErrorHandlingCommand extends CommandRunner {
   constructor(
     private readonly classifier: ErrorClassifier,
     private readonly out: CliOutput,
+    private readonly events: ResilienceEvents,
+    private readonly statistics: ErrorStatisticsService,
   ) {
     super();
   }
@@ -56,6 +66,14 @@ export class TestErrorHandlingCommand extends CommandRunner {
   })
   parseWorkers(value: string): string {
     return value; // checked in run(), so that a bad value exits 2 with one line
+  }
+
+  @Option({
+    flags: '--stats',
+    description: 'print the error statistics of the run (by category, severity, recovery rate)',
+  })
+  parseStats(): boolean {
+    return true;
   }
 
   @Option({
@@ -124,6 +142,8 @@ export class TestErrorHandlingCommand extends CommandRunner {
           'start one with `docker compose up -d mysql`, or set DATABASE_URL / DB_* (see .env.example)',
       );
     }
+    // The CLI's own statistics service (from the module it imports) records what the scenarios' apps record.
+    if (options.stats) collectEvents((event) => this.events.emit(event));
     try {
       const selected = options.scenario?.length ? [...new Set(options.scenario as ScenarioName[])] : [...SCENARIOS];
       const reports: ScenarioReport[] = [];
@@ -132,8 +152,13 @@ export class TestErrorHandlingCommand extends CommandRunner {
       for (const name of selected)
         reports.push(await this.runScenario(this.scenario(name, target, workers, options), options));
       const passed = reports.every((r) => r.passed);
-      if (options.json) this.out.line(JSON.stringify({ server: target.address, passed, scenarios: reports }, null, 2));
-      else {
+      const stats = options.stats ? this.statistics.statistics({ windowMinutes: 60 }) : undefined;
+      if (stats && !options.json) this.printStatistics(stats);
+      if (options.json) {
+        this.out.line(
+          JSON.stringify({ server: target.address, passed, scenarios: reports, statistics: stats }, null, 2),
+        );
+      } else {
         this.out.line();
         this.out.line(
           `${passed ? 'PASS' : 'FAIL'}: ${reports.filter((r) => r.passed).length}/${reports.length} scenarios passed`,
@@ -141,8 +166,24 @@ export class TestErrorHandlingCommand extends CommandRunner {
       }
       return passed ? EXIT.passed : EXIT.failed;
     } finally {
+      collectEvents(undefined);
       await target.dropScratch().catch(() => undefined);
     }
+  }
+
+  private printStatistics(stats: ErrorStatistics): void {
+    const nonZero = (counts: Record<string, number>) =>
+      Object.entries(counts)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none';
+    const { window } = stats;
+    this.out.line();
+    this.out.line('statistics of the run');
+    this.out.line(`  errors: ${window.errors}; by category: ${nonZero(window.byCategory)}`);
+    this.out.line(`  by severity: ${nonZero(window.bySeverity)}`);
+    const rate = window.recoveryRate === null ? 'no retried units' : `${Math.round(window.recoveryRate * 100)} %`;
+    this.out.line(`  retried units: ${window.recovered} recovered, ${window.failed} gave up; recovery rate ${rate}`);
   }
 
   private scenario(name: ScenarioName, target: ServerTarget, workers: number, options: Options): Scenario {

@@ -2,7 +2,12 @@ import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DatabaseResilienceModule, type DatabaseResilienceOptions } from 'nestjs-database-resilience';
+import {
+  DatabaseResilienceModule,
+  ResilienceEvents,
+  type DatabaseResilienceOptions,
+  type ResilienceEvent,
+} from 'nestjs-database-resilience';
 import type { DatabaseEnv } from '../../../../libs/shared/src/database-env';
 
 /** A Nest application context with TypeORM on the target and the resilience module, as an app would have. */
@@ -10,6 +15,13 @@ export interface ResilientContext {
   app: INestApplicationContext;
   dataSource: DataSource;
   close(): Promise<void>;
+}
+
+let sink: ((event: ResilienceEvent) => void) | undefined;
+
+/** Every event of the contexts made from now on also goes to `listener` (the CLI's --stats). */
+export function collectEvents(listener: ((event: ResilienceEvent) => void) | undefined): void {
+  sink = listener;
 }
 
 export async function resilientContext(
@@ -27,5 +39,6 @@ export async function resilientContext(
   })
   class ScenarioModule {}
   const app = await NestFactory.createApplicationContext(ScenarioModule, { logger: false, abortOnError: false });
+  if (sink) app.get(ResilienceEvents).subscribe(sink);
   return { app, dataSource: app.get<DataSource>(getDataSourceToken()), close: () => app.close() };
 }
