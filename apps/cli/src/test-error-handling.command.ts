@@ -5,7 +5,6 @@ import {
   ResilienceEvents,
   type ErrorStatistics,
 } from 'nestjs-database-resilience';
-import { resolveOptions } from '../../../libs/database-resilience/src/options/options.schema';
 import { databaseEnv, DatabaseEnvError, type DatabaseEnv } from '../../../libs/shared/src/database-env';
 import { CliOutput } from './cli-output';
 import { CircuitBreakerScenario } from './scenarios/circuit-breaker.scenario';
