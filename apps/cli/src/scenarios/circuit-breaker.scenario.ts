@@ -2,7 +2,7 @@ import { CircuitBreakerRegistry, CircuitOpenError, ResilienceService } from 'nes
 import { FaultProxy } from '../support/fault-proxy';
 import { resilientContext } from '../support/resilient-context';
 import type { ServerTarget } from '../support/server-target';
-import type { CheckResult, Scenario } from './scenario-report';
+import { CheckList, type CheckResult, type Scenario } from './scenario-report';
 
 const THRESHOLD = 5;
 const RECOVERY_MS = 500;
@@ -15,11 +15,8 @@ export class CircuitBreakerScenario implements Scenario {
   constructor(private readonly target: ServerTarget) {}
 
   async run(onProgress: (check: CheckResult) => void) {
-    const checks: CheckResult[] = [];
-    const check = (name: string, passed: boolean, detail: string) => {
-      checks.push({ name, passed, detail });
-      onProgress({ name, passed, detail });
-    };
+    const list = new CheckList(onProgress);
+    const check = list.add.bind(list);
     const figures: Record<string, number> = {};
     const proxy = await new FaultProxy(this.target.env.host, this.target.env.port).start();
     const context = await resilientContext(
@@ -81,6 +78,6 @@ export class CircuitBreakerScenario implements Scenario {
       await proxy.stop();
       await context.close();
     }
-    return { checks, figures };
+    return { checks: list.all, figures };
   }
 }

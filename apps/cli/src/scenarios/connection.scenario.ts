@@ -2,7 +2,7 @@ import { ErrorClassifier, ResilienceEvents, ResilienceService, resilienceDetails
 import { resilientContext } from '../support/resilient-context';
 import type { ServerTarget } from '../support/server-target';
 import { closedPort } from './error-recipes';
-import type { CheckResult, Scenario } from './scenario-report';
+import { CheckList, type CheckResult, type Scenario } from './scenario-report';
 
 /** A refused port and a killed connection: classified right, reconnected, and the pool heals. */
 export class ConnectionScenario implements Scenario {
@@ -12,12 +12,8 @@ export class ConnectionScenario implements Scenario {
   constructor(private readonly target: ServerTarget) {}
 
   async run(onProgress: (check: CheckResult) => void) {
-    const checks: CheckResult[] = [];
-    const check = (name: string, passed: boolean, detail: string) => {
-      const result = { name, passed, detail };
-      checks.push(result);
-      onProgress(result);
-    };
+    const list = new CheckList(onProgress);
+    const check = list.add.bind(list);
     const figures: Record<string, number> = {};
 
     const refused = await resilientContext(
@@ -84,6 +80,6 @@ export class ConnectionScenario implements Scenario {
     } finally {
       await context.close();
     }
-    return { checks, figures };
+    return { checks: list.all, figures };
   }
 }

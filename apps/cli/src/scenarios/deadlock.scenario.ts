@@ -1,7 +1,7 @@
 import { DeadlockAnalyticsService, ResilienceEvents, ResilienceService } from 'nestjs-database-resilience';
 import { resilientContext } from '../support/resilient-context';
 import type { ServerTarget } from '../support/server-target';
-import type { CheckResult, Scenario } from './scenario-report';
+import { CheckList, type CheckResult, type Scenario } from './scenario-report';
 import { moveMoney, runStorm, type WorkloadShape } from './transfer-workload';
 
 /** N workers make real deadlocks; every transfer commits once through the retries; InnoDB's report is read. */
@@ -25,11 +25,8 @@ export class DeadlockScenario implements Scenario {
       { deadlocks: { innodbStatusMinIntervalMs: 0 } },
       this.workers + 2,
     );
-    const checks: CheckResult[] = [];
-    const check = (name: string, passed: boolean, detail: string) => {
-      checks.push({ name, passed, detail });
-      onProgress({ name, passed, detail });
-    };
+    const list = new CheckList(onProgress);
+    const check = list.add.bind(list);
     try {
       const resilience = context.app.get(ResilienceService);
       let deadlocks = 0;
@@ -85,7 +82,7 @@ export class DeadlockScenario implements Scenario {
           : 'no report (PROCESS privilege?)',
       );
       return {
-        checks,
+        checks: list.all,
         figures: {
           workers: shape.workers,
           transfers: total,

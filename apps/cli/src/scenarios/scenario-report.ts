@@ -20,3 +20,16 @@ export interface Scenario {
   readonly description: string;
   run(onProgress: (check: CheckResult) => void): Promise<Omit<ScenarioReport, 'scenario' | 'durationMs' | 'passed'>>;
 }
+
+/** The checks of a scenario run: each one reported as it is made. */
+export class CheckList {
+  readonly all: CheckResult[] = [];
+
+  constructor(private readonly onProgress: (check: CheckResult) => void) {}
+
+  add(name: string, passed: boolean, detail: string): void {
+    const check = { name, passed, detail };
+    this.all.push(check);
+    this.onProgress(check);
+  }
+}

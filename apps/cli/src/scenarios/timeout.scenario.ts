@@ -1,7 +1,7 @@
 import { ResilienceEvents, ResilienceService, resilienceDetailsOf } from 'nestjs-database-resilience';
 import { resilientContext } from '../support/resilient-context';
 import { withConnections, type ServerTarget } from '../support/server-target';
-import type { CheckResult, Scenario } from './scenario-report';
+import { CheckList, type CheckResult, type Scenario } from './scenario-report';
 
 const DEADLINE_MS = 300;
 
@@ -13,11 +13,8 @@ export class TimeoutScenario implements Scenario {
   constructor(private readonly target: ServerTarget) {}
 
   async run(onProgress: (check: CheckResult) => void) {
-    const checks: CheckResult[] = [];
-    const check = (name: string, passed: boolean, detail: string) => {
-      checks.push({ name, passed, detail });
-      onProgress({ name, passed, detail });
-    };
+    const list = new CheckList(onProgress);
+    const check = list.add.bind(list);
     const figures: Record<string, number> = {};
     const context = await resilientContext(this.target.env, this.target.database, {});
     try {
@@ -70,6 +67,6 @@ export class TimeoutScenario implements Scenario {
     } finally {
       await context.close();
     }
-    return { checks, figures };
+    return { checks: list.all, figures };
   }
 }

@@ -1,18 +1,8 @@
 import type { ClassifiedError } from '../classification/classified-error';
-import type { ErrorCategory } from '../classification/error-category.enum';
-import type { JitterKind } from '../options/database-resilience-options';
+import type { DatabaseResilienceOptions } from '../options/database-resilience-options';
 
-/** How one unit of work is retried. Unset fields take the module's `retry` options. */
-export interface RetryOptions {
-  /** Attempts in all, the first included. Default 3. */
-  maxAttempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  jitter?: JitterKind;
-  /** Total time for attempts and delays. Default 10 000 ms. */
-  budgetMs?: number;
-  /** Categories to retry. Default: what the classifier says is safe. */
-  retryOn?: `${ErrorCategory}`[];
+/** How one unit of work is retried. Unset fields take the module's `retry` options (docs/CONFIGURATION.md). */
+export interface RetryOptions extends NonNullable<DatabaseResilienceOptions['retry']> {
   /** Running the unit twice is harmless: retry even when a commit's outcome is unknown. Default false. */
   idempotent?: boolean;
   /** Called before each retry; a hook that throws is ignored. */

@@ -48,13 +48,16 @@ class Misconfigured {
   async work(): Promise<void> {}
 }
 
+/** A testing app with the module and the given providers, initialised (the explorer runs at init). */
+async function boot(...providers: Array<new (...args: never[]) => unknown>) {
+  const app = await Test.createTestingModule({ imports: [DatabaseResilienceModule.forRoot()], providers }).compile();
+  await app.init();
+  return app;
+}
+
 describe('@Retryable() and its explorer', () => {
   it('wraps decorated provider methods: the whole method re-runs, `this` intact', async () => {
-    const app = await Test.createTestingModule({
-      imports: [DatabaseResilienceModule.forRoot()],
-      providers: [Orders],
-    }).compile();
-    await app.init();
+    const app = await boot(Orders);
     const orders = app.get(Orders);
     await expect(orders.place(2)).resolves.toBe('placed after 3');
     expect(orders.notDecorated()).toBe('plain');
@@ -62,11 +65,7 @@ describe('@Retryable() and its explorer', () => {
   });
 
   it('gives up after maxAttempts (default 3)', async () => {
-    const app = await Test.createTestingModule({
-      imports: [DatabaseResilienceModule.forRoot()],
-      providers: [Orders],
-    }).compile();
-    await app.init();
+    const app = await boot(Orders);
     const orders = app.get(Orders);
     await expect(orders.place(5)).rejects.toMatchObject({ errno: 1213 });
     expect(orders.calls).toBe(3);
@@ -74,11 +73,7 @@ describe('@Retryable() and its explorer', () => {
   });
 
   it('does not multiply attempts when a retrying method calls another', async () => {
-    const app = await Test.createTestingModule({
-      imports: [DatabaseResilienceModule.forRoot()],
-      providers: [Orders],
-    }).compile();
-    await app.init();
+    const app = await boot(Orders);
     const orders = app.get(Orders);
     await expect(orders.outer()).rejects.toMatchObject({ errno: 1213 });
     expect(orders.innerCalls).toBe(3); // not 9
@@ -87,11 +82,7 @@ describe('@Retryable() and its explorer', () => {
 
   it('warns about request-scoped providers it cannot wrap', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const app = await Test.createTestingModule({
-      imports: [DatabaseResilienceModule.forRoot()],
-      providers: [PerRequest],
-    }).compile();
-    await app.init();
+    const app = await boot(PerRequest);
     expect(warn).toHaveBeenCalledWith(
       expect.stringContaining('@Retryable() on PerRequest.work is ignored: request-scoped'),
     );
