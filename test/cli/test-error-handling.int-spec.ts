@@ -5,7 +5,10 @@ import { CliOutput } from '../../apps/cli/src/cli-output';
 import type { ScenarioReport } from '../../apps/cli/src/scenarios/scenario-report';
 import { EXIT } from '../../apps/cli/src/test-error-handling.command';
 import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
+import { DegradationService } from 'nestjs-database-resilience';
+import { waitUntil } from '../../apps/cli/src/support/server-target';
 import { CapturedOutput } from '../support/captured-output';
+import { resilientApp } from '../support/resilient-app';
 
 interface Report {
   server: string;
@@ -105,6 +108,38 @@ describe('cli test-error-handling', () => {
     expect(report.passed).toBe(true);
     expect(output.json<Report>().server).not.toBe('127.0.0.1:3306');
   }, 120_000);
+
+  it('--reset-degradation ends degradation on the app instances that share REDIS_URL', async () => {
+    const keyPrefix = `dr-cli-test-${process.pid}`;
+    const app = await resilientApp({
+      database: 'test',
+      options: {
+        circuitBreaker: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix } },
+        alerts: { log: false },
+      },
+    });
+    try {
+      const degradation = app.module.get(DegradationService);
+      degradation.degrade('maintenance');
+      process.env.REDIS_URL = 'redis://127.0.0.1:6379';
+      process.env.REDIS_KEY_PREFIX = keyPrefix;
+      await CommandTestFactory.run(command, ['test-error-handling', '--reset-degradation']);
+      expect(process.exitCode).toBe(EXIT.passed);
+      expect(output.lines).toEqual([
+        `degradation reset sent to the instances sharing 127.0.0.1:6379 (prefix ${keyPrefix})`,
+      ]);
+      await waitUntil(async () => !degradation.isDegraded(), 'the app to leave degradation');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('--reset-degradation without REDIS_URL exits 2 with the reason', async () => {
+    delete process.env.REDIS_URL;
+    await CommandTestFactory.run(command, ['test-error-handling', '--reset-degradation']);
+    expect(process.exitCode).toBe(EXIT.unusable);
+    expect(output.errors[0]).toContain('--reset-degradation needs REDIS_URL');
+  });
 
   it('exits 2 for a bad --workers before anything runs', async () => {
     await CommandTestFactory.run(command, ['test-error-handling', '--workers', '-3']);

@@ -21,7 +21,17 @@ import { ReportsController } from './reports/reports.controller';
         retryDelay: 1000,
       }),
     }),
-    DatabaseResilienceModule.forRoot(),
+    DatabaseResilienceModule.forRoot({
+      circuitBreaker: process.env.REDIS_URL
+        ? {
+            store: {
+              type: 'redis',
+              url: process.env.REDIS_URL,
+              keyPrefix: process.env.REDIS_KEY_PREFIX || 'db-resilience',
+            },
+          }
+        : {},
+    }),
   ],
   controllers: [AccountsController, ReportsController],
   providers: [AccountsService],

@@ -1,5 +1,8 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
+import { NestFactory } from '@nestjs/core';
 import {
+  DatabaseResilienceModule,
+  DegradationService,
   ErrorClassifier,
   ErrorStatisticsService,
   ResilienceEvents,
@@ -26,6 +29,7 @@ interface Options {
   workers?: string;
   ephemeral?: boolean;
   stats?: boolean;
+  resetDegradation?: boolean;
 }
 
 /** Exit codes: 0 every scenario passed, 1 one failed, 2 bad input or no server. */
@@ -68,6 +72,14 @@ export class TestErrorHandlingCommand extends CommandRunner {
   }
 
   @Option({
+    flags: '--reset-degradation',
+    description: 'end graceful degradation on every app instance that shares REDIS_URL, then exit (runs no scenario)',
+  })
+  parseResetDegradation(): boolean {
+    return true;
+  }
+
+  @Option({
     flags: '--stats',
     description: 'print the error statistics of the run (by category, severity, recovery rate)',
   })
@@ -94,6 +106,7 @@ export class TestErrorHandlingCommand extends CommandRunner {
   }
 
   private async execute(options: Options): Promise<number> {
+    if (options.resetDegradation) return this.resetDegradation(options);
     const workers = options.workers === undefined ? 8 : Number(options.workers);
     if (!/^\d+$/.test(options.workers ?? '8') || workers < 1 || workers > 256) {
       return this.unusable(`--workers must be an integer from 1 to 256 (got "${options.workers}")`);
@@ -167,6 +180,34 @@ export class TestErrorHandlingCommand extends CommandRunner {
     } finally {
       collectEvents(undefined);
       await target.dropScratch().catch(() => undefined);
+    }
+  }
+
+  /** Tells every instance that shares the Redis store (circuitBreaker.store) to end graceful degradation. */
+  private async resetDegradation(options: Options): Promise<number> {
+    const url = process.env.REDIS_URL;
+    if (!url) {
+      return this.unusable('--reset-degradation needs REDIS_URL: the Redis the apps share their breaker state through');
+    }
+    const keyPrefix = process.env.REDIS_KEY_PREFIX || 'db-resilience';
+    let app;
+    try {
+      app = await NestFactory.createApplicationContext(
+        DatabaseResilienceModule.forRoot({ circuitBreaker: { store: { type: 'redis', url, keyPrefix } } }),
+        { logger: false, abortOnError: false },
+      );
+    } catch (error) {
+      return this.unusable(`--reset-degradation: ${this.classifier.classify(error).message}`);
+    }
+    try {
+      await app.get(DegradationService).reset();
+      const where = new URL(url);
+      const line = `degradation reset sent to the instances sharing ${where.host} (prefix ${keyPrefix})`;
+      if (options.json) this.out.line(JSON.stringify({ resetDegradation: true, redis: where.host, keyPrefix }));
+      else this.out.line(line);
+      return EXIT.passed;
+    } finally {
+      await app.close();
     }
   }
 

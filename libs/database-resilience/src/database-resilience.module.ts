@@ -17,6 +17,8 @@ import { ResilienceService } from './resilience.service';
 import { RetryableExplorer } from './retry/retryable.explorer';
 import { DataSourceRegistry } from './typeorm/data-source-registry';
 import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
+import { RedisSharedStateStore } from './circuit-breaker/redis-shared-state-store';
+import { MemorySharedStateStore, SharedStateStore } from './circuit-breaker/shared-state-store';
 import { AlertsService } from './alerts/alerts.service';
 import { HealthReportService } from './alerts/health-report.service';
 import { DeadlockAnalyticsService } from './deadlock/deadlock-analytics.service';
@@ -36,6 +38,14 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
       inject: [RESILIENCE_OPTIONS],
     },
     ResilienceEvents,
+    {
+      provide: SharedStateStore,
+      useFactory: ({ circuitBreaker: { store } }: ResolvedResilienceOptions) =>
+        store.type === 'redis'
+          ? new RedisSharedStateStore(store.url, store.keyPrefix, store.timeoutMs)
+          : new MemorySharedStateStore(),
+      inject: [RESILIENCE_OPTIONS],
+    },
     CircuitBreakerRegistry,
     DataSourceRegistry,
     ResilienceService,

@@ -1,23 +1,37 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../resilience-options.token';
 import { CircuitBreaker, type CircuitBreakerSnapshot, type CircuitState } from './circuit-breaker';
+import { SharedStateStore, type SharedStateMessage } from './shared-state-store';
 
 /**
  * One circuit breaker per database (TypeORM DataSource name), and named ones on demand. Every transition is
  * logged and emitted as a `breaker-state` event.
  */
 @Injectable()
-export class CircuitBreakerRegistry {
+export class CircuitBreakerRegistry implements OnApplicationBootstrap {
   private readonly logger = new Logger('DatabaseResilience');
   private readonly breakers = new Map<string, CircuitBreaker>();
+  /** Set while a state from another instance is applied: it is not published back. */
+  private applyingRemote = false;
 
   constructor(
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
     private readonly events: ResilienceEvents,
+    private readonly store: SharedStateStore,
   ) {
     for (const name of options.databases) this.get(name);
+    store.subscribe((message) => this.applyShared(message));
+  }
+
+  /** An instance that starts while another has a breaker open starts with it open. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.store.ready(
+      this.options.circuitBreaker.store.type === 'redis' ? this.options.circuitBreaker.store.timeoutMs * 4 : 0,
+    );
+    for (const message of await this.store.lastBreakerStates())
+      if (message.kind === 'breaker' && message.state === 'open') this.applyShared(message);
   }
 
   /** The breaker of that name, made on first use. */
@@ -48,8 +62,29 @@ export class CircuitBreakerRegistry {
     return breaker.snapshot();
   }
 
+  private applyShared(message: SharedStateMessage): void {
+    if (message.kind !== 'breaker') return;
+    this.applyingRemote = true;
+    try {
+      this.get(message.name).applyRemote(message.state, message.openedAt, message.forced);
+    } finally {
+      this.applyingRemote = false;
+    }
+  }
+
   private transitioned(breaker: CircuitBreaker, state: CircuitState): void {
-    const line = `Circuit breaker "${breaker.name}" is now ${state}`;
+    if (!this.applyingRemote && state !== 'half-open') {
+      const { origin } = this.store;
+      void this.store.publish({
+        kind: 'breaker',
+        origin,
+        name: breaker.name,
+        state,
+        openedAt: breaker.openedSince,
+        forced: breaker.isForced,
+      });
+    }
+    const line = `Circuit breaker "${breaker.name}" is now ${state}${this.applyingRemote ? ' (shared by another instance)' : ''}`;
     if (state === 'open') this.logger.warn(line);
     else this.logger.log(line);
     this.events.emit({ type: 'breaker-state', at: Date.now(), database: breaker.name, state });

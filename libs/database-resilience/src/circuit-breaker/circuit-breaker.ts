@@ -127,6 +127,27 @@ export class CircuitBreaker {
     }
   }
 
+  /** Takes the state another instance published: open (with its time) or closed. Half-open stays local. */
+  applyRemote(state: CircuitState, openedAt: number, forced: boolean): void {
+    if (state === 'open' && this.current !== 'open') {
+      this.forced = forced;
+      this.openedAt = openedAt;
+      this.probesInFlight = 0;
+      this.transition('open');
+    } else if (state === 'closed' && this.current !== 'closed') {
+      this.reset();
+    }
+  }
+
+  /** When it opened (ms since epoch), for sharing. */
+  get openedSince(): number {
+    return this.openedAt;
+  }
+
+  get isForced(): boolean {
+    return this.forced;
+  }
+
   /** Open until reset(), whatever the server does. */
   forceOpen(): void {
     this.forced = true;

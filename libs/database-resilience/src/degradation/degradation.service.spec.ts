@@ -1,4 +1,5 @@
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { MemorySharedStateStore } from '../circuit-breaker/shared-state-store';
 import { ErrorClassifier } from '../classification/error-classifier';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
@@ -20,8 +21,9 @@ describe('DegradationService (fake clock)', () => {
       circuitBreaker: { failureThreshold: 1, recoveryTimeoutMs: 5000 },
       degradation: { healthyPeriodMs: 10_000, errorsPerMinute: 3 },
     });
-    breakers = new CircuitBreakerRegistry(options, events);
-    degradation = new DegradationService(events, breakers, options);
+    const store = new MemorySharedStateStore();
+    breakers = new CircuitBreakerRegistry(options, events, store);
+    degradation = new DegradationService(events, breakers, options, store);
   });
   afterEach(() => jest.useRealTimers());
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { SharedStateStore } from '../circuit-breaker/shared-state-store';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
@@ -35,9 +36,11 @@ export class DegradationService implements OnModuleDestroy {
     events: ResilienceEvents,
     private readonly breakers: CircuitBreakerRegistry,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
+    private readonly store: SharedStateStore,
   ) {
     this.bus = events;
     this.unsubscribe = events.subscribe((event) => this.observe(event));
+    store.subscribe((message) => message.kind === 'degradation-reset' && this.resetHere());
   }
 
   onModuleDestroy(): void {
@@ -87,8 +90,16 @@ export class DegradationService implements OnModuleDestroy {
     this.bus.emit({ type: 'degradation', at: this.degradedSince, database, degraded: true, reason });
   }
 
-  /** Back to normal at once (admin API, CLI). */
-  reset(): void {
+  /**
+   * Back to normal at once, here and (with a shared store) on every instance: admin API, CLI. The promise
+   * resolves once the other instances have been told; it never rejects.
+   */
+  reset(): Promise<void> {
+    this.resetHere();
+    return this.store.publish({ kind: 'degradation-reset', origin: this.store.origin });
+  }
+
+  private resetHere(): void {
     this.lastTroubleAt = 0;
     this.end('reset');
   }

@@ -60,6 +60,11 @@ export interface DatabaseResilienceOptions {
     minimumCalls?: number;
     /** Default 10 000 ms. */
     windowMs?: number;
+    /**
+     * Where breaker states are shared between instances. Default `{ type: 'memory' }` (not shared).
+     * `{ type: 'redis', url, keyPrefix?: 'db-resilience', timeoutMs?: 250 }` shares them through Redis pub/sub.
+     */
+    store?: { type: 'memory' } | { type: 'redis'; url: string; keyPrefix?: string; timeoutMs?: number };
   };
   history?: {
     /** Errors kept for the recent-errors view. Default 1000. */

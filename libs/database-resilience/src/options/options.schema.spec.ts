@@ -29,6 +29,7 @@ describe('resolveOptions', () => {
         failureRateThreshold: 0.5,
         minimumCalls: 10,
         windowMs: 10_000,
+        store: { type: 'memory' },
       },
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },

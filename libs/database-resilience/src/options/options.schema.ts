@@ -89,6 +89,30 @@ export const optionsSchema = z.strictObject({
         .default(0.5),
       minimumCalls: integer(1, 1_000_000).default(10),
       windowMs: milliseconds(100, 3_600_000).default(10_000),
+      store: z
+        .discriminatedUnion(
+          'type',
+          [
+            z.strictObject({ type: z.literal('memory') }),
+            z.strictObject({
+              type: z.literal('redis'),
+              url: z.string({ error: 'must be a redis:// or rediss:// URL' }).refine(
+                (value) => {
+                  try {
+                    return ['redis:', 'rediss:'].includes(new URL(value).protocol);
+                  } catch {
+                    return false;
+                  }
+                },
+                { error: 'must be a redis:// or rediss:// URL' },
+              ),
+              keyPrefix: z.string().min(1).max(100).default('db-resilience'),
+              timeoutMs: milliseconds(10, 10_000).default(250),
+            }),
+          ],
+          { error: "must be { type: 'memory' } or { type: 'redis', url }" },
+        )
+        .default({ type: 'memory' }),
     })
     .prefault({}),
   pool: z

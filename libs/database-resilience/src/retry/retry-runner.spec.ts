@@ -1,5 +1,6 @@
 import { ErrorCategory } from '../classification/error-category.enum';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { MemorySharedStateStore } from '../circuit-breaker/shared-state-store';
 import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { ErrorClassifier } from '../classification/error-classifier';
 import { resolveOptions } from '../options/options.schema';
@@ -50,7 +51,11 @@ describe('RetryRunner (fake timers)', () => {
     const bus = new ResilienceEvents();
     events = [];
     bus.subscribe((e) => events.push(e));
-    breakers = new CircuitBreakerRegistry(resolveOptions({ circuitBreaker: { failureThreshold: 2 } }), bus);
+    breakers = new CircuitBreakerRegistry(
+      resolveOptions({ circuitBreaker: { failureThreshold: 2 } }),
+      bus,
+      new MemorySharedStateStore(),
+    );
     runner = new RetryRunner(new ErrorClassifier(), bus, breakers, () => 0.5);
   });
   afterEach(() => jest.useRealTimers());

@@ -1,0 +1,39 @@
+import type { OnModuleDestroy } from '@nestjs/common';
+import type { CircuitState } from './circuit-breaker';
+
+/** What instances tell each other through the shared store. */
+export type SharedStateMessage =
+  | { kind: 'breaker'; origin: string; name: string; state: CircuitState; openedAt: number; forced: boolean }
+  | { kind: 'degradation-reset'; origin: string };
+
+/**
+ * Where breaker transitions (and degradation resets) are shared between instances. The in-memory store (the
+ * default) shares nothing; the Redis store shares through pub/sub. Publishing never throws and never waits.
+ */
+export abstract class SharedStateStore implements OnModuleDestroy {
+  /** This instance's id, to ignore its own messages. */
+  readonly origin = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+
+  /** Resolves once sent (or once sending failed, which is logged): never rejects. */
+  abstract publish(message: SharedStateMessage): Promise<void>;
+  /** Resolves when the store can publish, or after `timeoutMs` whatever happens. */
+  abstract ready(timeoutMs: number): Promise<void>;
+  abstract subscribe(listener: (message: SharedStateMessage) => void): void;
+  /** The last breaker states other instances published, for an instance that starts late. */
+  abstract lastBreakerStates(): Promise<SharedStateMessage[]>;
+  abstract close(): Promise<void>;
+
+  onModuleDestroy(): Promise<void> {
+    return this.close();
+  }
+}
+
+export class MemorySharedStateStore extends SharedStateStore {
+  async publish(): Promise<void> {}
+  async ready(): Promise<void> {}
+  subscribe(): void {}
+  async lastBreakerStates(): Promise<SharedStateMessage[]> {
+    return [];
+  }
+  async close(): Promise<void> {}
+}
