@@ -5,26 +5,59 @@ import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { closedPort } from '../scenarios/error-recipes';
 
+/** Which server binaries are installed: MariaDB's (preferred), else MySQL's. */
+function installedServer(): { server: string; initialise: (dataDir: string) => void } {
+  if (onPath('mariadbd') && onPath('mariadb-install-db')) {
+    return {
+      server: 'mariadbd',
+      initialise: (dataDir) =>
+        execFileSync(
+          'mariadb-install-db',
+          ['--user=mysql', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'],
+          { stdio: 'pipe' },
+        ),
+    };
+  }
+  if (onPath('mysqld')) {
+    // MySQL 8: root with an empty password. (Not exercised here: this machine has MariaDB only.)
+    return {
+      server: 'mysqld',
+      initialise: (dataDir) =>
+        execFileSync('mysqld', ['--no-defaults', '--initialize-insecure', '--user=mysql', `--datadir=${dataDir}`], {
+          stdio: 'pipe',
+        }),
+    };
+  }
+  throw new Error('no MariaDB (mariadbd, mariadb-install-db) or MySQL (mysqld) server is installed');
+}
+
+function onPath(binary: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * A MariaDB server of the test's own, from the installed binaries, in a temporary data directory on a free
- * port: to stop, restart or kill without touching the shared server. root, empty password, database `test`.
+ * A server of our own (MariaDB, else MySQL), from the installed binaries, in a temporary data directory on a
+ * free port: to stop, restart or kill without touching the shared server. root, empty password, database `test`.
  */
 export class MariaDbInstance {
   private process?: ChildProcess;
   private constructor(
     readonly dataDir: string,
     readonly port: number,
+    private readonly server: string,
   ) {}
 
   static async create(): Promise<MariaDbInstance> {
+    const { server, initialise } = installedServer();
     const dataDir = mkdtempSync(join(tmpdir(), 'dr-mariadb-'));
     chownSync(dataDir, uid('mysql'), gid('mysql'));
-    execFileSync(
-      'mariadb-install-db',
-      ['--user=mysql', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'],
-      { stdio: 'pipe' },
-    );
-    const instance = new MariaDbInstance(dataDir, await closedPort());
+    initialise(dataDir);
+    const instance = new MariaDbInstance(dataDir, await closedPort(), server);
     await instance.start();
     const admin = await instance.connect();
     await admin.query('CREATE DATABASE IF NOT EXISTS test');
@@ -38,7 +71,7 @@ export class MariaDbInstance {
 
   async start(): Promise<void> {
     this.process = spawn(
-      'mariadbd',
+      this.server,
       [
         '--no-defaults',
         '--user=mysql',
