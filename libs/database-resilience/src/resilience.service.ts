@@ -71,6 +71,7 @@ export class ResilienceService {
       database: options.database ?? this.dataSources.defaultName,
       operation: options.operation,
       requestId: options.requestId,
+      readOnly: options.readOnly,
       deadline: options.deadlineMs === undefined ? undefined : deadlineFrom(options.deadlineMs),
     };
     return this.runner.run(work, unit, policy, idempotencyKey);
@@ -82,13 +83,14 @@ export class ResilienceService {
    */
   prepareGuard(options: GuardOptions, policy: RetryPolicy | null): <T>(work: () => Promise<T>) => Promise<T> {
     const database = options.database ?? this.dataSources.defaultName;
-    const { operation, deadlineMs } = options;
+    const { operation, deadlineMs, readOnly } = options;
     if (deadlineMs === undefined) {
-      const unit: UnitOfWork = { database, operation };
+      const unit: UnitOfWork = { database, operation, readOnly };
       return (work) => this.runner.run(work, unit, policy);
     }
     deadlineFrom(deadlineMs); // a bad value fails at start-up
-    return (work) => this.runner.run(work, { database, operation, deadline: deadlineFrom(deadlineMs) }, policy);
+    return (work) =>
+      this.runner.run(work, { database, operation, readOnly, deadline: deadlineFrom(deadlineMs) }, policy);
   }
 }
 

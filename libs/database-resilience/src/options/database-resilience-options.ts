@@ -39,6 +39,10 @@ export interface DatabaseResilienceOptions {
     /** Longest wait for that ping. Default 2 000 ms. */
     validationTimeoutMs?: number;
   };
+  failover?: {
+    /** With TypeORM replication: a failing replica is left out this long, then tried (and put back) again. Default 5 000 ms. */
+    replicaRetryMs?: number;
+  };
   idempotency?: {
     /** Table of the markers that settle an ambiguous commit. Created on first use. Default `resilience_idempotency_keys`. */
     table?: string;

@@ -32,6 +32,7 @@ describe('resolveOptions', () => {
         store: { type: 'memory' },
       },
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
+      failover: { replicaRetryMs: 5_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
       history: { maxEntries: 1000 },
       deadlocks: {

@@ -122,6 +122,7 @@ export const optionsSchema = z.strictObject({
       validationTimeoutMs: milliseconds(1, 60_000).default(2_000),
     })
     .prefault({}),
+  failover: z.strictObject({ replicaRetryMs: milliseconds(10, 3_600_000).default(5_000) }).prefault({}),
   idempotency: z
     .strictObject({
       table: z

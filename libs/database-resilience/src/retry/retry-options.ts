@@ -28,6 +28,8 @@ export interface GuardOptions {
   deadlineMs?: number;
   /** The request (or job) this work serves, kept with its errors in the history. */
   requestId?: string;
+  /** The work only reads: with TypeORM replication it goes on from replicas while the primary's breaker is open. */
+  readOnly?: boolean;
 }
 
 export interface ExecuteOptions extends GuardOptions {

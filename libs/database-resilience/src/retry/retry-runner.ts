@@ -44,7 +44,7 @@ export class RetryRunner {
     const breaker = this.breakers.get(unit.database);
     // Open: rejected before any work, without throwing through the loop (the cheap path while a server is down).
     // Rejections are counted on the breaker, not recorded as errors: they would push real errors out of the history.
-    const rejected = breaker.rejection();
+    const rejected = unit.readOnly ? undefined : breaker.rejection();
     if (rejected) return Promise.reject(rejected);
     return this.attempts(work, unit, policy, idempotencyKey, breaker);
   }
@@ -61,7 +61,7 @@ export class RetryRunner {
     let previousDelayMs = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        if (attempt > 1) {
+        if (attempt > 1 && !unit.readOnly) {
           const rejected = breaker.rejection(); // an open breaker stops the retries too
           if (rejected) throw rejected;
         }

@@ -9,6 +9,8 @@ export interface UnitOfWork {
   readonly requestId?: string;
   /** Set inside `ResilienceService.transaction()`: nested transactions join it. */
   readonly manager?: EntityManager;
+  /** Reads only: an open primary breaker does not stop it (replicas may serve it). */
+  readonly readOnly?: boolean;
   /** The caller's deadline: `at` (ms since epoch) after which statements must not run, `ms` as given. */
   readonly deadline?: { readonly at: number; readonly ms: number };
 }

@@ -13,6 +13,8 @@ import { markOutcomeUnknown } from './outcome-unknown';
 import { statementKind, type StatementKind } from './statement-kind';
 
 interface ConnectionState {
+  /** Replica connections say nothing to the primary's breaker. */
+  role: 'primary' | 'replica';
   inTransaction: boolean;
   /** Destroyed instead of going back to the pool: it failed fatally, timed out, or talks to a read-only server. */
   doomed: boolean;
@@ -23,6 +25,16 @@ const READ_ONLY_ERRNOS = new Set([1290, 1836, 1874, 1792]);
 /** How long after the deadline the client stops waiting for a server that did not stop the statement itself. */
 const CLIENT_GRACE_MS = 500;
 const GUARDED = Symbol('database-resilience.guarded');
+
+/** The parts of mysql2's PoolCluster and TypeORM's MysqlDriver that putting a replica back needs. */
+interface ReplicaCluster {
+  on(event: 'remove', listener: (nodeId: string) => void): void;
+  add(id: string, config: unknown): void;
+}
+interface ReplicatedDriver {
+  options: { replication?: { master?: unknown; slaves?: unknown[] } };
+  createConnectionOptions(options: unknown, credentials: unknown): unknown;
+}
 
 /**
  * The one place that sits between TypeORM and mysql2's pool for a DataSource:
@@ -38,6 +50,8 @@ export class ConnectionGuard {
   private readonly logger = new Logger('DatabaseResilience');
   private readonly states = new WeakMap<Mysql2Connection, ConnectionState>();
   private obtainUnguarded!: () => Promise<Mysql2Connection>;
+  /** With replication: until when the replicas are left out after a failure. */
+  private replicasDownUntil = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -45,6 +59,7 @@ export class ConnectionGuard {
     private readonly options: ResolvedResilienceOptions['pool'],
     private readonly classifier: ErrorClassifier,
     private readonly breaker: CircuitBreaker,
+    private readonly replicaRetryMs: number,
   ) {}
 
   install(): void {
@@ -59,7 +74,58 @@ export class ConnectionGuard {
     const slave = driver.obtainSlaveConnection.bind(driver);
     this.obtainUnguarded = master;
     driver.obtainMasterConnection = () => this.borrow(master);
-    driver.obtainSlaveConnection = () => this.borrow(slave);
+    const cluster = (driver as unknown as { poolCluster?: ReplicaCluster }).poolCluster;
+    if (!cluster) return; // no replication: reads borrow from the primary through the wrapped master
+    driver.obtainSlaveConnection = () => this.borrowReplica(slave);
+    this.putBackRemovedReplicas(driver as unknown as ReplicatedDriver, cluster);
+  }
+
+  /**
+   * A read: from a replica (whatever the primary's breaker says), or from the primary while the replicas are
+   * failing. A failing replica is left out for `replicaRetryMs`.
+   */
+  private async borrowReplica(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
+    if (Date.now() >= this.replicasDownUntil) {
+      try {
+        const connection = await this.acquire(obtain);
+        this.instrument(connection, 'replica');
+        if (await this.isAlive(connection)) return connection;
+        connection.destroy();
+      } catch (error) {
+        this.replicasDownUntil = Date.now() + this.replicaRetryMs;
+        this.logger.warn(
+          `Replicas of "${this.database}" unavailable (${this.classifier.classify(error).message}): reads go to the primary for ${this.replicaRetryMs} ms`,
+        );
+      }
+    }
+    return this.borrow(this.obtainUnguarded);
+  }
+
+  /**
+   * mysql2's PoolCluster removes a node for good after a few connect errors, the primary (MASTER) included:
+   * put it back after `replicaRetryMs`, so that the service heals without a restart.
+   */
+  private putBackRemovedReplicas(driver: ReplicatedDriver, cluster: ReplicaCluster): void {
+    cluster.on('remove', (nodeId: string) => {
+      const replication = driver.options.replication;
+      const index = /^SLAVE(\d+)$/.exec(nodeId)?.[1];
+      const node =
+        nodeId === 'MASTER'
+          ? replication?.master
+          : index === undefined
+            ? undefined
+            : replication?.slaves?.[Number(index)];
+      if (node === undefined) return;
+      setTimeout(() => {
+        try {
+          cluster.add(nodeId, driver.createConnectionOptions(driver.options, node));
+        } catch (error) {
+          this.logger.warn(
+            `Could not put node ${nodeId} of "${this.database}" back: ${this.classifier.classify(error).message}`,
+          );
+        }
+      }, this.replicaRetryMs).unref();
+    });
   }
 
   private async borrow(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
@@ -69,7 +135,7 @@ export class ConnectionGuard {
         this.report(error);
         throw error;
       });
-      this.instrument(connection);
+      this.instrument(connection, 'primary');
       if (tries > 20 || (await this.isAlive(connection))) return connection;
       connection.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
     }
@@ -113,9 +179,9 @@ export class ConnectionGuard {
     });
   }
 
-  private instrument(connection: Mysql2Connection): void {
+  private instrument(connection: Mysql2Connection, role: ConnectionState['role']): void {
     if (this.states.has(connection)) return;
-    const state: ConnectionState = { inTransaction: false, doomed: false };
+    const state: ConnectionState = { role, inTransaction: false, doomed: false };
     this.states.set(connection, state);
     const query = connection.query;
     const release = connection.release;
@@ -146,7 +212,7 @@ export class ConnectionGuard {
       if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost);
       else {
         this.afterSuccess(state, kind);
-        this.breaker.success();
+        if (state.role === 'primary') this.breaker.success();
       }
       (callback as (...a: unknown[]) => void)(error, ...results);
     };
@@ -186,7 +252,7 @@ export class ConnectionGuard {
     outcomeUnknownIfLost: boolean,
   ): void {
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
-    const classified = this.report(error);
+    const classified = state.role === 'primary' ? this.report(error) : this.classifier.classify(error);
     const lost =
       classified.category === ErrorCategory.CONNECTION ||
       classified.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||

@@ -69,7 +69,14 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
       return undefined;
     }
     if (!dataSource) return undefined;
-    new ConnectionGuard(dataSource, name, this.options.pool, this.classifier, this.breakers.get(name)).install();
+    new ConnectionGuard(
+      dataSource,
+      name,
+      this.options.pool,
+      this.classifier,
+      this.breakers.get(name),
+      this.options.failover.replicaRetryMs,
+    ).install();
     const entry = {
       name,
       dataSource,
