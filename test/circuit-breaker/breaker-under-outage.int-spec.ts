@@ -75,3 +75,42 @@ describe('circuit breaker: the server goes away (fault proxy), then comes back',
     expect(breakers.get('default').state).toBe('closed');
   });
 });
+
+describe('circuit breaker probing in the background (probe: background)', () => {
+  let proxy: FaultProxy;
+  let app: ResilientApp;
+
+  beforeAll(async () => {
+    proxy = await new FaultProxy('127.0.0.1', 3306).start();
+    app = await resilientApp({
+      database: 'test',
+      port: proxy.port,
+      options: {
+        circuitBreaker: { failureThreshold: 3, recoveryTimeoutMs: 200, probe: 'background' },
+        alerts: { log: false },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await app?.close();
+  });
+
+  it('no user call is let through to find out; the module probes, and closes the breaker when the server is back', async () => {
+    const breakers = app.module.get(CircuitBreakerRegistry);
+    proxy.refuse(true);
+    proxy.closeOpenConnections();
+    for (let i = 0; i < 3; i++) await app.dataSource.query('SELECT 1').catch(() => undefined);
+    expect(breakers.get('default').state).toBe('open');
+
+    // The module's own probes reach the proxy (and fail); user calls keep being rejected, even past the timeout.
+    const before = proxy.accepted;
+    await waitUntil(async () => proxy.accepted >= before + 2, 'two background probes');
+    await expect(app.dataSource.query('SELECT 1')).rejects.toBeInstanceOf(CircuitOpenError);
+
+    proxy.refuse(false);
+    await waitUntil(async () => breakers.get('default').state === 'closed', 'a probe to close the breaker', 10_000);
+    await expect(app.dataSource.query('SELECT 1 AS ok')).resolves.toEqual([{ ok: 1 }]);
+  });
+});

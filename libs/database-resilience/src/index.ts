@@ -41,6 +41,7 @@ export type { Alert, AlertRule, AlertCallback } from './alerts/alert';
 export { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
 export type { CircuitBreaker, CircuitBreakerSnapshot, CircuitState } from './circuit-breaker/circuit-breaker';
 export { CircuitOpenError } from './circuit-breaker/circuit-open.error';
+export { DatabaseErrorHandler } from './circuit-breaker/database-error-handler.decorator';
 export { DegradationService, type DegradationState } from './degradation/degradation.service';
 export { NonEssential } from './degradation/non-essential.decorator';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../resilience-options.token';
@@ -10,11 +10,13 @@ import { SharedStateStore, type SharedStateMessage } from './shared-state-store'
  * logged and emitted as a `breaker-state` event.
  */
 @Injectable()
-export class CircuitBreakerRegistry implements OnApplicationBootstrap {
+export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('DatabaseResilience');
   private readonly breakers = new Map<string, CircuitBreaker>();
   /** Set while a state from another instance is applied: it is not published back. */
   private applyingRemote = false;
+  private readonly probers = new Map<string, () => Promise<boolean>>();
+  private readonly probeTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
@@ -62,6 +64,29 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap {
     return breaker.snapshot();
   }
 
+  /** How to probe the server behind a breaker (`probe: 'background'`); the connection guard gives it. */
+  setProber(name: string, probe: () => Promise<boolean>): void {
+    this.probers.set(name, probe);
+  }
+
+  private scheduleProbe(breaker: CircuitBreaker): void {
+    const probe = this.probers.get(breaker.name);
+    if (this.options.circuitBreaker.probe !== 'background' || !probe || this.probeTimers.has(breaker.name)) return;
+    const timer = setTimeout(async () => {
+      this.probeTimers.delete(breaker.name);
+      if (breaker.state !== 'open' || breaker.isForced) return;
+      const ok = await probe().catch(() => false);
+      breaker.probed(ok);
+      if (!ok) this.scheduleProbe(breaker);
+    }, breaker.probeDueIn());
+    timer.unref();
+    this.probeTimers.set(breaker.name, timer);
+  }
+
+  onModuleDestroy(): void {
+    for (const timer of this.probeTimers.values()) clearTimeout(timer);
+  }
+
   private applyShared(message: SharedStateMessage): void {
     if (message.kind !== 'breaker') return;
     this.applyingRemote = true;
@@ -84,6 +109,7 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap {
         forced: breaker.isForced,
       });
     }
+    if (state === 'open') this.scheduleProbe(breaker);
     const line = `Circuit breaker "${breaker.name}" is now ${state}${this.applyingRemote ? ' (shared by another instance)' : ''}`;
     if (state === 'open') this.logger.warn(line);
     else this.logger.log(line);

@@ -9,6 +9,7 @@ const policy: CircuitBreakerPolicy = {
   recoveryTimeoutMs: 1000,
   halfOpenMaxProbes: 1,
   successThreshold: 2,
+  probe: 'request',
 };
 
 describe('CircuitBreaker (fake clock)', () => {
@@ -108,5 +109,24 @@ describe('CircuitBreaker (fake clock)', () => {
     breaker.reset();
     expect(rejects()).toBe(false);
     expect(breaker.state).toBe('closed');
+  });
+
+  it("with background probing never lets a user call through to find out; the probe's outcome decides", () => {
+    breaker = new CircuitBreaker(
+      'default',
+      { ...policy, probe: 'background' },
+      (_b, state) => transitions.push(state),
+      () => now,
+    );
+    for (let i = 0; i < 3; i++) breaker.failure();
+    now += 5000; // long past the recovery timeout
+    expect(rejects()).toBe(true);
+    expect(breaker.probeDueIn()).toBe(0);
+    breaker.probed(false);
+    expect(breaker.probeDueIn()).toBe(1000);
+    expect(rejects()).toBe(true);
+    breaker.probed(true);
+    expect(breaker.state).toBe('closed');
+    expect(rejects()).toBe(false);
   });
 });

@@ -16,6 +16,8 @@ export interface CircuitBreakerPolicy {
   halfOpenMaxProbes: number;
   /** Probe successes that close the breaker. */
   successThreshold: number;
+  /** `background`: a SELECT 1 of the module probes, user calls are never let through to find out. */
+  probe: 'request' | 'background';
 }
 
 /** What `CircuitBreakerRegistry.list()` shows of a breaker. */
@@ -96,9 +98,9 @@ export class CircuitBreaker {
     const wait = this.forced
       ? this.policy.recoveryTimeoutMs
       : this.openedAt + this.policy.recoveryTimeoutMs - this.now();
-    if (this.forced || wait > 0) {
+    if (this.forced || wait > 0 || this.policy.probe === 'background') {
       this.rejected++;
-      return CircuitOpenError.create(this.name, wait);
+      return CircuitOpenError.create(this.name, Math.max(wait, 0));
     }
     this.transition('half-open');
     this.probeSuccesses = 0;
@@ -125,6 +127,18 @@ export class CircuitBreaker {
     ) {
       this.open();
     }
+  }
+
+  /** Milliseconds until a probe is due (0: now). */
+  probeDueIn(): number {
+    return Math.max(0, this.openedAt + this.policy.recoveryTimeoutMs - this.now());
+  }
+
+  /** The outcome of a background probe: closes the breaker, or keeps it open for another recovery timeout. */
+  probed(ok: boolean): void {
+    if (this.current === 'closed' || this.forced) return;
+    if (ok) this.reset();
+    else this.open();
   }
 
   /** Takes the state another instance published: open (with its time) or closed. Half-open stays local. */

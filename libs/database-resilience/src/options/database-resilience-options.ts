@@ -65,6 +65,11 @@ export interface DatabaseResilienceOptions {
     /** Default 10 000 ms. */
     windowMs?: number;
     /**
+     * Who finds out that the server is back: `request` (default) lets user calls through as probes once the
+     * recovery timeout has passed; `background` runs a `SELECT 1` of its own, so no user call is sacrificed.
+     */
+    probe?: 'request' | 'background';
+    /**
      * Where breaker states are shared between instances. Default `{ type: 'memory' }` (not shared).
      * `{ type: 'redis', url, keyPrefix?: 'db-resilience', timeoutMs?: 250 }` shares them through Redis pub/sub.
      */

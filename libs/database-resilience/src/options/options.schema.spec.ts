@@ -29,6 +29,7 @@ describe('resolveOptions', () => {
         failureRateThreshold: 0.5,
         minimumCalls: 10,
         windowMs: 10_000,
+        probe: 'request',
         store: { type: 'memory' },
       },
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },

@@ -89,6 +89,7 @@ export const optionsSchema = z.strictObject({
         .default(0.5),
       minimumCalls: integer(1, 1_000_000).default(10),
       windowMs: milliseconds(100, 3_600_000).default(10_000),
+      probe: oneOf({ request: 'request', background: 'background' } as const).default('request'),
       store: z
         .discriminatedUnion(
           'type',

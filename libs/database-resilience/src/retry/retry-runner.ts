@@ -73,7 +73,7 @@ export class RetryRunner {
         return result;
       } catch (error) {
         const seen = this.classifier.classify(error);
-        if (seen.serverUnwell && !wasCounted(error)) breaker.failure(); // work the connection guard did not see
+        if (seen.serverUnwell && !wasCounted(error, breaker.name)) breaker.failure(); // work the connection guard did not see
         const verdict = this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey);
         // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
         const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);

@@ -2,6 +2,9 @@ import { Injectable, Logger, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { DatabaseResilienceModule } from '../database-resilience.module';
 import { ResilienceOptionsError } from '../options/resilience-options.error';
+import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
+import { DatabaseErrorHandler } from '../circuit-breaker/database-error-handler.decorator';
 import { Retryable } from './retryable.decorator';
 
 const deadlock = () =>
@@ -33,6 +36,17 @@ class Orders {
 
   notDecorated(): string {
     return 'plain';
+  }
+}
+
+@Injectable()
+class Reports {
+  calls = 0;
+
+  @DatabaseErrorHandler('reporting', 'Reports.build')
+  async build(): Promise<void> {
+    this.calls++;
+    throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', fatal: true });
   }
 }
 
@@ -99,5 +113,18 @@ describe('@Retryable() and its explorer', () => {
     await expect(app.init()).rejects.toThrow(
       '@Retryable() on Misconfigured.work: `retry.maxAttempts` must be an integer from 1 to 100 (got 0)',
     );
+  });
+
+  it('@DatabaseErrorHandler guards without retrying, on a breaker of its own name', async () => {
+    const app = await boot(Reports);
+    const reports = app.get(Reports);
+    for (let i = 0; i < 5; i++) await expect(reports.build()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(reports.calls).toBe(5); // tried once each
+    const breakers = app.get(CircuitBreakerRegistry);
+    expect(breakers.get('reporting').state).toBe('open');
+    expect(breakers.get('default').state).toBe('closed');
+    await expect(reports.build()).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(reports.calls).toBe(5);
+    await app.close();
   });
 });

@@ -50,8 +50,9 @@ export class RetryableExplorer implements OnModuleInit {
 
   private wrapMethod(instance: Record<string, unknown>, method: string, options: RetryableOptions): void {
     const original = instance[method] as (...args: unknown[]) => unknown;
-    const { database, operation, deadlineMs, readOnly, ...retry } = options;
-    const policy = retryPolicy(this.options.retry, retry, true, `@Retryable() on ${operation}`);
+    const { database, operation, deadlineMs, readOnly, ...retry } = options as RetryableOptions & { retry?: false };
+    const policy =
+      retry.retry === false ? null : retryPolicy(this.options.retry, retry, true, `@Retryable() on ${operation}`);
     const guarded = this.resilience.prepareGuard({ database, operation, deadlineMs, readOnly }, policy);
     const wrapped = function (this: unknown, ...args: unknown[]) {
       return guarded(() => original.apply(this, args) as Promise<unknown>);

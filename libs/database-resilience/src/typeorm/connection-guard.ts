@@ -269,7 +269,7 @@ export class ConnectionGuard {
     const classified = this.classifier.classify(error);
     if (classified.serverUnwell) {
       this.breaker.failure();
-      markCounted(error);
+      markCounted(error, this.breaker.name);
     } else if (classified.name !== 'CIRCUIT_OPEN') {
       this.breaker.success();
     }
@@ -282,6 +282,29 @@ export class ConnectionGuard {
       return sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(remainingMs)}) */`);
     }
     return sql; // MySQL writes: the client-side timer and KILL QUERY stop them
+  }
+
+  /** A `SELECT 1` on the primary outside every breaker and unit of work: is the server back? */
+  probe(): Promise<boolean> {
+    return unitOfWork.exit(async () => {
+      let connection: Mysql2Connection | undefined;
+      try {
+        connection = await this.acquire(this.obtainUnguarded);
+        const alive = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), this.options.validationTimeoutMs);
+          connection!.query('SELECT 1', (error: unknown) => {
+            clearTimeout(timer);
+            resolve(!error);
+          });
+        });
+        if (alive) connection.release();
+        else connection.destroy();
+        return alive;
+      } catch {
+        connection?.destroy();
+        return false;
+      }
+    });
   }
 
   /** Stops a statement the client gave up on, from another connection, outside any unit of work. */

@@ -69,14 +69,16 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
       return undefined;
     }
     if (!dataSource) return undefined;
-    new ConnectionGuard(
+    const guard = new ConnectionGuard(
       dataSource,
       name,
       this.options.pool,
       this.classifier,
       this.breakers.get(name),
       this.options.failover.replicaRetryMs,
-    ).install();
+    );
+    guard.install();
+    this.breakers.setProber(name, () => guard.probe());
     const entry = {
       name,
       dataSource,
