@@ -55,7 +55,8 @@ export class MariaDbInstance {
   static async create(): Promise<MariaDbInstance> {
     const { server, initialise } = installedServer();
     const dataDir = mkdtempSync(join(tmpdir(), 'dr-mariadb-'));
-    chownSync(dataDir, uid('mysql'), gid('mysql'));
+    const { uid, gid } = idsOf('mysql');
+    chownSync(dataDir, uid, gid);
     initialise(dataDir);
     const instance = new MariaDbInstance(dataDir, await closedPort(), server);
     await instance.start();
@@ -135,20 +136,11 @@ export class MariaDbInstance {
   }
 }
 
-function uid(user: string): number {
-  return Number(
-    readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`${user}:`))
-      ?.split(':')[2],
-  );
-}
-
-function gid(user: string): number {
-  return Number(
-    readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`${user}:`))
-      ?.split(':')[3],
-  );
+/** The numeric user and group id of a system user, from /etc/passwd. */
+function idsOf(user: string): { uid: number; gid: number } {
+  const entry = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((line) => line.startsWith(`${user}:`))
+    ?.split(':');
+  return { uid: Number(entry?.[2]), gid: Number(entry?.[3]) };
 }

@@ -34,16 +34,19 @@ const rule = z.custom<ClassificationRule>(
   },
 );
 
-const smtpUrl = z.string({ error: 'must be an smtp:// or smtps:// URL' }).refine(
-  (value) => {
-    try {
-      return ['smtp:', 'smtps:'].includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  },
-  { error: 'must be an smtp:// or smtps:// URL' },
-);
+/** A URL with one of the schemes (`smtp`, `smtps`...); `error` says which. */
+const urlOf = (error: string, ...schemes: string[]) =>
+  z.string({ error }).refine(
+    (value) => {
+      try {
+        return schemes.includes(new URL(value).protocol.slice(0, -1));
+      } catch {
+        return false;
+      }
+    },
+    { error },
+  );
+const smtpUrl = urlOf('must be an smtp:// or smtps:// URL', 'smtp', 'smtps');
 const email = z.string({ error: 'must be an e-mail address' }).regex(/^[^\s@]+@[^\s@]+$/, {
   error: 'must be an e-mail address',
 });
@@ -97,16 +100,7 @@ export const optionsSchema = z.strictObject({
             z.strictObject({ type: z.literal('memory') }),
             z.strictObject({
               type: z.literal('redis'),
-              url: z.string({ error: 'must be a redis:// or rediss:// URL' }).refine(
-                (value) => {
-                  try {
-                    return ['redis:', 'rediss:'].includes(new URL(value).protocol);
-                  } catch {
-                    return false;
-                  }
-                },
-                { error: 'must be a redis:// or rediss:// URL' },
-              ),
+              url: urlOf('must be a redis:// or rediss:// URL', 'redis', 'rediss'),
               keyPrefix: z.string().min(1).max(100).default('db-resilience'),
               timeoutMs: milliseconds(10, 10_000).default(250),
             }),
