@@ -95,6 +95,15 @@ describe('resolveOptions', () => {
     );
   });
 
+  it('rejects a shared store that is not a Redis URL, and an unknown store type', () => {
+    expect(problemWith({ circuitBreaker: { store: { type: 'redis', url: 'http://cache:6379' } } })).toContain(
+      '`circuitBreaker.store.url` must be a redis:// or rediss:// URL',
+    );
+    expect(problemWith({ circuitBreaker: { store: { type: 'memcached' } } })).toContain(
+      "`circuitBreaker.store.type` must be { type: 'memory' } or { type: 'redis', url }",
+    );
+  });
+
   it('rejects an unknown option and lists the known ones', () => {
     expect(problemWith({ retry: { maxAtempts: 3 } })).toContain(
       'unknown option `retry.maxAtempts` (known: maxAttempts, baseDelayMs, maxDelayMs, jitter, budgetMs, retryOn)',
