@@ -156,7 +156,11 @@ describe('cli test-error-handling', () => {
       'circuit-breaker',
       'classification',
     ]);
-    const { server, passed } = output.json<Report>();
+    const { server, passed, scenarios } = output.json<Report>();
+    const failed = scenarios.flatMap((r) =>
+      r.checks.filter((c) => !c.passed).map((c) => `${r.scenario}: ${c.name}: ${c.detail}`),
+    );
+    expect(failed).toEqual([]);
     expect(passed).toBe(true);
     expect(server).toBe('127.0.0.1:3306');
     const mysql = await import('mysql2/promise');

@@ -37,13 +37,16 @@ export class TimeoutScenario implements Scenario {
       await context.dataSource.query('CREATE TABLE IF NOT EXISTS lock_check (id INT PRIMARY KEY, v INT) ENGINE=InnoDB');
       await context.dataSource.query('REPLACE INTO lock_check VALUES (1, 0)');
       let lockWaits = 0;
-      context.app
-        .get(ResilienceEvents)
-        .subscribe((e) => e.type === 'attempt-failed' && e.error.category === 'lock_timeout' && lockWaits++);
+      let releaseHolder = () => undefined as void;
+      context.app.get(ResilienceEvents).subscribe((e) => {
+        if (e.type !== 'attempt-failed' || e.error.category !== 'lock_timeout') return;
+        lockWaits++;
+        releaseHolder(); // the holder lets go once the waiter has timed out: the retry then gets the row
+      });
       await withConnections(this.target, 1, async (holder) => {
         await holder.query('START TRANSACTION');
         await holder.query('SELECT * FROM lock_check WHERE id = 1 FOR UPDATE');
-        const release = setTimeout(() => void holder.query('ROLLBACK'), 1500); // the holder lets go after a while
+        releaseHolder = () => void holder.query('ROLLBACK').catch(() => undefined);
         try {
           await resilience.transaction(
             async (manager) => {
@@ -53,7 +56,6 @@ export class TimeoutScenario implements Scenario {
             { operation: 'lock-wait', retry: { maxAttempts: 5, baseDelayMs: 200 } },
           );
         } finally {
-          clearTimeout(release);
           await holder.query('ROLLBACK').catch(() => undefined);
         }
       });
