@@ -46,6 +46,12 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
     return breaker;
   }
 
+  /** Whether any breaker is open: cheaper than list(), for checks made on each request. */
+  anyOpen(): boolean {
+    for (const breaker of this.breakers.values()) if (breaker.state === 'open') return true;
+    return false;
+  }
+
   list(): CircuitBreakerSnapshot[] {
     return [...this.breakers.values()].map((b) => b.snapshot());
   }

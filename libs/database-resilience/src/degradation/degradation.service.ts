@@ -113,7 +113,7 @@ export class DegradationService implements OnModuleDestroy {
   }
 
   private troubleOngoing(): boolean {
-    return this.options.degradation.onBreakerOpen && this.breakers.list().some((b) => b.state === 'open');
+    return this.options.degradation.onBreakerOpen && this.breakers.anyOpen();
   }
 
   private observe(event: ResilienceEvent): void {
