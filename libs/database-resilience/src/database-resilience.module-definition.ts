@@ -1,5 +1,30 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type DynamicModule, type Provider } from '@nestjs/common';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { register } from 'prom-client';
+import { DatabaseExceptionFilter } from './http/database-exception.filter';
+import { DatabaseResilienceInterceptor } from './http/database-resilience.interceptor';
 import type { DatabaseResilienceOptions } from './options/database-resilience-options';
+import { ResilienceOptionsError } from './options/resilience-options.error';
+
+/** Options that decide what the module registers, so they sit beside the options (also in forRootAsync). */
+export interface ModuleExtras {
+  /** Import the module where needed instead. Default true. */
+  isGlobal: boolean;
+  /** Where `@willsoto/nestjs-prometheus` serves the metrics; false if the app imports PrometheusModule itself. Default `/metrics`. */
+  metricsPath: string | false;
+  /** The app-wide exception filter that answers database errors. Default true. */
+  exceptionFilter: boolean;
+  /** The app-wide interceptor (request ids, route tags, slow requests). Default true. */
+  interceptor: boolean;
+}
+
+const DEFAULT_EXTRAS: ModuleExtras = {
+  isGlobal: true,
+  metricsPath: '/metrics',
+  exceptionFilter: true,
+  interceptor: true,
+};
 
 export const {
   ConfigurableModuleClass,
@@ -8,5 +33,36 @@ export const {
   ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<DatabaseResilienceOptions>()
   .setClassMethodName('forRoot')
-  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras<Partial<ModuleExtras>>(DEFAULT_EXTRAS, withExtras)
   .build();
+
+function withExtras(definition: DynamicModule, given: Partial<ModuleExtras>): DynamicModule {
+  const extras = checkExtras({ ...DEFAULT_EXTRAS, ...given });
+  const providers: Provider[] = [];
+  if (extras.exceptionFilter) providers.push({ provide: APP_FILTER, useClass: DatabaseExceptionFilter });
+  if (extras.interceptor) providers.push({ provide: APP_INTERCEPTOR, useClass: DatabaseResilienceInterceptor });
+  const imports = extras.metricsPath === false ? [] : [prometheusAt(extras.metricsPath)];
+  return {
+    ...definition,
+    global: extras.isGlobal,
+    imports: [...(definition.imports ?? []), ...imports],
+    providers: [...(definition.providers ?? []), ...providers],
+  };
+}
+
+/** prom-client refuses to collect the default (process) metrics twice in a process: a second app skips them. */
+function prometheusAt(path: string): DynamicModule {
+  const collecting = register.getSingleMetric('process_cpu_user_seconds_total') !== undefined;
+  return PrometheusModule.register({ path, defaultMetrics: { enabled: !collecting } });
+}
+
+function checkExtras(extras: ModuleExtras): ModuleExtras {
+  const problems: string[] = [];
+  for (const key of ['isGlobal', 'exceptionFilter', 'interceptor'] as const)
+    if (typeof extras[key] !== 'boolean') problems.push(`\`${key}\` must be true or false`);
+  const { metricsPath } = extras;
+  if (metricsPath !== false && (typeof metricsPath !== 'string' || !/^\/[\w\-/.]*$/.test(metricsPath)))
+    problems.push('`metricsPath` must be false or a path starting with / (letters, digits, -, _, ., /)');
+  if (problems.length > 0) throw new ResilienceOptionsError(problems);
+  return extras;
+}

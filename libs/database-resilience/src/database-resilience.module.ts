@@ -1,5 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { DatabaseResilienceHealthIndicator } from './health/database-resilience.health-indicator';
+import { HealthCheckService } from './health/health-check.service';
+import { SlowQueryLog } from './history/slow-query-log.service';
+import { metricProviders } from './metrics/metric-providers';
+import { ResilienceMetrics } from './metrics/resilience-metrics.service';
+import { PoolMonitor } from './pool/pool-monitor';
 import { DegradationService } from './degradation/degradation.service';
 import { NonEssentialGuard } from './degradation/non-essential.guard';
 import { ErrorClassifier } from './classification/error-classifier';
@@ -29,7 +36,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
  * `imports: [DatabaseResilienceModule.forRoot()]`; global unless `isGlobal: false`.
  */
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, ScheduleModule.forRoot()],
   providers: [
     { provide: RESILIENCE_OPTIONS, useFactory: resolveOptions, inject: [RAW_OPTIONS] },
     {
@@ -55,6 +62,12 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     AlertsService,
     HealthReportService,
     DegradationService,
+    SlowQueryLog,
+    PoolMonitor,
+    HealthCheckService,
+    DatabaseResilienceHealthIndicator,
+    ...metricProviders,
+    ResilienceMetrics,
     { provide: APP_GUARD, useClass: NonEssentialGuard },
   ],
   exports: [
@@ -68,6 +81,10 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     AlertsService,
     HealthReportService,
     DegradationService,
+    SlowQueryLog,
+    PoolMonitor,
+    HealthCheckService,
+    DatabaseResilienceHealthIndicator,
   ],
 })
 export class DatabaseResilienceModule extends ConfigurableModuleClass {

@@ -24,6 +24,11 @@ export type {
   DeadlockClusterEvent,
   BreakerStateEvent,
   DegradationEvent,
+  QueryEvent,
+  SlowQueryEvent,
+  SlowRequestEvent,
+  HealthCheckedEvent,
+  AlertRaisedEvent,
 } from './events/resilience-event';
 export {
   ErrorStatisticsService,
@@ -58,3 +63,18 @@ export { RetryScope } from './classification/retry-scope.enum';
 export { Severity } from './classification/severity.enum';
 export { fingerprintSql } from './classification/sql-fingerprint';
 export { redactMessage } from './classification/redaction';
+
+export { HealthCheckService, type DatabaseHealth, type HealthStatus } from './health/health-check.service';
+export {
+  DatabaseResilienceHealthIndicator,
+  type ResilienceHealthResult,
+} from './health/database-resilience.health-indicator';
+export { PoolMonitor } from './pool/pool-monitor';
+export type { PoolFigures } from './pool/pool-figures';
+export { SlowQueryLog, type SlowQueryView, type SlowQueryTotals } from './history/slow-query-log.service';
+export { METRIC as RESILIENCE_METRICS } from './metrics/metric-providers';
+export { DatabaseExceptionFilter, type DatabaseErrorBody } from './http/database-exception.filter';
+export { DatabaseResilienceInterceptor } from './http/database-resilience.interceptor';
+export { DatabaseError } from './http/database-error.matcher';
+export { httpErrorFor, type DatabaseHttpError } from './http/database-http-error';
+export type { ModuleExtras } from './database-resilience.module-definition';

@@ -31,7 +31,7 @@ export class AlertsService implements OnModuleDestroy {
   private readonly unsubscribe: () => void;
 
   constructor(
-    events: ResilienceEvents,
+    private readonly events: ResilienceEvents,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {
     const { alerts } = options;
@@ -138,6 +138,7 @@ export class AlertsService implements OnModuleDestroy {
     this.lastSent.set(key, at);
     const alert: Alert = { ...draft, at: new Date(at), suppressed: this.suppressed.get(key) ?? 0 };
     this.suppressed.delete(key);
+    this.events.emit({ type: 'alert-raised', at, rule: alert.rule, database: alert.database });
     for (const channel of this.channels) this.deliver(channel, alert);
   }
 

@@ -174,6 +174,11 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
     'COMMIT_OUTCOME_UNKNOWN',
     entry('COMMIT_OUTCOME_UNKNOWN', C.COMMIT_OUTCOME_UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER),
   ],
+  // The scheduled health check got no answer in time: the server is hung or unreachable.
+  [
+    'HEALTH_CHECK_TIMEOUT',
+    entry('HEALTH_CHECK_TIMEOUT', C.CONNECTION, V.CRITICAL, A.CIRCUIT_BREAK, S.NEVER, { serverUnwell: true }),
+  ],
   ['POOL_NOEXIST', entry('POOL_NOEXIST', C.CONNECTION, V.CRITICAL, A.FAILOVER, S.CONNECTION)],
   ['POOL_NONEONLINE', entry('POOL_NONEONLINE', C.CONNECTION, V.CRITICAL, A.FAILOVER, S.CONNECTION)],
 ]);

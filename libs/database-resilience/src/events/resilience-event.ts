@@ -1,4 +1,6 @@
+import type { AlertRule } from '../alerts/alert';
 import type { ClassifiedError } from '../classification/classified-error';
+import type { StatementKind } from '../typeorm/statement-kind';
 
 /** A failed attempt of a guarded unit of work, classified once. */
 export interface AttemptFailedEvent {
@@ -9,6 +11,8 @@ export interface AttemptFailedEvent {
   readonly database: string;
   readonly operation: string | undefined;
   readonly requestId: string | undefined;
+  /** The route pattern of the HTTP request, when the module's interceptor saw one. */
+  readonly route?: string;
   readonly attempt: number;
   readonly error: ClassifiedError;
   /** Whether the unit will be run again. */
@@ -62,10 +66,63 @@ export interface DegradationEvent {
   readonly reason: string;
 }
 
+/** A statement on a guarded DataSource finished (emitted by the connection guard for every statement). */
+export interface QueryEvent {
+  readonly type: 'query';
+  readonly at: number;
+  readonly database: string;
+  readonly kind: StatementKind;
+  readonly durationMs: number;
+  readonly failed: boolean;
+}
+
+/** A statement took longer than `queries.slowQueryMs`. */
+export interface SlowQueryEvent {
+  readonly type: 'slow-query';
+  readonly at: number;
+  readonly database: string;
+  /** The statement with its values replaced by `?`. */
+  readonly fingerprint: string;
+  readonly durationMs: number;
+  readonly requestId: string | undefined;
+  readonly route: string | undefined;
+}
+
+/** An HTTP request took longer than `http.slowRequestMs` (emitted by the module's interceptor). */
+export interface SlowRequestEvent {
+  readonly type: 'slow-request';
+  readonly at: number;
+  readonly route: string;
+  readonly requestId: string;
+  readonly durationMs: number;
+}
+
+/** One run of the scheduled health check, for one database. */
+export interface HealthCheckedEvent {
+  readonly type: 'health-checked';
+  readonly at: number;
+  readonly database: string;
+  readonly up: boolean;
+  readonly durationMs: number;
+}
+
+/** An alert was raised (before its channels deliver it). */
+export interface AlertRaisedEvent {
+  readonly type: 'alert-raised';
+  readonly at: number;
+  readonly rule: AlertRule;
+  readonly database: string;
+}
+
 export type ResilienceEvent =
   | AttemptFailedEvent
   | RecoveredEvent
   | CommitSettledEvent
   | DeadlockClusterEvent
   | BreakerStateEvent
-  | DegradationEvent;
+  | DegradationEvent
+  | QueryEvent
+  | SlowQueryEvent
+  | SlowRequestEvent
+  | HealthCheckedEvent
+  | AlertRaisedEvent;

@@ -8,6 +8,8 @@ export interface ErrorRecord {
   readonly database: string;
   readonly operation: string | undefined;
   readonly requestId: string | undefined;
+  /** The route pattern of the HTTP request, when the module's interceptor saw one. */
+  readonly route: string | undefined;
   readonly attempt: number;
   /** `retrying` until the unit of work ends; then `recovered` or `failed`. */
   outcome: ErrorOutcome;
@@ -20,6 +22,7 @@ export interface ErrorRecordView {
   database: string;
   operation: string | undefined;
   requestId: string | undefined;
+  route: string | undefined;
   attempt: number;
   outcome: ErrorOutcome;
   category: string;
@@ -73,6 +76,7 @@ export function viewOf(record: ErrorRecord): ErrorRecordView {
     database: record.database,
     operation: record.operation,
     requestId: record.requestId,
+    route: record.route,
     attempt: record.attempt,
     outcome: record.outcome,
     category: error.category,

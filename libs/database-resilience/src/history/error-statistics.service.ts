@@ -113,6 +113,7 @@ export class ErrorStatisticsService implements OnModuleDestroy {
       database: event.database,
       operation: event.operation,
       requestId: event.requestId,
+      route: event.route,
       attempt: event.attempt,
       outcome: event.willRetry ? 'retrying' : 'failed',
       error: event.error,

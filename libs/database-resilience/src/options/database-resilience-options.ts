@@ -75,6 +75,28 @@ export interface DatabaseResilienceOptions {
      */
     store?: { type: 'memory' } | { type: 'redis'; url: string; keyPrefix?: string; timeoutMs?: number };
   };
+  queries?: {
+    /** A statement that takes this long or longer is recorded as slow, with its fingerprint. Default 1000 ms. */
+    slowQueryMs?: number;
+    /** How many slow queries the log keeps (newest). Default 200. */
+    slowQueryLogSize?: number;
+  };
+  http?: {
+    /** A request that takes this long or longer is logged and counted as slow. Default 3000 ms. */
+    slowRequestMs?: number;
+    /** `Retry-After` of a 503 when nothing better is known (an open breaker says its own). Default 5 s. */
+    retryAfterSeconds?: number;
+    /** Header that carries the request id in and out (a safe incoming value is kept). Default `x-request-id`. */
+    requestIdHeader?: string;
+  };
+  healthCheck?: {
+    /** Runs `SELECT 1` on each database on a schedule. Default true. */
+    enabled?: boolean;
+    /** Time between runs. Default 10 000 ms. */
+    intervalMs?: number;
+    /** A database that does not answer within this is reported down. Below intervalMs. Default 2 000 ms. */
+    timeoutMs?: number;
+  };
   history?: {
     /** Errors kept for the recent-errors view. Default 1000. */
     maxEntries?: number;

@@ -35,6 +35,9 @@ describe('resolveOptions', () => {
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
       failover: { replicaRetryMs: 5_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
+      queries: { slowQueryMs: 1000, slowQueryLogSize: 200 },
+      http: { slowRequestMs: 3000, retryAfterSeconds: 5, requestIdHeader: 'x-request-id' },
+      healthCheck: { enabled: true, intervalMs: 10_000, timeoutMs: 2_000 },
       history: { maxEntries: 1000 },
       deadlocks: {
         clusterThreshold: 5,
@@ -67,6 +70,12 @@ describe('resolveOptions', () => {
       '`retry.maxAttempts` must be an integer from 1 to 100 (got -1)',
     );
     expect(problemWith({ retry: { maxAttempts: 2.5 } })).toContain('`retry.maxAttempts` must be an integer');
+  });
+
+  it('rejects a health check timeout that is not below its interval', () => {
+    expect(problemWith({ healthCheck: { intervalMs: 1000, timeoutMs: 1000 } })).toContain(
+      '`healthCheck.timeoutMs` must be below healthCheck.intervalMs',
+    );
   });
 
   it('rejects a threshold of 0', () => {

@@ -127,6 +127,30 @@ export const optionsSchema = z.strictObject({
       settleTimeoutMs: milliseconds(1, 600_000).default(10_000),
     })
     .prefault({}),
+  queries: z
+    .strictObject({
+      slowQueryMs: milliseconds(1, 3_600_000).default(1000),
+      slowQueryLogSize: integer(1, 100_000).default(200),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      slowRequestMs: milliseconds(1, 3_600_000).default(3000),
+      retryAfterSeconds: integer(1, 86_400).default(5),
+      requestIdHeader: z
+        .string()
+        .regex(/^[a-z0-9-]{1,64}$/, { error: 'must be a lower-case header name' })
+        .default('x-request-id'),
+    })
+    .prefault({}),
+  healthCheck: z
+    .strictObject({
+      enabled: z.boolean({ error: 'must be true or false' }).default(true),
+      intervalMs: milliseconds(100, 86_400_000).default(10_000),
+      timeoutMs: milliseconds(10, 600_000).default(2_000),
+    })
+    .refine((h) => h.timeoutMs < h.intervalMs, { error: 'must be below healthCheck.intervalMs', path: ['timeoutMs'] })
+    .prefault({}),
   history: z.strictObject({ maxEntries: integer(1, 1_000_000).default(1000) }).prefault({}),
   deadlocks: z
     .strictObject({

@@ -10,12 +10,11 @@ import { backoffDelay } from './backoff';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import { attachDetails } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
-import { unitOfWork, type UnitOfWork } from './unit-of-work.context';
+import { nextUnitId, unitOfWork, type UnitOfWork } from './unit-of-work.context';
+import { requestContext } from '../http/request-context';
 
 export type Sleep = (ms: number) => Promise<void>;
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-let lastUnitId = 0;
 
 type Verdict = { retry: true; delayMs: number } | { retry: false; error: unknown };
 
@@ -57,7 +56,7 @@ export class RetryRunner {
     breaker: CircuitBreaker,
   ): Promise<T> {
     const startedAt = Date.now();
-    const unitId = ++lastUnitId;
+    const unitId = nextUnitId();
     let previousDelayMs = 0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -77,12 +76,14 @@ export class RetryRunner {
         const verdict = this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey);
         // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
         const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);
+        const request = requestContext.getStore();
         this.events.emit({
           type: 'attempt-failed',
           at: Date.now(),
           unitId,
           ...this.names(unit),
-          requestId: unit.requestId,
+          requestId: unit.requestId ?? request?.requestId,
+          route: request?.route,
           attempt,
           error: classified,
           willRetry: verdict.retry,

@@ -21,3 +21,10 @@ export interface UnitOfWork {
  * multiply.
  */
 export const unitOfWork = new AsyncLocalStorage<UnitOfWork>();
+
+let lastUnitId = 0;
+
+/** A new id for a unit of work (or for a failure recorded outside one). */
+export function nextUnitId(): number {
+  return ++lastUnitId;
+}

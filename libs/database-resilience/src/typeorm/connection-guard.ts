@@ -7,7 +7,12 @@ import { markCounted } from '../circuit-breaker/counted-failures';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { unitOfWork } from '../retry/unit-of-work.context';
+import { nextUnitId, unitOfWork } from '../retry/unit-of-work.context';
+import { fingerprintSql } from '../classification/sql-fingerprint';
+import type { ClassifiedError } from '../classification/classified-error';
+import { markDatabaseError } from '../errors/database-error-marks';
+import type { ResilienceEvents } from '../events/resilience-events';
+import { requestContext } from '../http/request-context';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { markOutcomeUnknown } from './outcome-unknown';
 import { statementKind, type StatementKind } from './statement-kind';
@@ -31,6 +36,9 @@ interface ReplicaCluster {
   on(event: 'remove', listener: (nodeId: string) => void): void;
   add(id: string, config: unknown): void;
 }
+interface ReplicaNodes {
+  of(pattern: string): { getConnection(callback: (error: unknown, connection?: Mysql2Connection) => void): void };
+}
 interface ReplicatedDriver {
   options: { replication?: { master?: unknown; slaves?: unknown[] } };
   createConnectionOptions(options: unknown, credentials: unknown): unknown;
@@ -44,7 +52,9 @@ interface ReplicatedDriver {
  *   as "outcome unknown";
  * - destroys, instead of pooling, a connection that failed fatally, timed out or hit a read-only server;
  * - applies the caller's deadline to each statement on the server (MariaDB `SET STATEMENT max_statement_time`,
- *   MySQL's `MAX_EXECUTION_TIME` hint for reads), with a client-side timer and `KILL QUERY` behind it.
+ *   MySQL's `MAX_EXECUTION_TIME` hint for reads), with a client-side timer and `KILL QUERY` behind it;
+ * - times every statement (a `query` event; a `slow-query` one past `queries.slowQueryMs`), and records each
+ *   failure that no unit of work will record (a plain repository call, a connect error): every error once.
  */
 export class ConnectionGuard {
   private readonly logger = new Logger('DatabaseResilience');
@@ -60,6 +70,8 @@ export class ConnectionGuard {
     private readonly classifier: ErrorClassifier,
     private readonly breaker: CircuitBreaker,
     private readonly replicaRetryMs: number,
+    private readonly events: ResilienceEvents,
+    private readonly slowQueryMs: number,
   ) {}
 
   install(): void {
@@ -132,7 +144,7 @@ export class ConnectionGuard {
     this.breaker.admit(); // open: rejected here, before any I/O
     for (let tries = 1; ; tries++) {
       const connection = await this.acquire(obtain).catch((error: unknown) => {
-        this.report(error);
+        this.recordOutsideUnit(error, this.report(error));
         throw error;
       });
       this.instrument(connection, 'primary');
@@ -205,10 +217,12 @@ export class ConnectionGuard {
 
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
+    const startedAt = performance.now();
     const done = (error: unknown, ...results: unknown[]) => {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
+      this.timed(sql, kind, performance.now() - startedAt, Boolean(error));
       if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost);
       else {
         this.afterSuccess(state, kind);
@@ -253,6 +267,7 @@ export class ConnectionGuard {
   ): void {
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
     const classified = state.role === 'primary' ? this.report(error) : this.classifier.classify(error);
+    this.recordOutsideUnit(error, classified);
     const lost =
       classified.category === ErrorCategory.CONNECTION ||
       classified.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
@@ -262,6 +277,44 @@ export class ConnectionGuard {
     if (outcomeUnknownIfLost && lost && classified.name !== 'CONNECTION_CLOSED_STATE') {
       markOutcomeUnknown(error, connection.threadId);
     }
+  }
+
+  private timed(sql: string, kind: StatementKind, durationMs: number, failed: boolean): void {
+    const at = Date.now();
+    this.events.emit({ type: 'query', at, database: this.database, kind, durationMs, failed });
+    if (durationMs < this.slowQueryMs) return;
+    const request = requestContext.getStore();
+    this.events.emit({
+      type: 'slow-query',
+      at,
+      database: this.database,
+      fingerprint: fingerprintSql(sql),
+      durationMs,
+      requestId: request?.requestId,
+      route: request?.route,
+    });
+  }
+
+  /**
+   * Inside a unit of work the retry runner records what the caller finally gets; outside one (a plain
+   * repository call, `DataSource.query`, TypeORM's own transaction) nobody would, so the guard does.
+   */
+  private recordOutsideUnit(error: unknown, classified: ClassifiedError): void {
+    markDatabaseError(error, classified);
+    if (unitOfWork.getStore()) return;
+    const request = requestContext.getStore();
+    this.events.emit({
+      type: 'attempt-failed',
+      at: Date.now(),
+      unitId: nextUnitId(),
+      database: this.database,
+      operation: undefined,
+      requestId: request?.requestId,
+      route: request?.route,
+      attempt: 1,
+      error: classified,
+      willRetry: false,
+    });
   }
 
   /** Tells the breaker how the server did: unwell (connection, overload...) or answering (even with an error). */
@@ -282,6 +335,26 @@ export class ConnectionGuard {
       return sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(remainingMs)}) */`);
     }
     return sql; // MySQL writes: the client-side timer and KILL QUERY stop them
+  }
+
+  /** A primary connection outside every breaker, for the health check (instrumented like any other). */
+  obtainPrimary(): Promise<Mysql2Connection> {
+    return unitOfWork.exit(() => this.acquire(this.obtainUnguarded));
+  }
+
+  /** The replica nodes (TypeORM replication), each with a way to borrow one of its connections. */
+  replicaNodes(): Array<{ node: string; obtain: () => Promise<Mysql2Connection> }> {
+    const cluster = (this.dataSource.driver as unknown as { poolCluster?: ReplicaNodes }).poolCluster;
+    const slaves = (this.dataSource.driver as unknown as ReplicatedDriver).options.replication?.slaves ?? [];
+    if (!cluster) return [];
+    return slaves.map((_, index) => {
+      const node = `SLAVE${index}`;
+      const obtain = () =>
+        new Promise<Mysql2Connection>((resolve, reject) =>
+          cluster.of(node).getConnection((error, connection) => (error ? reject(error) : resolve(connection!))),
+        );
+      return { node, obtain: () => unitOfWork.exit(() => this.acquire(obtain)) };
+    });
   }
 
   /** A `SELECT 1` on the primary outside every breaker and unit of work: is the server back? */

@@ -4,6 +4,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { ErrorClassifier } from '../classification/error-classifier';
+import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../resilience-options.token';
 import { IdempotencyMarkers } from '../retry/idempotency-markers';
@@ -14,6 +15,7 @@ export interface GuardedDataSource {
   readonly name: string;
   readonly dataSource: DataSource;
   readonly markers: IdempotencyMarkers;
+  readonly guard: ConnectionGuard;
 }
 
 /**
@@ -29,6 +31,7 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
     private readonly moduleRef: ModuleRef,
     private readonly classifier: ErrorClassifier,
     private readonly breakers: CircuitBreakerRegistry,
+    private readonly events: ResilienceEvents,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {}
 
@@ -54,6 +57,11 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
     return this.find(name) !== undefined;
   }
 
+  /** The configured databases that have a TypeORM DataSource in this app. */
+  list(): GuardedDataSource[] {
+    return this.options.databases.map((name) => this.find(name)).filter((found) => found !== undefined);
+  }
+
   /** The first configured database: what calls without a `database` use. */
   get defaultName(): string {
     return this.options.databases[0];
@@ -76,12 +84,15 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
       this.classifier,
       this.breakers.get(name),
       this.options.failover.replicaRetryMs,
+      this.events,
+      this.options.queries.slowQueryMs,
     );
     guard.install();
     this.breakers.setProber(name, () => guard.probe());
     const entry = {
       name,
       dataSource,
+      guard,
       markers: new IdempotencyMarkers(
         dataSource,
         this.options.idempotency.table,

@@ -1,0 +1,11 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** The HTTP request the current code serves, set by the module's interceptor. */
+export interface RequestContext {
+  readonly requestId: string;
+  /** The route pattern (`GET /accounts/:id`), never the URL: bounded, and free of values. */
+  readonly route: string;
+}
+
+/** Carried across awaits, so that errors recorded deep in a query are tagged with their request and route. */
+export const requestContext = new AsyncLocalStorage<RequestContext>();

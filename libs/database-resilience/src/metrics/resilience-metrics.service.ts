@@ -1,0 +1,112 @@
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { ErrorCategory } from '../classification/error-category.enum';
+import { DegradationService } from '../degradation/degradation.service';
+import type { ResilienceEvent } from '../events/resilience-event';
+import { ResilienceEvents } from '../events/resilience-events';
+import { PoolMonitor } from '../pool/pool-monitor';
+import { METRIC, liveGaugeSources, type GaugeSource } from './metric-providers';
+
+const STATES = ['closed', 'open', 'half-open'] as const;
+
+/** Feeds the Prometheus metrics from the module's events, and the gauges at scrape time. */
+@Injectable()
+export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDestroy {
+  private unsubscribe: () => void = () => undefined;
+  /** Histogram children by database and kind: labels are looked up once, not on every statement. */
+  private readonly queryTimers = new Map<string, Map<string, Histogram.Internal<string>>>();
+
+  constructor(
+    private readonly events: ResilienceEvents,
+    private readonly breakers: CircuitBreakerRegistry,
+    private readonly degradation: DegradationService,
+    private readonly pools: PoolMonitor,
+    @InjectMetric(METRIC.errors) private readonly errors: Counter<string>,
+    @InjectMetric(METRIC.retries) private readonly retries: Counter<string>,
+    @InjectMetric(METRIC.deadlocks) private readonly deadlocks: Counter<string>,
+    @InjectMetric(METRIC.ambiguousCommits) private readonly ambiguousCommits: Counter<string>,
+    @InjectMetric(METRIC.breakerTransitions) private readonly transitions: Counter<string>,
+    @InjectMetric(METRIC.healthUp) private readonly healthUp: Gauge<string>,
+    @InjectMetric(METRIC.healthCheckDuration) private readonly healthDuration: Histogram<string>,
+    @InjectMetric(METRIC.queryDuration) private readonly queryDuration: Histogram<string>,
+    @InjectMetric(METRIC.slowQueries) private readonly slowQueries: Counter<string>,
+    @InjectMetric(METRIC.slowRequests) private readonly slowRequests: Counter<string>,
+    @InjectMetric(METRIC.alerts) private readonly alerts: Counter<string>,
+  ) {}
+
+  onModuleInit(): void {
+    liveGaugeSources.add(this);
+    this.unsubscribe = this.events.subscribe((event) => this.observe(event));
+  }
+
+  onModuleDestroy(): void {
+    liveGaugeSources.delete(this);
+    this.unsubscribe();
+  }
+
+  collectBreakerStates(gauge: Gauge): void {
+    for (const { name, state } of this.breakers.list())
+      for (const candidate of STATES) gauge.set({ database: name, state: candidate }, candidate === state ? 1 : 0);
+  }
+
+  collectDegraded(gauge: Gauge): void {
+    gauge.set(this.degradation.isDegraded() ? 1 : 0);
+  }
+
+  collectPools(gauge: Gauge): void {
+    for (const [database, figures] of Object.entries(this.pools.figures())) {
+      gauge.set({ database, state: 'idle' }, figures.idle);
+      gauge.set({ database, state: 'in_use' }, figures.inUse);
+      gauge.set({ database, state: 'waiting' }, figures.waiting);
+      if (figures.limit !== null) gauge.set({ database, state: 'limit' }, figures.limit);
+    }
+  }
+
+  private observe(event: ResilienceEvent): void {
+    switch (event.type) {
+      case 'query':
+        this.queryTimer(event.database, event.kind).observe(event.durationMs / 1000);
+        break;
+      case 'attempt-failed': {
+        const { database, error } = event;
+        this.errors.inc({ database, category: error.category, severity: error.severity });
+        if (error.category === ErrorCategory.DEADLOCK) this.deadlocks.inc({ database });
+        if (event.willRetry) this.retries.inc({ database, outcome: 'scheduled' });
+        else if (event.attempt > 1) this.retries.inc({ database, outcome: 'exhausted' });
+        break;
+      }
+      case 'recovered':
+        this.retries.inc({ database: event.database, outcome: 'recovered' });
+        break;
+      case 'commit-settled':
+        this.ambiguousCommits.inc({ database: event.database, committed: String(event.committed) });
+        break;
+      case 'breaker-state':
+        this.transitions.inc({ database: event.database, to: event.state });
+        break;
+      case 'health-checked':
+        this.healthUp.set({ database: event.database }, event.up ? 1 : 0);
+        this.healthDuration.observe({ database: event.database }, event.durationMs / 1000);
+        break;
+      case 'slow-query':
+        this.slowQueries.inc({ database: event.database });
+        break;
+      case 'slow-request':
+        this.slowRequests.inc({ route: event.route });
+        break;
+      case 'alert-raised':
+        this.alerts.inc({ rule: event.rule, database: event.database });
+        break;
+    }
+  }
+
+  private queryTimer(database: string, kind: string): Histogram.Internal<string> {
+    let byKind = this.queryTimers.get(database);
+    if (!byKind) this.queryTimers.set(database, (byKind = new Map()));
+    let timer = byKind.get(kind);
+    if (!timer) byKind.set(kind, (timer = this.queryDuration.labels({ database, kind })));
+    return timer;
+  }
+}

@@ -1,0 +1,40 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSourceRegistry } from '../typeorm/data-source-registry';
+import { isSaturated, poolFiguresOf, type PoolFigures } from './pool-figures';
+
+/** At most one saturation warning per database in this time. */
+const WARN_EVERY_MS = 60_000;
+
+/** The connection pools of the guarded DataSources: figures on demand, and a warning when one is saturated. */
+@Injectable()
+export class PoolMonitor {
+  private readonly logger = new Logger('DatabaseResilience');
+  private readonly lastWarned = new Map<string, number>();
+
+  constructor(private readonly dataSources: DataSourceRegistry) {}
+
+  /** Figures per guarded database (those whose pool exists: a DataSource not yet connected has none). */
+  figures(): Record<string, PoolFigures> {
+    const all: Record<string, PoolFigures> = {};
+    for (const { name, dataSource } of this.dataSources.list()) {
+      const figures = poolFiguresOf(dataSource.driver);
+      if (figures) all[name] = figures;
+    }
+    return all;
+  }
+
+  /** Reads the figures and warns about saturated pools (the scheduled health check calls it). */
+  check(): Record<string, PoolFigures> {
+    const all = this.figures();
+    const now = Date.now();
+    for (const [name, figures] of Object.entries(all)) {
+      if (!isSaturated(figures) || now - (this.lastWarned.get(name) ?? -Infinity) < WARN_EVERY_MS) continue;
+      this.lastWarned.set(name, now);
+      this.logger.warn(
+        `Connection pool of "${name}" is saturated: ${figures.inUse}/${figures.limit} connections in use, ` +
+          `${figures.waiting} callers waiting. Raise poolSize, shorten transactions, or look for a slow query.`,
+      );
+    }
+    return all;
+  }
+}
