@@ -103,6 +103,16 @@ describe('read failover (TypeORM replication: own primary, replica behind a faul
   it('with every replica down: reads go to the primary; the replica is put back by itself', async () => {
     await primary.start();
     module.get(CircuitBreakerRegistry).reset('default');
+    // mysql2 removed the primary from its cluster when it went down; the module puts it back after replicaRetryMs
+    await waitUntil(
+      () =>
+        dataSource.query('SELECT 1').then(
+          () => true,
+          () => false,
+        ),
+      'the primary to be back in the pool',
+      10_000,
+    );
     proxy.refuse(true);
     proxy.closeOpenConnections();
     for (let i = 0; i < 8; i++) expect(await guardedRead()).toBe('primary');

@@ -23,7 +23,8 @@ interface HttpRequest {
 
 /**
  * Registered app-wide by the module: gives each HTTP request an id (kept from `http.requestIdHeader` if safe,
- * echoed back), carries the id and the route pattern to every error recorded while it runs, and logs and counts
+ * echoed back), carries the id, the route pattern and the request's deadline (`http.requestDeadlineMs`) to the
+ * statements it runs and the errors recorded meanwhile, and logs and counts
  * requests slower than `http.slowRequestMs`. It changes nothing in what the handler returns or throws.
  */
 @Injectable()
@@ -39,13 +40,15 @@ export class DatabaseResilienceInterceptor implements NestInterceptor {
     if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<HttpRequest>();
-    const { requestIdHeader, slowRequestMs } = this.options.http;
+    const { requestIdHeader, slowRequestMs, requestDeadlineMs } = this.options.http;
     const requestId = requestIdFor(request, requestIdHeader);
     setHeader(http.getResponse(), requestIdHeader, requestId);
     const route = `${request.method ?? ''} ${request.route?.path ?? request.routeOptions?.url ?? '?'}`;
     const startedAt = performance.now();
+    const deadline =
+      requestDeadlineMs === null ? undefined : { at: Date.now() + requestDeadlineMs, ms: requestDeadlineMs };
     return requestContext
-      .run({ requestId, route }, () => next.handle())
+      .run({ requestId, route, deadline }, () => next.handle())
       .pipe(
         finalize(() => {
           const durationMs = performance.now() - startedAt;

@@ -5,6 +5,8 @@ export interface RequestContext {
   readonly requestId: string;
   /** The route pattern (`GET /accounts/:id`), never the URL: bounded, and free of values. */
   readonly route: string;
+  /** From `http.requestDeadlineMs`: statements of this request without a deadline of their own get this one. */
+  readonly deadline?: { readonly at: number; readonly ms: number };
 }
 
 /** Carried across awaits, so that errors recorded deep in a query are tagged with their request and route. */

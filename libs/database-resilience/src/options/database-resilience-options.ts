@@ -84,6 +84,11 @@ export interface DatabaseResilienceOptions {
   http?: {
     /** A request that takes this long or longer is logged and counted as slow. Default 3000 ms. */
     slowRequestMs?: number;
+    /**
+     * Statements of an HTTP request that have no deadline of their own (`deadlineMs`) must finish within this
+     * time from the request's start: a hung server cannot hold requests for ever. `null`: none. Default 30 000 ms.
+     */
+    requestDeadlineMs?: number | null;
     /** `Retry-After` of a 503 when nothing better is known (an open breaker says its own). Default 5 s. */
     retryAfterSeconds?: number;
     /** Header that carries the request id in and out (a safe incoming value is kept). Default `x-request-id`. */

@@ -136,6 +136,7 @@ export const optionsSchema = z.strictObject({
   http: z
     .strictObject({
       slowRequestMs: milliseconds(1, 3_600_000).default(3000),
+      requestDeadlineMs: milliseconds(10, 3_600_000).nullable().default(30_000),
       retryAfterSeconds: integer(1, 86_400).default(5),
       requestIdHeader: z
         .string()

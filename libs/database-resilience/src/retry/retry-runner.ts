@@ -137,7 +137,8 @@ export class RetryRunner {
     const delayMs = backoffDelay(policy, attempt, previousDelayMs, this.random);
     const now = Date.now();
     if (now - startedAt + delayMs > policy.budgetMs) return giveUp;
-    if (unit.deadline && now + delayMs >= unit.deadline.at) return giveUp;
+    const deadline = unit.deadline ?? requestContext.getStore()?.deadline;
+    if (deadline && now + delayMs >= deadline.at) return giveUp;
     return { retry: true, delayMs };
   }
 

@@ -7,15 +7,22 @@ import { markCounted } from '../circuit-breaker/counted-failures';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { nextUnitId, unitOfWork } from '../retry/unit-of-work.context';
+import { nextUnitId, unitOfWork, type UnitOfWork } from '../retry/unit-of-work.context';
 import { fingerprintSql } from '../classification/sql-fingerprint';
 import type { ClassifiedError } from '../classification/classified-error';
 import { markDatabaseError } from '../errors/database-error-marks';
 import type { ResilienceEvents } from '../events/resilience-events';
-import { requestContext } from '../http/request-context';
+import { requestContext, type RequestContext } from '../http/request-context';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { markOutcomeUnknown } from './outcome-unknown';
 import { statementKind, type StatementKind } from './statement-kind';
+
+type Deadline = NonNullable<UnitOfWork['deadline']>;
+
+/** The unit of work's deadline, else the HTTP request's (`http.requestDeadlineMs`). */
+function currentDeadline(): Deadline | undefined {
+  return unitOfWork.getStore()?.deadline ?? requestContext.getStore()?.deadline;
+}
 
 interface ConnectionState {
   /** Replica connections say nothing to the primary's breaker. */
@@ -27,8 +34,11 @@ interface ConnectionState {
 
 /** Errors after which a connection must not be reused: the server is read-only (a demoted primary). */
 const READ_ONLY_ERRNOS = new Set([1290, 1836, 1874, 1792]);
-/** How long after the deadline the client stops waiting for a server that did not stop the statement itself. */
-const CLIENT_GRACE_MS = 500;
+/**
+ * The server is told to stop a statement this much before the caller's deadline (at most a quarter of the time
+ * left), so that its own clean error usually comes first; the client stops waiting at the deadline itself.
+ */
+const SERVER_MARGIN_MS = 250;
 const GUARDED = Symbol('database-resilience.guarded');
 
 /** The parts of mysql2's PoolCluster and TypeORM's MysqlDriver that putting a replica back needs. */
@@ -142,24 +152,35 @@ export class ConnectionGuard {
 
   private async borrow(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
     this.breaker.admit(); // open: rejected here, before any I/O
+    const deadline = currentDeadline();
     for (let tries = 1; ; tries++) {
-      const connection = await this.acquire(obtain).catch((error: unknown) => {
-        this.recordOutsideUnit(error, this.report(error));
+      const connection = await this.acquire(obtain, deadline).catch((error: unknown) => {
+        const classified = this.report(error);
+        markDatabaseError(error, classified);
+        // a promise reaction runs in the context it was attached in: this one's
+        if (!unitOfWork.getStore()) this.recordOutsideUnit(error, classified, requestContext.getStore());
         throw error;
       });
       this.instrument(connection, 'primary');
-      if (tries > 20 || (await this.isAlive(connection))) return connection;
+      if (tries > 20 || (await this.isAlive(connection, deadline))) return connection;
       connection.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
     }
   }
 
-  private acquire(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
-    const waitMs = this.options.acquireTimeoutMs;
+  /** Waits at most `pool.acquireTimeoutMs`, and never past the caller's deadline. */
+  private acquire(obtain: () => Promise<Mysql2Connection>, deadline?: Deadline): Promise<Mysql2Connection> {
+    const poolWaitMs = this.options.acquireTimeoutMs;
+    const leftMs = deadline === undefined ? Infinity : deadline.at - Date.now();
+    const waitMs = Math.max(0, Math.min(poolWaitMs, leftMs));
     return new Promise((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
-        reject(new PoolAcquireTimeoutError(this.database, waitMs));
+        reject(
+          leftMs < poolWaitMs
+            ? new DeadlineExceededError(deadline!.ms, this.database)
+            : new PoolAcquireTimeoutError(this.database, waitMs),
+        );
       }, waitMs);
       obtain().then(
         (connection) => {
@@ -178,12 +199,16 @@ export class ConnectionGuard {
     });
   }
 
-  private isAlive(connection: Mysql2Connection): Promise<boolean> | boolean {
+  private isAlive(connection: Mysql2Connection, deadline?: Deadline): Promise<boolean> | boolean {
     const idleLimit = this.options.validateAfterIdleMs;
     const lastActive = connection.lastActiveTime;
     if (idleLimit === null || lastActive === undefined || Date.now() - lastActive < idleLimit) return true; // 0: always
+    const waitMs = Math.min(
+      this.options.validationTimeoutMs,
+      deadline === undefined ? Infinity : deadline.at - Date.now(),
+    );
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.options.validationTimeoutMs);
+      const timer = setTimeout(() => resolve(false), Math.max(0, waitMs));
       connection.ping((error) => {
         clearTimeout(timer);
         resolve(!error);
@@ -213,7 +238,11 @@ export class ConnectionGuard {
     if (typeof callback !== 'function' || typeof sql !== 'string') return query.apply(connection, args); // streams
     const kind = statementKind(sql);
     const outcomeUnknownIfLost = kind === 'commit' || (kind === 'write' && !state.inTransaction);
-    const deadline = kind === 'read' || kind === 'write' ? unitOfWork.getStore()?.deadline : undefined;
+    // mysql2 calls back from its socket's events, in whatever async context the connection was made in:
+    // what the statement belongs to is read here, at the call.
+    const unit = unitOfWork.getStore();
+    const request = requestContext.getStore();
+    const deadline = kind === 'read' || kind === 'write' ? (unit?.deadline ?? request?.deadline) : undefined;
 
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
@@ -222,8 +251,8 @@ export class ConnectionGuard {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
-      this.timed(sql, kind, performance.now() - startedAt, Boolean(error));
-      if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost);
+      this.timed(sql, kind, performance.now() - startedAt, Boolean(error), request);
+      if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost, unit !== undefined, request);
       else {
         this.afterSuccess(state, kind);
         if (state.role === 'primary') this.breaker.success();
@@ -239,16 +268,18 @@ export class ConnectionGuard {
         process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
         return undefined;
       }
-      const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
+      const serverMs = Math.max(1, remainingMs - Math.min(SERVER_MARGIN_MS, remainingMs / 4));
+      const limited = this.withServerDeadline(connection, sql, kind, serverMs);
       sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
       timer = setTimeout(() => {
-        // The server should have stopped the statement by now; stop waiting, stop it, drop the connection.
+        // The server should have stopped the statement by now (hung, or a MySQL write): stop waiting, stop it,
+        // drop the connection.
         const error = new DeadlineExceededError(deadline.ms, this.database);
         if (outcomeUnknownIfLost) markOutcomeUnknown(error, connection.threadId);
         state.doomed = true;
         void this.killQuery(connection.threadId).finally(() => connection.destroy());
         done(error);
-      }, remainingMs + CLIENT_GRACE_MS);
+      }, remainingMs);
     }
     return query.apply(connection, sent);
   }
@@ -264,10 +295,13 @@ export class ConnectionGuard {
     error: unknown,
     kind: StatementKind,
     outcomeUnknownIfLost: boolean,
+    inUnit: boolean,
+    request: RequestContext | undefined,
   ): void {
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
     const classified = state.role === 'primary' ? this.report(error) : this.classifier.classify(error);
-    this.recordOutsideUnit(error, classified);
+    markDatabaseError(error, classified);
+    if (!inUnit) this.recordOutsideUnit(error, classified, request);
     const lost =
       classified.category === ErrorCategory.CONNECTION ||
       classified.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
@@ -279,11 +313,16 @@ export class ConnectionGuard {
     }
   }
 
-  private timed(sql: string, kind: StatementKind, durationMs: number, failed: boolean): void {
+  private timed(
+    sql: string,
+    kind: StatementKind,
+    durationMs: number,
+    failed: boolean,
+    request: RequestContext | undefined,
+  ): void {
     const at = Date.now();
     this.events.emit({ type: 'query', at, database: this.database, kind, durationMs, failed });
     if (durationMs < this.slowQueryMs) return;
-    const request = requestContext.getStore();
     this.events.emit({
       type: 'slow-query',
       at,
@@ -299,10 +338,7 @@ export class ConnectionGuard {
    * Inside a unit of work the retry runner records what the caller finally gets; outside one (a plain
    * repository call, `DataSource.query`, TypeORM's own transaction) nobody would, so the guard does.
    */
-  private recordOutsideUnit(error: unknown, classified: ClassifiedError): void {
-    markDatabaseError(error, classified);
-    if (unitOfWork.getStore()) return;
-    const request = requestContext.getStore();
+  private recordOutsideUnit(error: unknown, classified: ClassifiedError, request: RequestContext | undefined): void {
     this.events.emit({
       type: 'attempt-failed',
       at: Date.now(),
