@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatabaseResilienceModule } from 'nestjs-database-resilience';
 import { databaseEnv } from '../../../libs/shared/src/database-env';
@@ -6,7 +7,9 @@ import { Account } from './accounts/account.entity';
 import { AccountsController } from './accounts/accounts.controller';
 import { AccountsService } from './accounts/accounts.service';
 import { Transfer } from './accounts/transfer.entity';
+import { HealthController } from './health/health.controller';
 import { ReportsController } from './reports/reports.controller';
+import { resilienceOptionsFromEnv } from './resilience-options';
 
 @Module({
   imports: [
@@ -21,19 +24,10 @@ import { ReportsController } from './reports/reports.controller';
         retryDelay: 1000,
       }),
     }),
-    DatabaseResilienceModule.forRoot({
-      circuitBreaker: process.env.REDIS_URL
-        ? {
-            store: {
-              type: 'redis',
-              url: process.env.REDIS_URL,
-              keyPrefix: process.env.REDIS_KEY_PREFIX || 'db-resilience',
-            },
-          }
-        : {},
-    }),
+    DatabaseResilienceModule.forRootAsync({ useFactory: () => resilienceOptionsFromEnv() }),
+    TerminusModule,
   ],
-  controllers: [AccountsController, ReportsController],
+  controllers: [AccountsController, ReportsController, HealthController],
   providers: [AccountsService],
 })
 export class AppModule {}

@@ -13,6 +13,11 @@ export interface ModuleExtras {
   isGlobal: boolean;
   /** Where `@willsoto/nestjs-prometheus` serves the metrics; false if the app imports PrometheusModule itself. Default `/metrics`. */
   metricsPath: string | false;
+  /**
+   * Also serve prom-client's process metrics (CPU, memory, event loop). Off by default: prom-client names three
+   * gauges `nodejs_active_*_total`, which `promtool check metrics` rejects. Default false.
+   */
+  defaultMetrics: boolean;
   /** The app-wide exception filter that answers database errors. Default true. */
   exceptionFilter: boolean;
   /** The app-wide interceptor (request ids, route tags, slow requests). Default true. */
@@ -22,6 +27,7 @@ export interface ModuleExtras {
 const DEFAULT_EXTRAS: ModuleExtras = {
   isGlobal: true,
   metricsPath: '/metrics',
+  defaultMetrics: false,
   exceptionFilter: true,
   interceptor: true,
 };
@@ -41,7 +47,7 @@ function withExtras(definition: DynamicModule, given: Partial<ModuleExtras>): Dy
   const providers: Provider[] = [];
   if (extras.exceptionFilter) providers.push({ provide: APP_FILTER, useClass: DatabaseExceptionFilter });
   if (extras.interceptor) providers.push({ provide: APP_INTERCEPTOR, useClass: DatabaseResilienceInterceptor });
-  const imports = extras.metricsPath === false ? [] : [prometheusAt(extras.metricsPath)];
+  const imports = extras.metricsPath === false ? [] : [prometheusAt(extras.metricsPath, extras.defaultMetrics)];
   return {
     ...definition,
     global: extras.isGlobal,
@@ -51,14 +57,14 @@ function withExtras(definition: DynamicModule, given: Partial<ModuleExtras>): Dy
 }
 
 /** prom-client refuses to collect the default (process) metrics twice in a process: a second app skips them. */
-function prometheusAt(path: string): DynamicModule {
+function prometheusAt(path: string, defaultMetrics: boolean): DynamicModule {
   const collecting = register.getSingleMetric('process_cpu_user_seconds_total') !== undefined;
-  return PrometheusModule.register({ path, defaultMetrics: { enabled: !collecting } });
+  return PrometheusModule.register({ path, defaultMetrics: { enabled: defaultMetrics && !collecting } });
 }
 
 function checkExtras(extras: ModuleExtras): ModuleExtras {
   const problems: string[] = [];
-  for (const key of ['isGlobal', 'exceptionFilter', 'interceptor'] as const)
+  for (const key of ['isGlobal', 'defaultMetrics', 'exceptionFilter', 'interceptor'] as const)
     if (typeof extras[key] !== 'boolean') problems.push(`\`${key}\` must be true or false`);
   const { metricsPath } = extras;
   if (metricsPath !== false && (typeof metricsPath !== 'string' || !/^\/[\w\-/.]*$/.test(metricsPath)))
