@@ -24,6 +24,7 @@ export async function resilientApp(settings: {
   database: string;
   port?: number;
   poolSize?: number;
+  entities?: Array<new () => object>;
   options?: DatabaseResilienceOptions;
   providers?: Provider[];
 }): Promise<ResilientApp> {
@@ -37,6 +38,7 @@ export async function resilientApp(settings: {
         password: '',
         database: settings.database,
         poolSize: settings.poolSize ?? 10,
+        entities: settings.entities ?? [],
         retryAttempts: 0,
       }),
       DatabaseResilienceModule.forRoot(settings.options ?? {}),
