@@ -40,6 +40,15 @@ describe('DatabaseResilienceModule', () => {
     await app.close();
   });
 
+  it('rejects a bad metricsPath or a switch that is not a boolean at definition, naming them', () => {
+    expect(() => DatabaseResilienceModule.forRoot({ metricsPath: 'metrics' })).toThrow(
+      /`metricsPath` must be false or a path starting with \//,
+    );
+    expect(() => DatabaseResilienceModule.forRoot({ exceptionFilter: 'yes' as unknown as boolean })).toThrow(
+      ResilienceOptionsError,
+    );
+  });
+
   it('is not global with isGlobal: false', async () => {
     const compiling = Test.createTestingModule({
       imports: [DatabaseResilienceModule.forRoot({ isGlobal: false }), FeatureModule],

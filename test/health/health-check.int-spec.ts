@@ -1,0 +1,90 @@
+import {
+  CircuitBreakerRegistry,
+  DatabaseResilienceHealthIndicator,
+  DegradationService,
+  HealthCheckService,
+  type HealthCheckedEvent,
+} from 'nestjs-database-resilience';
+import { MariaDbInstance } from '../../apps/cli/src/support/mariadb-instance';
+import { waitUntil } from '../../apps/cli/src/support/server-target';
+import { resilientApp, type ResilientApp } from '../support/resilient-app';
+
+const INTERVAL_MS = 300;
+const TIMEOUT_MS = 200;
+
+describe('scheduled health check on a server of its own (SIGSTOP)', () => {
+  let server: MariaDbInstance;
+  let app: ResilientApp;
+  let health: HealthCheckService;
+
+  beforeAll(async () => {
+    server = await MariaDbInstance.create();
+    app = await resilientApp({
+      database: 'test',
+      port: server.port,
+      options: {
+        healthCheck: { intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS },
+        circuitBreaker: { failureThreshold: 2, recoveryTimeoutMs: 600_000 },
+        alerts: { log: false },
+      },
+    });
+    health = app.module.get(HealthCheckService);
+  }, 120_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await server?.destroy();
+  });
+
+  const checks = () => app.events.filter((e): e is HealthCheckedEvent => e.type === 'health-checked');
+
+  it('runs on its interval and reports latency and pool figures', async () => {
+    await waitUntil(async () => checks().length >= 2, 'two scheduled runs', 5_000);
+    const [result] = health.lastResults();
+    expect(result).toMatchObject({
+      database: 'default',
+      status: 'up',
+      error: null,
+      breaker: 'closed',
+      pool: expect.objectContaining({ limit: 10 }),
+      replicas: [],
+    });
+    expect(result.latencyMs).toBeGreaterThan(0);
+  });
+
+  it('a run asked for while one runs joins it: runs never overlap', () => {
+    const first = health.check();
+    expect(health.check()).toBe(first);
+    return first;
+  });
+
+  it('reports a hung server down within its timeout, opens the breaker and degrades; up again after SIGCONT', async () => {
+    server.pause();
+    try {
+      const started = performance.now();
+      const [result] = await health.check();
+      const elapsed = performance.now() - started;
+      expect(result).toMatchObject({ status: 'down', error: { category: 'connection', code: 'HEALTH_CHECK_TIMEOUT' } });
+      expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
+      expect(elapsed).toBeLessThan(TIMEOUT_MS + 300); // the timeout, not the pause
+      await waitUntil(
+        async () => app.module.get(CircuitBreakerRegistry).get('default').state === 'open',
+        'failed checks to open the breaker',
+        5_000,
+      );
+      expect(app.module.get(DegradationService).state()).toMatchObject({ degraded: true });
+      const indicator = await app.module.get(DatabaseResilienceHealthIndicator).isHealthy('db');
+      expect(indicator.db.status).toBe('down');
+    } finally {
+      server.resume();
+    }
+    // The next passing run closes the breaker at once: no user request is sacrificed as a probe.
+    await waitUntil(
+      async () => app.module.get(CircuitBreakerRegistry).get('default').state === 'closed',
+      'a passing check to close the breaker',
+      10_000,
+    );
+    expect(health.lastResults()[0].status).toBe('up');
+    await expect(app.dataSource.query('SELECT 1 AS ok')).resolves.toEqual([{ ok: 1 }]);
+  }, 60_000);
+});
