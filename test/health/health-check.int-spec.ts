@@ -1,6 +1,7 @@
 import {
   CircuitBreakerRegistry,
   DatabaseResilienceHealthIndicator,
+  DeadlineExceededError,
   DegradationService,
   HealthCheckService,
   type HealthCheckedEvent,
@@ -11,11 +12,13 @@ import { resilientApp, type ResilientApp } from '../support/resilient-app';
 
 const INTERVAL_MS = 300;
 const TIMEOUT_MS = 200;
+const STATEMENT_TIMEOUT_MS = 400;
 
 describe('scheduled health check on a server of its own (SIGSTOP)', () => {
   let server: MariaDbInstance;
   let app: ResilientApp;
   let health: HealthCheckService;
+  let plain: ResilientApp;
 
   beforeAll(async () => {
     server = await MariaDbInstance.create();
@@ -29,9 +32,20 @@ describe('scheduled health check on a server of its own (SIGSTOP)', () => {
       },
     });
     health = app.module.get(HealthCheckService);
+    plain = await resilientApp({
+      database: 'test',
+      port: server.port,
+      options: {
+        healthCheck: { enabled: false },
+        queries: { timeoutMs: STATEMENT_TIMEOUT_MS },
+        alerts: { log: false },
+      },
+    });
+    await plain.dataSource.query('SELECT 1'); // a pooled connection, fresh: no ping before the next statement
   }, 120_000);
 
   afterAll(async () => {
+    await plain?.close();
     await app?.close();
     await server?.destroy();
   });
@@ -75,6 +89,11 @@ describe('scheduled health check on a server of its own (SIGSTOP)', () => {
       expect(app.module.get(DegradationService).state()).toMatchObject({ degraded: true });
       const indicator = await app.module.get(DatabaseResilienceHealthIndicator).isHealthy('db');
       expect(indicator.db.status).toBe('down');
+      // A plain statement (no unit of work, no request) on the hung server gives up at queries.timeoutMs.
+      const statementStarted = performance.now();
+      const error = await plain.dataSource.query('SELECT 1').catch((e: unknown) => e);
+      expect((error as { driverError?: unknown }).driverError).toBeInstanceOf(DeadlineExceededError);
+      expect(performance.now() - statementStarted).toBeLessThan(STATEMENT_TIMEOUT_MS + 300);
     } finally {
       server.resume();
     }

@@ -159,6 +159,7 @@ describe('exception filter and interceptor (real MariaDB errors through HTTP)', 
           retryAttempts: 0,
         }),
         DatabaseResilienceModule.forRoot({
+          requestContext: true,
           queries: { slowQueryMs: 100 },
           http: { slowRequestMs: 100, retryAfterSeconds: 7 },
           healthCheck: { enabled: false },

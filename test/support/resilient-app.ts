@@ -54,7 +54,7 @@ export async function resilientApp(settings: {
     throw error;
   }
   const events: ResilienceEvent[] = [];
-  module.get(ResilienceEvents).subscribe((event) => events.push(event));
+  module.get(ResilienceEvents).subscribe((event) => events.push(event), { queries: true });
   return {
     module,
     resilience: module.get(ResilienceService),

@@ -24,7 +24,8 @@ import { resilienceOptionsFromEnv } from './resilience-options';
         retryDelay: 1000,
       }),
     }),
-    DatabaseResilienceModule.forRootAsync({ useFactory: () => resilienceOptionsFromEnv() }),
+    // The demo shows request ids, route tags and the request deadline: requestContext on.
+    DatabaseResilienceModule.forRootAsync({ requestContext: true, useFactory: () => resilienceOptionsFromEnv() }),
     TerminusModule,
   ],
   controllers: [AccountsController, ReportsController, HealthController],

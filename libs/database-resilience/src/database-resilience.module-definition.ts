@@ -1,9 +1,8 @@
 import { ConfigurableModuleBuilder, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { register } from 'prom-client';
 import { DatabaseExceptionFilter } from './http/database-exception.filter';
-import { DatabaseResilienceInterceptor } from './http/database-resilience.interceptor';
 import type { DatabaseResilienceOptions } from './options/database-resilience-options';
 import { ResilienceOptionsError } from './options/resilience-options.error';
 
@@ -20,16 +19,24 @@ export interface ModuleExtras {
   defaultMetrics: boolean;
   /** The app-wide exception filter that answers database errors. Default true. */
   exceptionFilter: boolean;
-  /** The app-wide interceptor (request ids, route tags, slow requests). Default true. */
-  interceptor: boolean;
+  /**
+   * A middleware on every route: request ids, errors and slow queries tagged with request and route, the request
+   * deadline (`http.requestDeadlineMs`), slow requests. Off by default: it carries the request through
+   * AsyncLocalStorage, which on Node 20 makes every promise of a request dearer (see docs/BENCHMARKS.md).
+   * Default false.
+   */
+  requestContext: boolean;
 }
+
+/** The extras as given at definition, for the module's own configure(). */
+export const MODULE_EXTRAS = Symbol('database-resilience.module-extras');
 
 const DEFAULT_EXTRAS: ModuleExtras = {
   isGlobal: true,
   metricsPath: '/metrics',
   defaultMetrics: false,
   exceptionFilter: true,
-  interceptor: true,
+  requestContext: false,
 };
 
 export const {
@@ -46,7 +53,7 @@ function withExtras(definition: DynamicModule, given: Partial<ModuleExtras>): Dy
   const extras = checkExtras({ ...DEFAULT_EXTRAS, ...given });
   const providers: Provider[] = [];
   if (extras.exceptionFilter) providers.push({ provide: APP_FILTER, useClass: DatabaseExceptionFilter });
-  if (extras.interceptor) providers.push({ provide: APP_INTERCEPTOR, useClass: DatabaseResilienceInterceptor });
+  providers.push({ provide: MODULE_EXTRAS, useValue: extras });
   const imports = extras.metricsPath === false ? [] : [prometheusAt(extras.metricsPath, extras.defaultMetrics)];
   return {
     ...definition,
@@ -64,7 +71,7 @@ function prometheusAt(path: string, defaultMetrics: boolean): DynamicModule {
 
 function checkExtras(extras: ModuleExtras): ModuleExtras {
   const problems: string[] = [];
-  for (const key of ['isGlobal', 'defaultMetrics', 'exceptionFilter', 'interceptor'] as const)
+  for (const key of ['isGlobal', 'defaultMetrics', 'exceptionFilter', 'requestContext'] as const)
     if (typeof extras[key] !== 'boolean') problems.push(`\`${key}\` must be true or false`);
   const { metricsPath } = extras;
   if (metricsPath !== false && (typeof metricsPath !== 'string' || !/^\/[\w\-/.]*$/.test(metricsPath)))

@@ -1,5 +1,6 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { RequestContextMiddleware } from './http/request-context.middleware';
+import { DiscoveryModule } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { DatabaseResilienceHealthIndicator } from './health/database-resilience.health-indicator';
 import { HealthCheckService } from './health/health-check.service';
@@ -8,12 +9,13 @@ import { metricProviders } from './metrics/metric-providers';
 import { ResilienceMetrics } from './metrics/resilience-metrics.service';
 import { PoolMonitor } from './pool/pool-monitor';
 import { DegradationService } from './degradation/degradation.service';
-import { NonEssentialGuard } from './degradation/non-essential.guard';
 import { ErrorClassifier } from './classification/error-classifier';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
+  MODULE_EXTRAS,
   OPTIONS_TYPE,
+  type ModuleExtras,
   RAW_OPTIONS,
 } from './database-resilience.module-definition';
 import type { DatabaseResilienceOptions } from './options/database-resilience-options';
@@ -68,7 +70,6 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     DatabaseResilienceHealthIndicator,
     ...metricProviders,
     ResilienceMetrics,
-    { provide: APP_GUARD, useClass: NonEssentialGuard },
   ],
   exports: [
     RESILIENCE_OPTIONS,
@@ -87,7 +88,15 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     DatabaseResilienceHealthIndicator,
   ],
 })
-export class DatabaseResilienceModule extends ConfigurableModuleClass {
+export class DatabaseResilienceModule extends ConfigurableModuleClass implements NestModule {
+  constructor(@Inject(MODULE_EXTRAS) private readonly extras: ModuleExtras) {
+    super();
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    if (this.extras.requestContext) consumer.apply(RequestContextMiddleware).forRoutes('{*path}');
+  }
+
   static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     return super.forRoot(options);
   }

@@ -74,7 +74,7 @@ export type { PoolFigures } from './pool/pool-figures';
 export { SlowQueryLog, type SlowQueryView, type SlowQueryTotals } from './history/slow-query-log.service';
 export { METRIC as RESILIENCE_METRICS } from './metrics/metric-providers';
 export { DatabaseExceptionFilter, type DatabaseErrorBody } from './http/database-exception.filter';
-export { DatabaseResilienceInterceptor } from './http/database-resilience.interceptor';
+export { RequestContextMiddleware } from './http/request-context.middleware';
 export { DatabaseError } from './http/database-error.matcher';
 export { httpErrorFor, type DatabaseHttpError } from './http/database-http-error';
 export type { ModuleExtras } from './database-resilience.module-definition';

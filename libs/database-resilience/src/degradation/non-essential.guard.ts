@@ -1,9 +1,10 @@
 import { Injectable, ServiceUnavailableException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DegradationService } from './degradation.service';
-import { NON_ESSENTIAL_METADATA } from './non-essential.decorator';
 
-/** Registered app-wide by the module: refuses `@NonEssential()` routes while degraded. */
+export const NON_ESSENTIAL_METADATA = 'database-resilience:non-essential';
+
+/** Put on `@NonEssential()` routes by the decorator: refuses them while degraded. */
 @Injectable()
 export class NonEssentialGuard implements CanActivate {
   constructor(

@@ -12,17 +12,26 @@ export type ResilienceListener = (event: ResilienceEvent) => void;
 export class ResilienceEvents {
   private readonly logger = new Logger('DatabaseResilience');
   private listeners: ResilienceListener[] = [];
+  /** `query` events (one per statement) go only to those who asked: the hot path stays short. */
+  private queryListeners: ResilienceListener[] = [];
 
-  /** Returns a function that unsubscribes. */
-  subscribe(listener: ResilienceListener): () => void {
+  /** Every event but `query`, or with `{ queries: true }` those too. Returns a function that unsubscribes. */
+  subscribe(listener: ResilienceListener, options: { queries?: boolean } = {}): () => void {
     this.listeners = [...this.listeners, listener];
+    if (options.queries) this.queryListeners = [...this.queryListeners, listener];
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
+      this.queryListeners = this.queryListeners.filter((l) => l !== listener);
     };
   }
 
+  /** Whether anyone listens to `query` events (the guard skips building them otherwise). */
+  get wantsQueries(): boolean {
+    return this.queryListeners.length > 0;
+  }
+
   emit(event: ResilienceEvent): void {
-    for (const listener of this.listeners) {
+    for (const listener of event.type === 'query' ? this.queryListeners : this.listeners) {
       try {
         listener(event);
       } catch (error) {

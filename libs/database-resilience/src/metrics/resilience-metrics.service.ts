@@ -38,7 +38,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDes
 
   onModuleInit(): void {
     liveGaugeSources.add(this);
-    this.unsubscribe = this.events.subscribe((event) => this.observe(event));
+    this.unsubscribe = this.events.subscribe((event) => this.observe(event), { queries: true });
   }
 
   onModuleDestroy(): void {

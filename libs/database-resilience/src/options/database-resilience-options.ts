@@ -78,6 +78,12 @@ export interface DatabaseResilienceOptions {
   queries?: {
     /** A statement that takes this long or longer is recorded as slow, with its fingerprint. Default 1000 ms. */
     slowQueryMs?: number;
+    /**
+     * A data statement (SELECT, INSERT, UPDATE, DELETE, REPLACE, WITH) without a deadline of its own (`deadlineMs`,
+     * or the request's with `requestContext`) is stopped after this long, on the server and at the client: a hung
+     * server cannot hold callers for ever. DDL is never limited. `null`: no limit. Default 30 000 ms.
+     */
+    timeoutMs?: number | null;
     /** How many slow queries the log keeps (newest). Default 200. */
     slowQueryLogSize?: number;
   };
@@ -85,8 +91,8 @@ export interface DatabaseResilienceOptions {
     /** A request that takes this long or longer is logged and counted as slow. Default 3000 ms. */
     slowRequestMs?: number;
     /**
-     * Statements of an HTTP request that have no deadline of their own (`deadlineMs`) must finish within this
-     * time from the request's start: a hung server cannot hold requests for ever. `null`: none. Default 30 000 ms.
+     * With `requestContext: true`: statements of an HTTP request that have no deadline of their own
+     * (`deadlineMs`) must finish within this time from the request's start. `null`: none. Default 30 000 ms.
      */
     requestDeadlineMs?: number | null;
     /** `Retry-After` of a 503 when nothing better is known (an open breaker says its own). Default 5 s. */

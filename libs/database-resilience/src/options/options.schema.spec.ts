@@ -35,7 +35,7 @@ describe('resolveOptions', () => {
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
       failover: { replicaRetryMs: 5_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
-      queries: { slowQueryMs: 1000, slowQueryLogSize: 200 },
+      queries: { slowQueryMs: 1000, timeoutMs: 30_000, slowQueryLogSize: 200 },
       http: { slowRequestMs: 3000, requestDeadlineMs: 30_000, retryAfterSeconds: 5, requestIdHeader: 'x-request-id' },
       healthCheck: { enabled: true, intervalMs: 10_000, timeoutMs: 2_000 },
       history: { maxEntries: 1000 },

@@ -130,6 +130,7 @@ export const optionsSchema = z.strictObject({
   queries: z
     .strictObject({
       slowQueryMs: milliseconds(1, 3_600_000).default(1000),
+      timeoutMs: milliseconds(10, 86_400_000).nullable().default(30_000),
       slowQueryLogSize: integer(1, 100_000).default(200),
     })
     .prefault({}),

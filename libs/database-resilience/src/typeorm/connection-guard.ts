@@ -17,7 +17,10 @@ import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { markOutcomeUnknown } from './outcome-unknown';
 import { statementKind, type StatementKind } from './statement-kind';
 
-type Deadline = NonNullable<UnitOfWork['deadline']>;
+const DATA_STATEMENT = /^\s*(?:SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
+
+/** `fresh`: the default statement timeout, which starts with the statement (its whole length is left). */
+type Deadline = NonNullable<UnitOfWork['deadline']> & { readonly fresh?: boolean };
 
 /** The unit of work's deadline, else the HTTP request's (`http.requestDeadlineMs`). */
 function currentDeadline(): Deadline | undefined {
@@ -72,6 +75,8 @@ export class ConnectionGuard {
   private obtainUnguarded!: () => Promise<Mysql2Connection>;
   /** With replication: until when the replicas are left out after a failure. */
   private replicasDownUntil = 0;
+  private cachedPrefixMs = -1;
+  private cachedPrefix = '';
 
   constructor(
     private readonly dataSource: DataSource,
@@ -82,6 +87,7 @@ export class ConnectionGuard {
     private readonly replicaRetryMs: number,
     private readonly events: ResilienceEvents,
     private readonly slowQueryMs: number,
+    private readonly statementTimeoutMs: number | null,
   ) {}
 
   install(): void {
@@ -242,7 +248,10 @@ export class ConnectionGuard {
     // what the statement belongs to is read here, at the call.
     const unit = unitOfWork.getStore();
     const request = requestContext.getStore();
-    const deadline = kind === 'read' || kind === 'write' ? (unit?.deadline ?? request?.deadline) : undefined;
+    const deadline: Deadline | undefined =
+      kind === 'read' || kind === 'write'
+        ? (unit?.deadline ?? request?.deadline ?? this.defaultDeadline(sql))
+        : undefined;
 
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
@@ -268,8 +277,7 @@ export class ConnectionGuard {
         process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
         return undefined;
       }
-      const serverMs = Math.max(1, remainingMs - Math.min(SERVER_MARGIN_MS, remainingMs / 4));
-      const limited = this.withServerDeadline(connection, sql, kind, serverMs);
+      const limited = this.withServerDeadline(connection, sql, kind, deadline.fresh ? deadline.ms : remainingMs);
       sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
       timer = setTimeout(() => {
         // The server should have stopped the statement by now (hung, or a MySQL write): stop waiting, stop it,
@@ -282,6 +290,15 @@ export class ConnectionGuard {
       }, remainingMs);
     }
     return query.apply(connection, sent);
+  }
+
+  /**
+   * `queries.timeoutMs` for a data statement with no deadline of its own: a hung server cannot hold a caller for
+   * ever. DDL (a migration's ALTER TABLE) is left alone.
+   */
+  private defaultDeadline(sql: string): Deadline | undefined {
+    const ms = this.statementTimeoutMs;
+    return ms === null || !DATA_STATEMENT.test(sql) ? undefined : { at: Date.now() + ms, ms, fresh: true };
   }
 
   private afterSuccess(state: ConnectionState, kind: StatementKind): void {
@@ -320,9 +337,11 @@ export class ConnectionGuard {
     failed: boolean,
     request: RequestContext | undefined,
   ): void {
-    const at = Date.now();
-    this.events.emit({ type: 'query', at, database: this.database, kind, durationMs, failed });
+    if (this.events.wantsQueries) {
+      this.events.emit({ type: 'query', at: Date.now(), database: this.database, kind, durationMs, failed });
+    }
     if (durationMs < this.slowQueryMs) return;
+    const at = Date.now();
     this.events.emit({
       type: 'slow-query',
       at,
@@ -365,12 +384,29 @@ export class ConnectionGuard {
     return classified;
   }
 
-  private withServerDeadline(connection: Mysql2Connection, sql: string, kind: StatementKind, remainingMs: number) {
-    if (connection._isMariaDB) return `SET STATEMENT max_statement_time=${(remainingMs / 1000).toFixed(3)} FOR ${sql}`;
+  /** The statement with a server-side limit a little before the deadline, so that the server's own error comes first. */
+  private withServerDeadline(connection: Mysql2Connection, sql: string, kind: StatementKind, leftMs: number) {
+    const remainingMs = this.serverLimitOf(leftMs);
+    if (connection._isMariaDB) return `${this.mariaDbPrefix(remainingMs)}${sql}`;
     if (kind === 'read' && /^\s*SELECT\b/i.test(sql)) {
       return sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(remainingMs)}) */`);
     }
     return sql; // MySQL writes: the client-side timer and KILL QUERY stop them
+  }
+
+  /** `SET STATEMENT max_statement_time=… FOR `; the one of the default timeout is made once. */
+  private mariaDbPrefix(remainingMs: number): string {
+    if (remainingMs === this.cachedPrefixMs) return this.cachedPrefix;
+    const prefix = `SET STATEMENT max_statement_time=${(remainingMs / 1000).toFixed(3)} FOR `;
+    if (this.statementTimeoutMs !== null && remainingMs === this.serverLimitOf(this.statementTimeoutMs)) {
+      this.cachedPrefixMs = remainingMs;
+      this.cachedPrefix = prefix;
+    }
+    return prefix;
+  }
+
+  private serverLimitOf(leftMs: number): number {
+    return Math.max(1, leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4));
   }
 
   /** A primary connection outside every breaker, for the health check (instrumented like any other). */

@@ -86,6 +86,7 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
       this.options.failover.replicaRetryMs,
       this.events,
       this.options.queries.slowQueryMs,
+      this.options.queries.timeoutMs,
     );
     guard.install();
     this.breakers.setProber(name, () => guard.probe());

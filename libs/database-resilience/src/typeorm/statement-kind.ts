@@ -37,7 +37,7 @@ export function statementKind(sql: string): StatementKind {
     } else break;
   }
   let end = i;
-  while (end < n && /[A-Za-z]/.test(sql[end])) end++;
+  for (let c = sql.charCodeAt(end); (c >= 65 && c <= 90) || (c >= 97 && c <= 122); c = sql.charCodeAt(++end));
   const keyword = sql.slice(i, end).toUpperCase();
   const kind = KINDS[keyword] ?? 'write';
   if (kind === 'rollback' && /^\s+TO\b/i.test(sql.slice(end))) return 'session'; // ROLLBACK TO SAVEPOINT
