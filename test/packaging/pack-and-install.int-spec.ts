@@ -44,7 +44,15 @@ describe('the packed library in a separate Nest app', () => {
     const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json']).toString());
     expect(manifest.name).toBe('nestjs-database-resilience');
     expect(Object.keys(manifest.peerDependencies)).toEqual(
-      expect.arrayContaining(['@nestjs/common', '@nestjs/core', 'typeorm', 'mysql2']),
+      expect.arrayContaining([
+        '@nestjs/common',
+        '@nestjs/core',
+        'typeorm',
+        'mysql2',
+        '@nestjs/schedule',
+        '@willsoto/nestjs-prometheus',
+        'prom-client',
+      ]),
     );
   });
 
@@ -67,6 +75,10 @@ describe('the packed library in a separate Nest app', () => {
           typeorm: version('typeorm'),
           '@nestjs/typeorm': version('@nestjs/typeorm'),
           mysql2: version('mysql2'),
+          // as README tells users to install them
+          '@nestjs/schedule': version('@nestjs/schedule'),
+          '@willsoto/nestjs-prometheus': version('@willsoto/nestjs-prometheus'),
+          'prom-client': version('prom-client'),
         },
         devDependencies: { typescript: version('typescript'), '@types/node': version('@types/node') },
       }),
