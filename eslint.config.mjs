@@ -17,4 +17,18 @@ export default tseslint.config(
       '@typescript-eslint/no-require-imports': 'off',
     },
   },
+  {
+    // the dashboard's script runs in the browser
+    files: ['libs/database-resilience/src/admin/assets/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        fetch: 'readonly',
+        location: 'readonly',
+        Node: 'readonly',
+        setInterval: 'readonly',
+      },
+    },
+  },
 );

@@ -1,5 +1,10 @@
 import { ConfigurableModuleBuilder, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AdminSigner } from './admin/admin-access';
+import type { ResolvedResilienceOptions } from './options/options.schema';
+import { RESILIENCE_OPTIONS } from './resilience-options.token';
+import { AdminApiController } from './admin/admin-api.controller';
+import { AdminPageController } from './admin/admin-page.controller';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { register } from 'prom-client';
 import { DatabaseExceptionFilter } from './http/database-exception.filter';
@@ -17,6 +22,12 @@ export interface ModuleExtras {
    * gauges `nodejs_active_*_total`, which `promtool check metrics` rejects. Default false.
    */
   defaultMetrics: boolean;
+  /**
+   * Where the admin dashboard and REST API live (`<path>` the page, `<path>/api/...`, `<path>/metrics`);
+   * false: not registered. Secure by default: without `admin.token` or `admin.authorize` every route answers 401.
+   * Default `database-errors`.
+   */
+  adminPath: string | false;
   /** The app-wide exception filter that answers database errors. Default true. */
   exceptionFilter: boolean;
   /**
@@ -35,6 +46,7 @@ const DEFAULT_EXTRAS: ModuleExtras = {
   isGlobal: true,
   metricsPath: '/metrics',
   defaultMetrics: false,
+  adminPath: 'database-errors',
   exceptionFilter: true,
   requestContext: false,
 };
@@ -55,11 +67,20 @@ function withExtras(definition: DynamicModule, given: Partial<ModuleExtras>): Dy
   if (extras.exceptionFilter) providers.push({ provide: APP_FILTER, useClass: DatabaseExceptionFilter });
   providers.push({ provide: MODULE_EXTRAS, useValue: extras });
   const imports = extras.metricsPath === false ? [] : [prometheusAt(extras.metricsPath, extras.defaultMetrics)];
+  const controllers = extras.adminPath === false ? [] : adminAt(extras.adminPath);
+  if (controllers.length > 0) {
+    providers.push({
+      provide: AdminSigner,
+      useFactory: (options: ResolvedResilienceOptions) => new AdminSigner(options.admin.token),
+      inject: [RESILIENCE_OPTIONS],
+    });
+  }
   return {
     ...definition,
     global: extras.isGlobal,
     imports: [...(definition.imports ?? []), ...imports],
     providers: [...(definition.providers ?? []), ...providers],
+    controllers: [...(definition.controllers ?? []), ...controllers],
   };
 }
 
@@ -69,6 +90,16 @@ function prometheusAt(path: string, defaultMetrics: boolean): DynamicModule {
   return PrometheusModule.register({ path, defaultMetrics: { enabled: defaultMetrics && !collecting } });
 }
 
+/** Nest's key for a controller's path (@nestjs/common's PATH_METADATA, not exported by its entry point). */
+const PATH_METADATA = 'path';
+
+/** The admin controllers, at the path given (Nest reads a controller's path from its metadata, per class). */
+function adminAt(path: string): Array<new (...args: never[]) => unknown> {
+  for (const controller of [AdminApiController, AdminPageController])
+    Reflect.defineMetadata(PATH_METADATA, path, controller);
+  return [AdminApiController, AdminPageController];
+}
+
 function checkExtras(extras: ModuleExtras): ModuleExtras {
   const problems: string[] = [];
   for (const key of ['isGlobal', 'defaultMetrics', 'exceptionFilter', 'requestContext'] as const)
@@ -76,6 +107,9 @@ function checkExtras(extras: ModuleExtras): ModuleExtras {
   const { metricsPath } = extras;
   if (metricsPath !== false && (typeof metricsPath !== 'string' || !/^\/[\w\-/.]*$/.test(metricsPath)))
     problems.push('`metricsPath` must be false or a path starting with / (letters, digits, -, _, ., /)');
+  const { adminPath } = extras;
+  if (adminPath !== false && (typeof adminPath !== 'string' || !/^\/?[\w\-.]+(\/[\w\-.]+)*$/.test(adminPath)))
+    problems.push('`adminPath` must be false or a path like database-errors or /ops/db (letters, digits, -, _, ., /)');
   if (problems.length > 0) throw new ResilienceOptionsError(problems);
   return extras;
 }

@@ -1,4 +1,5 @@
 import type { AlertCallback } from '../alerts/alert';
+import type { AdminAuthorize } from '../admin/admin-authorize';
 import type { ClassificationRule } from '../classification/classification-rule';
 import type { ErrorCategory } from '../classification/error-category.enum';
 import type { Severity } from '../classification/severity.enum';
@@ -107,6 +108,21 @@ export interface DatabaseResilienceOptions {
     intervalMs?: number;
     /** A database that does not answer within this is reported down. Below intervalMs. Default 2 000 ms. */
     timeoutMs?: number;
+  };
+  /** The admin dashboard and REST API (at the `adminPath` switch, default `/database-errors`). */
+  admin?: {
+    /**
+     * A secret of at least 16 characters: API calls send it as `Authorization: Bearer …`, the dashboard's login
+     * form takes it once and sets a signed session cookie. Without a token or `authorize`, every admin route
+     * answers 401.
+     */
+    token?: string;
+    /** Your own check (e.g. staff only, from your session): true lets the request in. */
+    authorize?: AdminAuthorize;
+    /** How long a dashboard login lasts. Default 8 h. */
+    sessionTtlMs?: number;
+    /** How often the dashboard refreshes. Default 5 000 ms. */
+    refreshIntervalMs?: number;
   };
   history?: {
     /** Errors kept for the recent-errors view. Default 1000. */

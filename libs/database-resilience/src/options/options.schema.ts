@@ -5,6 +5,7 @@ import { RetryScope } from '../classification/retry-scope.enum';
 import { Severity } from '../classification/severity.enum';
 import type { ClassificationRule } from '../classification/classification-rule';
 import type { AlertCallback } from '../alerts/alert';
+import type { AdminAuthorize } from '../admin/admin-authorize';
 import type { DatabaseResilienceOptions } from './database-resilience-options';
 import { ResilienceOptionsError } from './resilience-options.error';
 
@@ -193,6 +194,19 @@ export const optionsSchema = z.strictObject({
       onBreakerOpen: z.boolean({ error: 'must be true or false' }).default(true),
       errorsPerMinute: integer(1, 1_000_000).nullable().default(null),
       healthyPeriodMs: milliseconds(0, 86_400_000).default(30_000),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      token: z
+        .string({ error: 'must be a string of at least 16 characters' })
+        .min(16, { error: 'must be a string of at least 16 characters' })
+        .optional(),
+      authorize: z
+        .custom<AdminAuthorize>((value) => typeof value === 'function', { error: 'must be a function' })
+        .optional(),
+      sessionTtlMs: milliseconds(60_000, 604_800_000).default(28_800_000),
+      refreshIntervalMs: milliseconds(1000, 600_000).default(5000),
     })
     .prefault({}),
   reports: z

@@ -75,8 +75,6 @@ export class ConnectionGuard {
   private obtainUnguarded!: () => Promise<Mysql2Connection>;
   /** With replication: until when the replicas are left out after a failure. */
   private replicasDownUntil = 0;
-  private cachedPrefixMs = -1;
-  private cachedPrefix = '';
 
   constructor(
     private readonly dataSource: DataSource,
@@ -277,8 +275,12 @@ export class ConnectionGuard {
         process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
         return undefined;
       }
-      const limited = this.withServerDeadline(connection, sql, kind, deadline.fresh ? deadline.ms : remainingMs);
-      sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
+      // The default statement timeout is enforced by the client timer alone (it kills the statement on the
+      // server too): the statement goes out unchanged, as cheap as without the module.
+      if (!deadline.fresh) {
+        const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
+        sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
+      }
       timer = setTimeout(() => {
         // The server should have stopped the statement by now (hung, or a MySQL write): stop waiting, stop it,
         // drop the connection.
@@ -386,27 +388,12 @@ export class ConnectionGuard {
 
   /** The statement with a server-side limit a little before the deadline, so that the server's own error comes first. */
   private withServerDeadline(connection: Mysql2Connection, sql: string, kind: StatementKind, leftMs: number) {
-    const remainingMs = this.serverLimitOf(leftMs);
-    if (connection._isMariaDB) return `${this.mariaDbPrefix(remainingMs)}${sql}`;
+    const remainingMs = Math.max(1, leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4));
+    if (connection._isMariaDB) return `SET STATEMENT max_statement_time=${(remainingMs / 1000).toFixed(3)} FOR ${sql}`;
     if (kind === 'read' && /^\s*SELECT\b/i.test(sql)) {
       return sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(remainingMs)}) */`);
     }
     return sql; // MySQL writes: the client-side timer and KILL QUERY stop them
-  }
-
-  /** `SET STATEMENT max_statement_time=… FOR `; the one of the default timeout is made once. */
-  private mariaDbPrefix(remainingMs: number): string {
-    if (remainingMs === this.cachedPrefixMs) return this.cachedPrefix;
-    const prefix = `SET STATEMENT max_statement_time=${(remainingMs / 1000).toFixed(3)} FOR `;
-    if (this.statementTimeoutMs !== null && remainingMs === this.serverLimitOf(this.statementTimeoutMs)) {
-      this.cachedPrefixMs = remainingMs;
-      this.cachedPrefix = prefix;
-    }
-    return prefix;
-  }
-
-  private serverLimitOf(leftMs: number): number {
-    return Math.max(1, leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4));
   }
 
   /** A primary connection outside every breaker, for the health check (instrumented like any other). */

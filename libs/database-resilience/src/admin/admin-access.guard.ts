@@ -1,0 +1,90 @@
+import {
+  ForbiddenException,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import helmet from 'helmet';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import {
+  AdminSigner,
+  bearerOf,
+  cookiesOf,
+  CSRF_COOKIE,
+  CSRF_HEADER,
+  SESSION_COOKIE,
+  tokenMatches,
+} from './admin-access';
+import { ADMIN_PUBLIC } from './admin-public.decorator';
+
+interface AdminRequest {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Security headers of every admin answer: a CSP without inline script, no framing, no sniffing. */
+const securityHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: true,
+    directives: {
+      'script-src': ["'self'"],
+      'style-src': ["'self'"],
+      'img-src': ["'self'", 'data:'],
+      'connect-src': ["'self'"],
+      'form-action': ["'self'"],
+      'frame-ancestors': ["'none'"],
+      'upgrade-insecure-requests': null, // the dashboard may be served over plain HTTP inside a closed network
+    },
+  },
+  strictTransportSecurity: false, // the app's own TLS setup decides that
+});
+
+/**
+ * On every admin route: secure by default (no `admin.token` and no `admin.authorize`: 401). A request gets in
+ * with the bearer token, a valid dashboard session cookie, or the app's `authorize(request)`. A state-changing
+ * request that did not come with the bearer token (so a browser's, which sends cookies by itself) must carry the
+ * CSRF token in `x-csrf-token`, equal to its CSRF cookie (signed double submit): 403 otherwise.
+ */
+@Injectable()
+export class AdminAccessGuard implements CanActivate {
+  constructor(
+    @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
+    private readonly reflector: Reflector,
+    private readonly signer: AdminSigner,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<AdminRequest>();
+    await new Promise<void>((resolve) => securityHeaders(request as never, http.getResponse(), () => resolve()));
+    if (this.reflector.get<boolean>(ADMIN_PUBLIC, context.getHandler())) return true;
+    const { token, authorize } = this.options.admin;
+    if (!token && !authorize) {
+      throw new UnauthorizedException('Admin access is not configured: set the admin.token or admin.authorize option');
+    }
+    const bearer = bearerOf(request.headers.authorization);
+    if (bearer !== undefined) {
+      if (token && tokenMatches(bearer, token)) return true; // not a browser's ambient credential: no CSRF check
+      throw new UnauthorizedException('Invalid token');
+    }
+    const cookies = cookiesOf(request.headers.cookie);
+    const allowed =
+      (token !== undefined && this.signer.sessionValid(cookies[SESSION_COOKIE])) ||
+      (authorize !== undefined && (await authorize(request)) === true);
+    if (!allowed)
+      throw new UnauthorizedException('Log in to the dashboard or send Authorization: Bearer <admin.token>');
+    if (
+      !SAFE_METHODS.has(request.method) &&
+      !this.signer.csrfValid(request.headers[CSRF_HEADER], cookies[CSRF_COOKIE])
+    ) {
+      throw new ForbiddenException('Missing or invalid CSRF token (x-csrf-token)');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,127 @@
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import { register } from 'prom-client';
+import { z } from 'zod';
+import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { DeadlockAnalyticsService } from '../deadlock/deadlock-analytics.service';
+import { DegradationService } from '../degradation/degradation.service';
+import { HealthCheckService } from '../health/health-check.service';
+import { ErrorStatisticsService } from '../history/error-statistics.service';
+import { SlowQueryLog } from '../history/slow-query-log.service';
+import { AdminAccessGuard } from './admin-access.guard';
+
+const whole = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be from ${min} to ${max}` })
+        .max(max, { error: `must be from ${min} to ${max}` }),
+    )
+    .optional()
+    .transform((value) => value ?? fallback);
+const name = z.string().regex(/^[\w.-]{1,128}$/, { error: 'must be a database name (letters, digits, _ . -)' });
+
+/** Parses one query parameter, or answers 400 naming it. */
+function parse<T>(schema: z.ZodType<T>, value: unknown, parameter: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new BadRequestException(`\`${parameter}\` ${result.error.issues[0]?.message ?? 'is invalid'}`);
+}
+
+/**
+ * The admin REST API under the `adminPath` switch (default `/database-errors`): what the dashboard shows, and
+ * the two things an operator does. Every route behind AdminAccessGuard; answers are never cached.
+ */
+@Controller()
+@UseGuards(AdminAccessGuard)
+export class AdminApiController {
+  constructor(
+    private readonly statistics: ErrorStatisticsService,
+    private readonly slowQueries: SlowQueryLog,
+    private readonly health: HealthCheckService,
+    private readonly breakers: CircuitBreakerRegistry,
+    private readonly deadlocks: DeadlockAnalyticsService,
+    private readonly degradation: DegradationService,
+  ) {}
+
+  @Get('api/statistics')
+  @Header('Cache-Control', 'no-store')
+  getStatistics(@Query('windowMinutes') windowMinutes?: string, @Query('database') database?: string) {
+    return {
+      ...this.statistics.statistics({
+        windowMinutes: parse(whole(1, 1440, 60), windowMinutes, 'windowMinutes'),
+        database: database === undefined ? undefined : parse(name, database, 'database'),
+      }),
+      slowQueries: { top: this.slowQueries.top(10), recent: this.slowQueries.recent(20) },
+    };
+  }
+
+  @Get('api/recent-errors')
+  @Header('Cache-Control', 'no-store')
+  recentErrors(@Query('limit') limit?: string, @Query('database') database?: string) {
+    return this.statistics.recentErrors(
+      parse(whole(1, 1000, 50), limit, 'limit'),
+      database === undefined ? undefined : parse(name, database, 'database'),
+    );
+  }
+
+  @Get('api/health-check')
+  @Header('Cache-Control', 'no-store')
+  async healthCheck() {
+    const known = this.health.lastResults();
+    const databases = known.length > 0 ? known : await this.health.check();
+    return { databases, degradation: this.degradation.state() };
+  }
+
+  @Get('api/circuit-breakers')
+  @Header('Cache-Control', 'no-store')
+  circuitBreakers() {
+    const now = Date.now();
+    return this.breakers.list().map((breaker) => ({
+      ...breaker,
+      nextProbeInMs: breaker.nextProbeAt === null ? null : Math.max(0, Date.parse(breaker.nextProbeAt) - now),
+    }));
+  }
+
+  @Get('api/deadlocks')
+  @Header('Cache-Control', 'no-store')
+  deadlockReport() {
+    return this.deadlocks.report();
+  }
+
+  @Post('api/degradation/reset')
+  @HttpCode(200)
+  async resetDegradation() {
+    await this.degradation.reset();
+    return this.degradation.state();
+  }
+
+  @Post('api/circuit-breakers/:name/reset')
+  @HttpCode(200)
+  resetBreaker(@Param('name') breakerName: string) {
+    const checked = parse(name, breakerName, 'name');
+    if (!this.breakers.reset(checked)) throw new NotFoundException(`No circuit breaker named "${checked}"`);
+    return this.breakers.list().find((breaker) => breaker.name === checked);
+  }
+
+  @Get('metrics')
+  @Header('Cache-Control', 'no-store')
+  @Header('Content-Type', register.contentType)
+  metrics(): Promise<string> {
+    return register.metrics();
+  }
+}

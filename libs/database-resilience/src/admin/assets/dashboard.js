@@ -1,0 +1,254 @@
+// The admin dashboard's script: polls the admin API and draws with DOM calls only (no innerHTML with data).
+'use strict';
+
+(function dashboard() {
+  const body = document.body;
+  const base = body.dataset.base;
+  const refreshMs = Number(body.dataset.refresh) || 5000;
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes || {})) {
+      if (key === 'class') node.className = value;
+      else if (key.startsWith('data-')) node.setAttribute(key, value);
+      else node[key] = value;
+    }
+    for (const child of children) node.append(child instanceof Node ? child : String(child ?? ''));
+    return node;
+  }
+
+  function csrfToken() {
+    const match = document.cookie.split('; ').find((c) => c.startsWith('dr_admin_csrf='));
+    return match ? decodeURIComponent(match.slice('dr_admin_csrf='.length)) : '';
+  }
+
+  async function api(path, method = 'GET') {
+    const response = await fetch(`${base}/${path}`, {
+      method,
+      credentials: 'same-origin',
+      headers: method === 'GET' ? {} : { 'x-csrf-token': csrfToken() },
+    });
+    if (response.status === 401) throw Object.assign(new Error('unauthorized'), { status: 401 });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+    return response.json();
+  }
+
+  function showMessage(text) {
+    const message = $('message');
+    message.textContent = text;
+    message.hidden = !text;
+  }
+
+  function ago(iso) {
+    const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
+    return seconds < 60 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`;
+  }
+
+  function renderBanner(degradation) {
+    const banner = $('banner');
+    banner.hidden = !degradation.degraded;
+    banner.textContent = degradation.degraded
+      ? `Degraded: ${degradation.reason} — non-essential features are paused (since ${new Date(degradation.since).toLocaleTimeString()})`
+      : '';
+  }
+
+  function renderHealth(databases) {
+    $('health').replaceChildren(
+      ...databases.map((db) =>
+        el(
+          'div',
+          { class: 'tile', 'data-database': db.database },
+          el('strong', {}, db.database),
+          el('span', { class: db.status }, db.status),
+          el('div', { class: 'muted' }, `${db.latencyMs} ms · checked ${ago(db.checkedAt)}`),
+          db.pool
+            ? el(
+                'div',
+                { class: 'muted' },
+                `pool ${db.pool.inUse}/${db.pool.limit ?? '∞'} in use, ${db.pool.waiting} waiting`,
+              )
+            : '',
+          db.error ? el('div', { class: 'down' }, db.error.message) : '',
+          ...db.replicas.map((r) =>
+            el(
+              'div',
+              { class: r.up ? 'up' : 'down' },
+              `${r.node}: ${r.up ? 'up' : 'down'}${r.lagSeconds === null ? '' : `, ${r.lagSeconds} s behind`}`,
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function renderBreakers(breakers) {
+    $('breakers').tBodies[0].replaceChildren(
+      ...breakers.map((b) => {
+        const reset = el('button', { type: 'button', 'data-reset': b.name }, 'Reset');
+        reset.addEventListener('click', () =>
+          act(`api/circuit-breakers/${encodeURIComponent(b.name)}/reset`, `Breaker ${b.name} reset`),
+        );
+        const next = b.forced
+          ? 'until reset'
+          : b.nextProbeInMs === null
+            ? '—'
+            : `in ${Math.ceil(b.nextProbeInMs / 1000)} s`;
+        return el(
+          'tr',
+          { 'data-breaker': b.name },
+          el('td', {}, b.name),
+          el('td', { class: b.state }, b.forced ? `${b.state} (forced)` : b.state),
+          el('td', {}, b.consecutiveFailures),
+          el('td', {}, b.rejected),
+          el('td', {}, next),
+          el('td', {}, b.state === 'closed' ? '' : reset),
+        );
+      }),
+    );
+  }
+
+  function renderChart(points) {
+    const svgNs = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(svgNs, 'svg');
+    const max = Math.max(1, ...points.map((p) => p.errors));
+    const width = 600;
+    const height = 120;
+    svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `errors per minute over the last hour, at most ${max}`);
+    const step = width / Math.max(1, points.length);
+    points.forEach((p, i) => {
+      const bar = document.createElementNS(svgNs, 'rect');
+      const h = (p.errors / max) * (height - 4);
+      bar.setAttribute('x', String(i * step + 1));
+      bar.setAttribute('y', String(height - h));
+      bar.setAttribute('width', String(Math.max(1, step - 2)));
+      bar.setAttribute('height', String(h));
+      const title = document.createElementNS(svgNs, 'title');
+      title.textContent = `${new Date(p.at).toLocaleTimeString()}: ${p.errors}`;
+      bar.append(title);
+      svg.append(bar);
+    });
+    $('chart').replaceChildren(svg, el('div', { class: 'muted' }, `peak ${max} per minute`));
+  }
+
+  function renderCounts(id, counts) {
+    const rows = Object.entries(counts).filter(([, n]) => n > 0);
+    $(id).tBodies[0].replaceChildren(
+      ...(rows.length
+        ? rows.map(([name, n]) => el('tr', {}, el('td', {}, name), el('td', {}, n)))
+        : [el('tr', {}, el('td', { class: 'muted' }, 'none in the last hour'))]),
+    );
+  }
+
+  function renderRecent(errors) {
+    $('recent').tBodies[0].replaceChildren(
+      ...errors.map((e) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, new Date(e.at).toLocaleTimeString()),
+          el('td', {}, e.database),
+          el('td', {}, e.category),
+          el('td', { class: e.severity === 'critical' ? 'down' : '' }, e.severity),
+          el('td', {}, e.errno ?? e.code ?? ''),
+          el('td', {}, e.outcome),
+          el('td', {}, e.route ?? e.operation ?? ''),
+          el('td', {}, e.message),
+        ),
+      ),
+    );
+  }
+
+  function renderDeadlocks(reports) {
+    $('deadlocks').replaceChildren(
+      ...reports.map((r) =>
+        el(
+          'div',
+          {},
+          el(
+            'h3',
+            {},
+            `${r.database}: ${r.deadlocks} deadlocks${r.serverDeadlocks === null ? '' : ` (server: ${r.serverDeadlocks})`}`,
+          ),
+          el(
+            'table',
+            {},
+            el(
+              'tbody',
+              {},
+              ...r.topStatements.map((s) =>
+                el('tr', {}, el('td', {}, el('code', {}, s.fingerprint)), el('td', {}, s.deadlocks)),
+              ),
+            ),
+          ),
+          el(
+            'p',
+            { class: 'muted' },
+            r.topTablePairs.map((p) => `${p.tables} (${p.deadlocks})`).join(' · ') || 'no table pairs yet',
+          ),
+          r.latest
+            ? el(
+                'pre',
+                {},
+                `Latest (${r.latest.at}), victim: transaction ${r.latest.victim ?? '?'}\n` +
+                  r.latest.transactions
+                    .map((t) => `(${t.number}) ${t.statement}\n    tables: ${t.tables.join(', ')}`)
+                    .join('\n'),
+              )
+            : el('p', { class: 'muted' }, 'no InnoDB deadlock report yet'),
+        ),
+      ),
+    );
+  }
+
+  async function load() {
+    try {
+      const [statistics, recent, health, breakers, deadlocks] = await Promise.all([
+        api('api/statistics'),
+        api('api/recent-errors?limit=50'),
+        api('api/health-check'),
+        api('api/circuit-breakers'),
+        api('api/deadlocks'),
+      ]);
+      $('login').hidden = true;
+      $('content').hidden = false;
+      renderBanner(health.degradation);
+      renderHealth(health.databases);
+      renderBreakers(breakers);
+      renderChart(statistics.trend.lastHour);
+      renderCounts('by-severity', statistics.window.bySeverity);
+      renderCounts('by-category', statistics.window.byCategory);
+      renderRecent(recent);
+      renderDeadlocks(deadlocks);
+      $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+    } catch (error) {
+      if (error.status === 401) {
+        $('content').hidden = true;
+        $('login').hidden = false;
+        $('login').querySelector('form').hidden = body.dataset.login !== 'token';
+        $('login-none').hidden = body.dataset.login === 'token';
+        if (location.search.includes('login=failed')) showMessage('That token is not right.');
+      } else {
+        showMessage(`Could not refresh: ${error.message}`);
+      }
+    }
+  }
+
+  async function act(path, done) {
+    try {
+      await api(path, 'POST');
+      showMessage(done);
+    } catch (error) {
+      showMessage(`Failed: ${error.message}`);
+    }
+    await load();
+  }
+
+  $('refresh').addEventListener('click', () => load());
+  $('reset-degradation').addEventListener('click', () => act('api/degradation/reset', 'Degradation reset'));
+  load();
+  setInterval(load, refreshMs);
+})();
