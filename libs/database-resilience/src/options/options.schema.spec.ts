@@ -55,6 +55,7 @@ describe('resolveOptions', () => {
         callbacks: [],
       },
       degradation: { onBreakerOpen: true, errorsPerMinute: null, healthyPeriodMs: 30_000 },
+      admin: { sessionTtlMs: 28_800_000, refreshIntervalMs: 5000 },
       reports: { intervalMs: null, email: false },
     });
   });
@@ -76,6 +77,12 @@ describe('resolveOptions', () => {
     expect(problemWith({ healthCheck: { intervalMs: 1000, timeoutMs: 1000 } })).toContain(
       '`healthCheck.timeoutMs` must be below healthCheck.intervalMs',
     );
+  });
+
+  it('rejects an admin token shorter than 16 characters without echoing it', () => {
+    const problem = problemWith({ admin: { token: 'short-secret' } });
+    expect(problem).toContain('`admin.token` must be a string of at least 16 characters');
+    expect(problem).not.toContain('short-secret');
   });
 
   it('rejects a threshold of 0', () => {

@@ -131,7 +131,9 @@
       bar.append(title);
       svg.append(bar);
     });
-    $('chart').replaceChildren(svg, el('div', { class: 'muted' }, `peak ${max} per minute`));
+    const total = points.reduce((sum, p) => sum + p.errors, 0);
+    const caption = total === 0 ? 'no errors in the last hour' : `${total} in the hour, peak ${max} per minute`;
+    $('chart').replaceChildren(svg, el('div', { class: 'muted' }, caption));
   }
 
   function renderCounts(id, counts) {
