@@ -7,6 +7,7 @@ const number = (value: string | undefined) => (value === undefined || value === 
 export function resilienceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DatabaseResilienceOptions {
   return {
     http: { requestDeadlineMs: number(env.RESILIENCE_REQUEST_DEADLINE_MS) },
+    admin: { token: env.DB_ADMIN_TOKEN || undefined },
     healthCheck: {
       intervalMs: number(env.RESILIENCE_HEALTH_CHECK_INTERVAL_MS),
       timeoutMs: number(env.RESILIENCE_HEALTH_CHECK_TIMEOUT_MS),
