@@ -50,7 +50,12 @@ export class AccountsService {
         if (from.balance < request.amount) throw new UnprocessableEntityException('insufficient funds');
         await manager.increment(Account, { id: from.id }, 'balance', -request.amount);
         await manager.increment(Account, { id: to.id }, 'balance', request.amount);
-        return manager.save(Transfer, { fromId: from.id, toId: to.id, amount: request.amount });
+        return manager.save(Transfer, {
+          fromId: from.id,
+          toId: to.id,
+          amount: request.amount,
+          idempotencyKey: idempotencyKey ?? null,
+        });
       },
       { operation: 'transfer', idempotencyKey },
     );

@@ -1,0 +1,87 @@
+import { Worker } from 'node:worker_threads';
+
+/** One request of the load, as the client saw it. */
+export interface LoadRecord {
+  kind: 'transfer' | 'read';
+  /** The transfer's Idempotency-Key. */
+  key?: string;
+  status: number;
+  /** ms since the epoch. */
+  startedAt: number;
+  ms: number;
+  /** The error code of a failed answer (DATABASE_TIMEOUT...), or the network error. */
+  code?: string;
+}
+
+export interface LoadSettings {
+  baseUrl: string;
+  workers: number;
+  accounts: number[];
+  /** Share of transfers among the requests (the rest read one account). */
+  transferShare: number;
+}
+
+/** In its own thread, so that the load does not share the api's event loop. Stopped by a message. */
+const LOAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { baseUrl, workers, accounts, transferShare } = workerData;
+let running = true;
+parentPort.on('message', (m) => { if (m === 'stop') running = false; });
+const records = [];
+const pick = () => accounts[Math.floor(Math.random() * accounts.length)];
+async function one(worker, seq) {
+  const startedAt = Date.now();
+  const started = performance.now();
+  const transfer = Math.random() < transferShare;
+  const record = { kind: transfer ? 'transfer' : 'read', startedAt, status: 0 };
+  try {
+    let response;
+    if (transfer) {
+      const fromId = pick();
+      let toId = pick();
+      while (toId === fromId) toId = pick();
+      record.key = 'chaos-' + worker + '-' + seq;
+      response = await fetch(baseUrl + '/transfers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': record.key },
+        body: JSON.stringify({ fromId, toId, amount: 1 + Math.floor(Math.random() * 5) }),
+        signal: AbortSignal.timeout(60000),
+      });
+    } else {
+      response = await fetch(baseUrl + '/accounts/' + pick(), { signal: AbortSignal.timeout(60000) });
+    }
+    record.status = response.status;
+    const text = await response.text();
+    if (response.status >= 400) {
+      try { record.code = JSON.parse(text).code; } catch { record.code = 'non-json'; }
+    }
+  } catch (error) {
+    record.code = String(error && error.name);
+  }
+  record.ms = performance.now() - started;
+  records.push(record);
+}
+(async () => {
+  await Promise.all(Array.from({ length: workers }, async (_, worker) => {
+    for (let seq = 0; running; seq++) await one(worker, seq);
+  }));
+  parentPort.postMessage(records);
+})();
+`;
+
+/** Starts the load; `stop()` ends it and gives every request's record. */
+export function startLoad(settings: LoadSettings): { stop(): Promise<LoadRecord[]> } {
+  const worker = new Worker(LOAD, { eval: true, workerData: settings });
+  const done = new Promise<LoadRecord[]>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const records = await done;
+      await worker.terminate();
+      return records;
+    },
+  };
+}

@@ -1,0 +1,253 @@
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ResilienceEvents, type BreakerStateEvent } from 'nestjs-database-resilience';
+import { AppModule } from '../../../api/src/app.module';
+import { configureApp } from '../../../api/src/configure-app';
+import { FaultProxy } from '../support/fault-proxy';
+import { MariaDbInstance } from '../support/mariadb-instance';
+import { startLoad, type LoadRecord } from './chaos-load';
+
+/** What the run checks and prints; each check passes or fails the run. */
+export interface ChaosCheck {
+  name: string;
+  passed: boolean;
+  detail: string;
+}
+
+const REQUEST_DEADLINE_MS = 5000;
+/** What a request may take beyond its deadline: the answer's own trip, timers on a busy 2-core machine. */
+const DEADLINE_SLACK_MS = 1000;
+const HEALTH_INTERVAL_MS = 10_000; // the module's default
+const ACCOUNTS = 8;
+const OPENING_BALANCE = 1_000_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * apps/api on a MariaDB server of the run's own, behind a fault proxy, under load from a worker thread, while
+ * faults come on a schedule: a deadlock burst, KILLs of random connections, a lock held past the request
+ * deadline, a 10 s outage, a full restart. Then it checks the data and the service's behaviour.
+ */
+export async function runChaos(print: (line: string) => void): Promise<ChaosCheck[]> {
+  const startedAt = Date.now();
+  const at = () => `${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s`;
+  const phase = (line: string) => print(`${at()}  ${line}`);
+
+  phase('starting a MariaDB server of its own and a fault proxy');
+  const server = await MariaDbInstance.create();
+  const proxy = await new FaultProxy('127.0.0.1', server.port).start();
+  const savedEnv = setEnv({
+    DATABASE_URL: '',
+    DB_HOST: '127.0.0.1',
+    DB_PORT: String(proxy.port),
+    DB_USER: 'root',
+    DB_PASSWORD: '',
+    DB_NAME: 'test',
+    DB_SYNCHRONIZE: 'true',
+    RESILIENCE_REQUEST_DEADLINE_MS: String(REQUEST_DEADLINE_MS),
+  });
+  let app: INestApplication | undefined;
+  try {
+    app = configureApp(await NestFactory.create(AppModule, { logger: ['error'] }));
+    await app.listen(0, '127.0.0.1');
+    const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    const transitions: BreakerStateEvent[] = [];
+    app.get(ResilienceEvents).subscribe((event) => event.type === 'breaker-state' && transitions.push(event));
+
+    const accounts: number[] = [];
+    for (let i = 0; i < ACCOUNTS; i++) {
+      const response = await fetch(`${baseUrl}/accounts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ owner: `chaos-${i}`, balance: OPENING_BALANCE }),
+      });
+      accounts.push(((await response.json()) as { id: number }).id);
+    }
+    phase(`apps/api up at ${baseUrl}; ${ACCOUNTS} accounts; load: 16 callers, 70 % transfers`);
+    const load = startLoad({ baseUrl, workers: 16, accounts, transferShare: 0.7 });
+    const admin = await server.connect('test');
+    const recoveries: Array<{ fault: string; upAt: number }> = [];
+    let heapAfterWarmUp = 0;
+    const records: LoadRecord[] = [];
+    try {
+      await sleep(15_000);
+      heapAfterWarmUp = heapAfterGc();
+      phase(`warm-up done; heap ${mb(heapAfterWarmUp)}`);
+
+      phase('deadlock burst: 16 more callers move money between two accounts, 10 s');
+      const burst = startLoad({ baseUrl, workers: 16, accounts: accounts.slice(0, 2), transferShare: 1 });
+      await sleep(10_000);
+      records.push(...(await burst.stop()));
+
+      phase('KILL of random connections: two every 2 s, 12 s');
+      for (let i = 0; i < 6; i++) {
+        const [rows] = await admin.query(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = 'test' AND ID <> CONNECTION_ID()",
+        );
+        const ids = (rows as Array<{ ID: number }>).map((r) => r.ID).sort(() => Math.random() - 0.5);
+        for (const id of ids.slice(0, 2)) await admin.query(`KILL ${Number(id)}`).catch(() => undefined);
+        await sleep(2000);
+      }
+
+      phase(`lock wait: one account locked for ${(REQUEST_DEADLINE_MS * 1.4) / 1000} s, past the request deadline`);
+      await admin.query('BEGIN');
+      await admin.query('SELECT id FROM account WHERE id = ? FOR UPDATE', [accounts[2]]);
+      await sleep(REQUEST_DEADLINE_MS * 1.4);
+      await admin.query('ROLLBACK');
+      await sleep(2000);
+
+      phase('outage: the proxy refuses and drops every connection for 10 s');
+      proxy.refuse(true);
+      proxy.closeOpenConnections();
+      await sleep(10_000);
+      proxy.refuse(false);
+      recoveries.push({ fault: '10 s outage', upAt: Date.now() });
+      phase('outage over: the server accepts connections again');
+      await sleep(18_000);
+
+      phase('full restart of the server (SIGTERM, start)');
+      await admin.end().catch(() => undefined);
+      await server.stop();
+      await sleep(3000);
+      await server.start();
+      recoveries.push({ fault: 'server restart', upAt: Date.now() });
+      phase('restart over: the server accepts connections again');
+      await sleep(20_000);
+    } finally {
+      records.push(...(await load.stop()));
+    }
+    phase(`load stopped: ${records.length} requests`);
+    await sleep(2000); // in-flight retries and settlements end
+    const heapAtEnd = heapAfterGc();
+
+    const check = await server.connect('test');
+    try {
+      const [transferRows] = await check.query(
+        'SELECT idempotencyKey AS k, COUNT(*) AS n FROM transfer WHERE idempotencyKey IS NOT NULL GROUP BY idempotencyKey',
+      );
+      const [[sumRow]] = (await check.query('SELECT SUM(balance) AS total FROM account')) as unknown as [
+        Array<{ total: string }>,
+      ];
+      const applied = new Map((transferRows as Array<{ k: string; n: number }>).map((r) => [r.k, Number(r.n)]));
+      return evaluate({
+        records,
+        applied,
+        balanceSum: Number(sumRow.total),
+        expectedSum: ACCOUNTS * OPENING_BALANCE,
+        transitions,
+        recoveries,
+        heapAfterWarmUp,
+        heapAtEnd,
+        print,
+      });
+    } finally {
+      await check.end();
+    }
+  } finally {
+    await app?.close();
+    await proxy.stop();
+    await server.destroy();
+    setEnv(savedEnv);
+  }
+}
+
+function evaluate(run: {
+  records: LoadRecord[];
+  applied: Map<string, number>;
+  balanceSum: number;
+  expectedSum: number;
+  transitions: BreakerStateEvent[];
+  recoveries: Array<{ fault: string; upAt: number }>;
+  heapAfterWarmUp: number;
+  heapAtEnd: number;
+  print: (line: string) => void;
+}): ChaosCheck[] {
+  const { records, applied } = run;
+  const transfers = records.filter((r) => r.kind === 'transfer');
+  const acknowledged = transfers.filter((r) => r.status === 201);
+  const unacknowledged = transfers.filter((r) => r.status !== 201);
+  const missingOrDoubled = acknowledged.filter((r) => applied.get(r.key!) !== 1);
+  const doubledUnacked = unacknowledged.filter((r) => (applied.get(r.key!) ?? 0) > 1);
+  const slowest = records.reduce((max, r) => Math.max(max, r.ms), 0);
+  const late = records.filter((r) => r.ms > REQUEST_DEADLINE_MS + DEADLINE_SLACK_MS);
+  const opened = run.transitions.some((t) => t.state === 'open');
+  const closedAfter = run.transitions.some(
+    (t, i) => t.state === 'closed' && run.transitions.slice(0, i).some((o) => o.state === 'open'),
+  );
+  const statuses = new Map<string, number>();
+  for (const r of records) {
+    const key = r.status === 0 ? `network ${r.code}` : `${r.status}${r.code ? ` ${r.code}` : ''}`;
+    statuses.set(key, (statuses.get(key) ?? 0) + 1);
+  }
+  run.print('');
+  run.print('answers:');
+  for (const [status, count] of [...statuses].sort((a, b) => b[1] - a[1]))
+    run.print(`  ${String(count).padStart(7)}  ${status}`);
+
+  const checks: ChaosCheck[] = [
+    {
+      name: 'every acknowledged transfer is in the ledger exactly once',
+      passed: acknowledged.length > 0 && missingOrDoubled.length === 0,
+      detail: `${acknowledged.length} acknowledged, ${missingOrDoubled.length} missing or doubled`,
+    },
+    {
+      name: 'no unacknowledged transfer is in the ledger twice',
+      passed: doubledUnacked.length === 0,
+      detail: `${unacknowledged.length} not acknowledged, of which ${unacknowledged.filter((r) => applied.has(r.key!)).length} applied once (outcome unknown to the client), ${doubledUnacked.length} twice`,
+    },
+    {
+      name: "the balances' sum is unchanged",
+      passed: run.balanceSum === run.expectedSum,
+      detail: `${run.balanceSum} (expected ${run.expectedSum})`,
+    },
+    {
+      name: `no request waited past its deadline (${REQUEST_DEADLINE_MS} ms + ${DEADLINE_SLACK_MS} ms slack)`,
+      passed: late.length === 0,
+      detail: `slowest ${Math.round(slowest)} ms; ${late.length} late`,
+    },
+    {
+      name: 'the breaker opened and closed again',
+      passed: opened && closedAfter,
+      detail: run.transitions.map((t) => t.state).join(' → ') || 'no transition',
+    },
+    {
+      name: 'memory flat after warm-up (heap after GC grows by less than 20 MB)',
+      passed: run.heapAfterWarmUp > 0 && run.heapAtEnd - run.heapAfterWarmUp < 20 * 2 ** 20,
+      detail: `${mb(run.heapAfterWarmUp)} → ${mb(run.heapAtEnd)}`,
+    },
+  ];
+  for (const recovery of run.recoveries) {
+    const firstSuccess = records
+      .filter((r) => r.status >= 200 && r.status < 300 && r.startedAt >= recovery.upAt)
+      .reduce((first, r) => Math.min(first, r.startedAt + r.ms), Infinity);
+    const ms = firstSuccess - recovery.upAt;
+    checks.push({
+      name: `recovery after the ${recovery.fault} within one health-check interval + 100 ms`,
+      passed: ms <= HEALTH_INTERVAL_MS + 100,
+      detail: Number.isFinite(ms)
+        ? `${Math.round(ms)} ms from the server accepting to the first success`
+        : 'no success',
+    });
+  }
+  return checks;
+}
+
+function heapAfterGc(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return (globalThis as { gc?: () => void }).gc ? process.memoryUsage().heapUsed : 0;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MB`;
+}
+
+function setEnv(values: Record<string, string | undefined>): Record<string, string | undefined> {
+  const previous: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(values)) {
+    previous[name] = process.env[name];
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  return previous;
+}
