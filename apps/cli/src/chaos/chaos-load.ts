@@ -15,6 +15,8 @@ export interface LoadRecord {
 
 export interface LoadSettings {
   baseUrl: string;
+  /** Starts every Idempotency-Key of this load: two loads never share a key. */
+  name: string;
   workers: number;
   accounts: number[];
   /** Share of transfers among the requests (the rest read one account). */
@@ -24,7 +26,7 @@ export interface LoadSettings {
 /** In its own thread, so that the load does not share the api's event loop. Stopped by a message. */
 const LOAD = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { baseUrl, workers, accounts, transferShare } = workerData;
+const { baseUrl, name, workers, accounts, transferShare } = workerData;
 let running = true;
 parentPort.on('message', (m) => { if (m === 'stop') running = false; });
 const records = [];
@@ -40,7 +42,7 @@ async function one(worker, seq) {
       const fromId = pick();
       let toId = pick();
       while (toId === fromId) toId = pick();
-      record.key = 'chaos-' + worker + '-' + seq;
+      record.key = name + '-' + worker + '-' + seq;
       response = await fetch(baseUrl + '/transfers', {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': record.key },

@@ -65,7 +65,7 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
       accounts.push(((await response.json()) as { id: number }).id);
     }
     phase(`apps/api up at ${baseUrl}; ${ACCOUNTS} accounts; load: 16 callers, 70 % transfers`);
-    const load = startLoad({ baseUrl, workers: 16, accounts, transferShare: 0.7 });
+    const load = startLoad({ baseUrl, name: 'steady', workers: 16, accounts, transferShare: 0.7 });
     const admin = await server.connect('test');
     const recoveries: Array<{ fault: string; upAt: number }> = [];
     let heapAfterWarmUp = 0;
@@ -76,7 +76,13 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
       phase(`warm-up done; heap ${mb(heapAfterWarmUp)}`);
 
       phase('deadlock burst: 16 more callers move money between two accounts, 10 s');
-      const burst = startLoad({ baseUrl, workers: 16, accounts: accounts.slice(0, 2), transferShare: 1 });
+      const burst = startLoad({
+        baseUrl,
+        name: 'burst',
+        workers: 16,
+        accounts: accounts.slice(0, 2),
+        transferShare: 1,
+      });
       await sleep(10_000);
       records.push(...(await burst.stop()));
 
