@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import OpossumBreaker from 'opossum';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll, retry, wrap } from 'cockatiel';
 import {
   CircuitBreakerRegistry,
@@ -21,7 +22,7 @@ class Work {
 @Module({ imports: [DatabaseResilienceModule.forRoot({ databases: ['default', 'down'] })], providers: [Work] })
 class BreakerModule {}
 
-/** An open breaker's rejection, and a closed breaker with retry on the success path, beside cockatiel 3.2.1. */
+/** An open breaker's rejection, and a closed breaker with retry on the success path, beside cockatiel 3.2.1 and opossum 9.0.0. */
 export async function breakerBenches(): Promise<BenchTable[]> {
   const app = await NestFactory.createApplicationContext(BreakerModule, { logger: false });
   const resilience = app.get(ResilienceService);
@@ -34,6 +35,10 @@ export async function breakerBenches(): Promise<BenchTable[]> {
     retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
     circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) }),
   );
+  // opossum 9.0.0: one breaker opened by hand, one closed (opossum has no retry of its own).
+  const opossumOpen = new OpossumBreaker(bare, { resetTimeout: 60_000 });
+  opossumOpen.open();
+  const opossumClosed = new OpossumBreaker(bare, { resetTimeout: 60_000 });
   await work.guarded(); // AsyncLocalStorage in use before anything is measured (see the @Retryable table)
   try {
     const rejection = await measure(
@@ -41,6 +46,7 @@ export async function breakerBenches(): Promise<BenchTable[]> {
       [
         ['bare async call (baseline)', bare],
         ['cockatiel 3.2.1 open breaker', () => cockatielOpen.execute(bare).catch(() => undefined)],
+        ['opossum 9.0.0 open breaker', () => opossumOpen.fire().catch(() => undefined)],
         [
           'open breaker: execute() rejects with CircuitOpenError',
           () => resilience.execute(bare, { database: 'down' }).catch(() => undefined),
@@ -53,12 +59,15 @@ export async function breakerBenches(): Promise<BenchTable[]> {
       [
         ['bare async call (baseline)', bare],
         ['cockatiel 3.2.1 wrap(retry, circuitBreaker)', () => cockatielBoth.execute(bare)],
+        ['opossum 9.0.0 closed breaker (no retry)', () => opossumClosed.fire()],
         ['@Retryable() (breaker check + retry)', () => work.guarded()],
       ],
       { batch: 200 },
     );
     return [rejection, closed];
   } finally {
+    opossumOpen.shutdown();
+    opossumClosed.shutdown();
     await app.close();
   }
 }

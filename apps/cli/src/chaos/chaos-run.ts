@@ -6,19 +6,10 @@ import { AppModule } from '../../../api/src/app.module';
 import { configureApp } from '../../../api/src/configure-app';
 import { FaultProxy } from '../support/fault-proxy';
 import { MariaDbInstance } from '../support/mariadb-instance';
+import { evaluateChaos, mb, type ChaosCheck } from './chaos-checks';
 import { startLoad, type LoadRecord } from './chaos-load';
 
-/** What the run checks and prints; each check passes or fails the run. */
-export interface ChaosCheck {
-  name: string;
-  passed: boolean;
-  detail: string;
-}
-
 const REQUEST_DEADLINE_MS = 5000;
-/** What a request may take beyond its deadline: the answer's own trip, timers on a busy 2-core machine. */
-const DEADLINE_SLACK_MS = 1000;
-const HEALTH_INTERVAL_MS = 10_000; // the module's default
 const ACCOUNTS = 8;
 const OPENING_BALANCE = 1_000_000;
 
@@ -136,7 +127,8 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
         Array<{ total: string }>,
       ];
       const applied = new Map((transferRows as Array<{ k: string; n: number }>).map((r) => [r.k, Number(r.n)]));
-      return evaluate({
+      return evaluateChaos({
+        deadlineMs: REQUEST_DEADLINE_MS,
         records,
         applied,
         balanceSum: Number(sumRow.total),
@@ -158,94 +150,9 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
   }
 }
 
-function evaluate(run: {
-  records: LoadRecord[];
-  applied: Map<string, number>;
-  balanceSum: number;
-  expectedSum: number;
-  transitions: BreakerStateEvent[];
-  recoveries: Array<{ fault: string; upAt: number }>;
-  heapAfterWarmUp: number;
-  heapAtEnd: number;
-  print: (line: string) => void;
-}): ChaosCheck[] {
-  const { records, applied } = run;
-  const transfers = records.filter((r) => r.kind === 'transfer');
-  const acknowledged = transfers.filter((r) => r.status === 201);
-  const unacknowledged = transfers.filter((r) => r.status !== 201);
-  const missingOrDoubled = acknowledged.filter((r) => applied.get(r.key!) !== 1);
-  const doubledUnacked = unacknowledged.filter((r) => (applied.get(r.key!) ?? 0) > 1);
-  const slowest = records.reduce((max, r) => Math.max(max, r.ms), 0);
-  const late = records.filter((r) => r.ms > REQUEST_DEADLINE_MS + DEADLINE_SLACK_MS);
-  const opened = run.transitions.some((t) => t.state === 'open');
-  const closedAfter = run.transitions.some(
-    (t, i) => t.state === 'closed' && run.transitions.slice(0, i).some((o) => o.state === 'open'),
-  );
-  const statuses = new Map<string, number>();
-  for (const r of records) {
-    const key = r.status === 0 ? `network ${r.code}` : `${r.status}${r.code ? ` ${r.code}` : ''}`;
-    statuses.set(key, (statuses.get(key) ?? 0) + 1);
-  }
-  run.print('');
-  run.print('answers:');
-  for (const [status, count] of [...statuses].sort((a, b) => b[1] - a[1]))
-    run.print(`  ${String(count).padStart(7)}  ${status}`);
-
-  const checks: ChaosCheck[] = [
-    {
-      name: 'every acknowledged transfer is in the ledger exactly once',
-      passed: acknowledged.length > 0 && missingOrDoubled.length === 0,
-      detail: `${acknowledged.length} acknowledged, ${missingOrDoubled.length} missing or doubled`,
-    },
-    {
-      name: 'no unacknowledged transfer is in the ledger twice',
-      passed: doubledUnacked.length === 0,
-      detail: `${unacknowledged.length} not acknowledged, of which ${unacknowledged.filter((r) => applied.has(r.key!)).length} applied once (outcome unknown to the client), ${doubledUnacked.length} twice`,
-    },
-    {
-      name: "the balances' sum is unchanged",
-      passed: run.balanceSum === run.expectedSum,
-      detail: `${run.balanceSum} (expected ${run.expectedSum})`,
-    },
-    {
-      name: `no request waited past its deadline (${REQUEST_DEADLINE_MS} ms + ${DEADLINE_SLACK_MS} ms slack)`,
-      passed: late.length === 0,
-      detail: `slowest ${Math.round(slowest)} ms; ${late.length} late`,
-    },
-    {
-      name: 'the breaker opened and closed again',
-      passed: opened && closedAfter,
-      detail: run.transitions.map((t) => t.state).join(' → ') || 'no transition',
-    },
-    {
-      name: 'memory flat after warm-up (heap after GC grows by less than 20 MB)',
-      passed: run.heapAfterWarmUp > 0 && run.heapAtEnd - run.heapAfterWarmUp < 20 * 2 ** 20,
-      detail: `${mb(run.heapAfterWarmUp)} → ${mb(run.heapAtEnd)}`,
-    },
-  ];
-  for (const recovery of run.recoveries) {
-    const firstSuccess = records
-      .filter((r) => r.status >= 200 && r.status < 300 && r.startedAt >= recovery.upAt)
-      .reduce((first, r) => Math.min(first, r.startedAt + r.ms), Infinity);
-    const ms = firstSuccess - recovery.upAt;
-    checks.push({
-      name: `recovery after the ${recovery.fault} within one health-check interval + 100 ms`,
-      passed: ms <= HEALTH_INTERVAL_MS + 100,
-      detail: Number.isFinite(ms)
-        ? `${Math.round(ms)} ms from the server accepting to the first success`
-        : 'no success',
-    });
-  }
-  return checks;
-}
-
 function heapAfterGc(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return (globalThis as { gc?: () => void }).gc ? process.memoryUsage().heapUsed : 0;
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MB`;
 }
 
 function setEnv(values: Record<string, string | undefined>): Record<string, string | undefined> {
