@@ -87,8 +87,12 @@ export async function httpOverheadBench(): Promise<BenchTable> {
   try {
     for (const app of apps) await load(app.url, 2); // warm-up: JIT, pools filled
     const runs = apps.map(() => [] as Autocannon[]);
+    // The order turns each round, so that no app always runs first (or right after a given other).
     for (let round = 0; round < ROUNDS; round++)
-      for (const [i, app] of apps.entries()) runs[i].push(await load(app.url, SECONDS));
+      for (let k = 0; k < apps.length; k++) {
+        const i = (round + k) % apps.length;
+        runs[i][round] = await load(apps[i].url, SECONDS);
+      }
     const signed = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`;
     const rows = apps.map((app, i) => {
       const list = runs[i];

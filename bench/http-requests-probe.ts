@@ -1,0 +1,55 @@
+import 'reflect-metadata';
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Controller, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { DatabaseResilienceModule } from 'nestjs-database-resilience';
+import { databaseEnv } from '../libs/shared/src/database-env';
+
+/**
+ * Run under `valgrind --tool=callgrind` by http-instructions.bench.ts: boots the one-`SELECT 1` app with or
+ * without the module and sends it `requests` requests one after another on a keep-alive connection.
+ */
+@Controller()
+class PingController {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  @Get('ping')
+  async ping() {
+    await this.dataSource.query('SELECT 1');
+    return { ok: true };
+  }
+}
+
+const [variant, count] = process.argv.slice(2);
+const typeorm = TypeOrmModule.forRoot({ type: 'mysql', ...databaseEnv(), poolSize: 2, retryAttempts: 0 });
+
+@Module({
+  imports: [
+    typeorm,
+    ...(variant === 'with' ? [DatabaseResilienceModule.forRoot({ healthCheck: { enabled: false } })] : []),
+  ],
+  controllers: [PingController],
+})
+class ProbeModule {}
+
+void (async () => {
+  const app = await NestFactory.create(ProbeModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < Number(count); i++) {
+    await new Promise<void>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/ping', agent }, (response) => {
+        response.resume();
+        response.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+  }
+  agent.destroy();
+  await app.close();
+})();
