@@ -16,6 +16,10 @@ import { requestContext, type RequestContext } from '../http/request-context';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { markOutcomeUnknown } from './outcome-unknown';
 import { statementKind, type StatementKind } from './statement-kind';
+import { preciseWatch, Watchdog, type Watch } from './watchdog';
+
+/** How late the default bounds (pool wait, `queries.timeoutMs`) may fire. */
+const WATCHDOG_TICK_MS = 100;
 
 const DATA_STATEMENT = /^\s*(?:SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
 
@@ -75,6 +79,7 @@ export class ConnectionGuard {
   private obtainUnguarded!: () => Promise<Mysql2Connection>;
   /** With replication: until when the replicas are left out after a failure. */
   private replicasDownUntil = 0;
+  private readonly watchdog = new Watchdog(WATCHDOG_TICK_MS);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -174,33 +179,45 @@ export class ConnectionGuard {
   /** Waits at most `pool.acquireTimeoutMs`, and never past the caller's deadline. */
   private acquire(obtain: () => Promise<Mysql2Connection>, deadline?: Deadline): Promise<Mysql2Connection> {
     const poolWaitMs = this.options.acquireTimeoutMs;
-    const leftMs = deadline === undefined ? Infinity : deadline.at - Date.now();
+    const now = Date.now();
+    const leftMs = deadline === undefined ? Infinity : deadline.at - now;
     const waitMs = Math.max(0, Math.min(poolWaitMs, leftMs));
     return new Promise((resolve, reject) => {
       let settled = false;
-      const timer = setTimeout(() => {
+      const expire = () => {
         settled = true;
         reject(
           leftMs < poolWaitMs
             ? new DeadlineExceededError(deadline!.ms, this.database)
             : new PoolAcquireTimeoutError(this.database, waitMs),
         );
-      }, waitMs);
+      };
+      const watch = this.watchUntil(now + waitMs, expire, deadline !== undefined && !deadline.fresh);
       obtain().then(
         (connection) => {
           if (settled) return connection.release(); // came too late: back to the pool
           settled = true;
-          clearTimeout(timer);
+          watch.cancel();
           resolve(connection);
         },
         (error: unknown) => {
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
+          watch.cancel();
           reject(error);
         },
       );
     });
+  }
+
+  /** A caller's own deadline gets a precise timer; the module's default bounds the coarse watchdog. */
+  private watchUntil(at: number, onExpire: () => void, precise: boolean): Watch {
+    return precise ? preciseWatch(at, onExpire) : this.watchdog.watch(at, onExpire);
+  }
+
+  /** Stops the watchdog (the module is closing). */
+  dispose(): void {
+    this.watchdog.stop();
   }
 
   private isAlive(connection: Mysql2Connection, deadline?: Deadline): Promise<boolean> | boolean {
@@ -252,12 +269,12 @@ export class ConnectionGuard {
         : undefined;
 
     let finished = false;
-    let timer: NodeJS.Timeout | undefined;
+    let watch: Watch | undefined;
     const startedAt = performance.now();
     const done = (error: unknown, ...results: unknown[]) => {
       if (finished) return;
       finished = true;
-      if (timer) clearTimeout(timer);
+      watch?.cancel();
       this.timed(sql, kind, performance.now() - startedAt, Boolean(error), request);
       if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost, unit !== undefined, request);
       else {
@@ -281,7 +298,7 @@ export class ConnectionGuard {
         const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
         sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
       }
-      timer = setTimeout(() => {
+      const expire = () => {
         // The server should have stopped the statement by now (hung, or a MySQL write): stop waiting, stop it,
         // drop the connection.
         const error = new DeadlineExceededError(deadline.ms, this.database);
@@ -289,7 +306,8 @@ export class ConnectionGuard {
         state.doomed = true;
         void this.killQuery(connection.threadId).finally(() => connection.destroy());
         done(error);
-      }, remainingMs);
+      };
+      watch = this.watchUntil(deadline.at, expire, !deadline.fresh);
     }
     return query.apply(connection, sent);
   }

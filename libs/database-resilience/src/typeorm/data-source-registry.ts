@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
@@ -23,7 +23,7 @@ export interface GuardedDataSource {
  * connection guard on each at start-up.
  */
 @Injectable()
-export class DataSourceRegistry implements OnApplicationBootstrap {
+export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('DatabaseResilience');
   private readonly guarded = new Map<string, GuardedDataSource>();
 
@@ -40,6 +40,10 @@ export class DataSourceRegistry implements OnApplicationBootstrap {
       if (this.find(name)) continue;
       this.logger.log(`No TypeORM DataSource named "${name}" in this app: its connections are not guarded`);
     }
+  }
+
+  onModuleDestroy(): void {
+    for (const { guard } of this.guarded.values()) guard.dispose();
   }
 
   /** The guarded DataSource of that name; throws a clear error if the app has none. */
