@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BenchTable } from './bench-table';
 
+type Variant = 'without' | 'with' | 'with request context';
 const FEW = 50;
 const MANY = 550;
 
 /** Instructions the probe process ran (callgrind counts instructions, not time: the same on a busy machine). */
-async function instructions(variant: 'with' | 'without', requests: number): Promise<number> {
+async function instructions(variant: Variant, requests: number): Promise<number> {
   const { stderr } = await promisify(execFile)(
     'valgrind',
     [
@@ -16,10 +17,13 @@ async function instructions(variant: 'with' | 'without', requests: number): Prom
       '--smc-check=all-non-file',
       process.execPath,
       join(__dirname, 'http-requests-probe.js'),
-      variant,
+      variant === 'without' ? 'without' : 'with',
       String(requests),
     ],
-    { maxBuffer: 16 * 1024 * 1024 },
+    {
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, PROBE_OPTIONS: variant === 'with request context' ? '{"requestContext":true}' : '{}' },
+    },
   );
   const collected = /Collected : (\d+)/.exec(stderr)?.[1];
   if (!collected) throw new Error(`callgrind printed no count for ${variant} ${requests}`);
@@ -37,23 +41,27 @@ export async function httpInstructionsBench(): Promise<BenchTable | BenchTable[]
     () => false,
   );
   if (!available) return [];
-  const [withoutFew, withFew] = await Promise.all([instructions('without', FEW), instructions('with', FEW)]);
-  const [withoutMany, withMany] = await Promise.all([instructions('without', MANY), instructions('with', MANY)]);
-  const perRequest = (few: number, many: number) => (many - few) / (MANY - FEW);
-  const base = perRequest(withoutFew, withoutMany);
-  const mod = perRequest(withFew, withMany);
+  const variants: Variant[] = ['without', 'with', 'with request context'];
+  const perRequest: number[] = [];
+  for (const variant of variants) {
+    const [few, many] = await Promise.all([instructions(variant, FEW), instructions(variant, MANY)]);
+    perRequest.push((many - few) / (MANY - FEW));
+  }
+  const [base] = perRequest;
   const thousands = (n: number) => `${(n / 1000).toFixed(0)} k`;
+  const names = [
+    'the same app without the module (baseline)',
+    'with DatabaseResilienceModule.forRoot()',
+    'with forRoot({ requestContext: true })',
+  ];
   return {
     title: 'Instructions per HTTP request running one SELECT 1 (valgrind --tool=callgrind, repeatable)',
     columns: ['app', 'instructions per request', 'over the baseline'],
-    rows: [
-      ['the same app without the module (baseline)', thousands(base), '—'],
-      [
-        'with DatabaseResilienceModule.forRoot()',
-        thousands(mod),
-        `+${thousands(mod - base)} (+${(((mod - base) / base) * 100).toFixed(1)} %)`,
-      ],
-    ],
+    rows: perRequest.map((n, i) => [
+      names[i],
+      thousands(n),
+      i === 0 ? '—' : `+${thousands(n - base)} (+${(((n - base) / base) * 100).toFixed(1)} %)`,
+    ]),
     notes: [
       `(${MANY} − ${FEW} sequential requests) ÷ ${MANY - FEW}, on one keep-alive connection, health check off; the client's ` +
         "own instructions are in both rows, MariaDB's in neither. Target: under 5 %.",

@@ -29,7 +29,14 @@ const typeorm = TypeOrmModule.forRoot({ type: 'mysql', ...databaseEnv(), poolSiz
 @Module({
   imports: [
     typeorm,
-    ...(variant === 'with' ? [DatabaseResilienceModule.forRoot({ healthCheck: { enabled: false }, ...JSON.parse(process.env.PROBE_OPTIONS ?? '{}') })] : []),
+    ...(variant === 'with'
+      ? [
+          DatabaseResilienceModule.forRoot({
+            healthCheck: { enabled: false },
+            ...JSON.parse(process.env.PROBE_OPTIONS ?? '{}'),
+          }),
+        ]
+      : []),
   ],
   controllers: [PingController],
 })

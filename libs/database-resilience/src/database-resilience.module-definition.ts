@@ -33,7 +33,7 @@ export interface ModuleExtras {
   /**
    * A middleware on every route: request ids, errors and slow queries tagged with request and route, the request
    * deadline (`http.requestDeadlineMs`), slow requests. Off by default: it carries the request through
-   * AsyncLocalStorage, which on Node 20 makes every promise of a request dearer (see docs/BENCHMARKS.md).
+   * AsyncLocalStorage, which on Node 20 adds about a tenth to a trivial request (see docs/BENCHMARKS.md).
    * Default false.
    */
   requestContext: boolean;
