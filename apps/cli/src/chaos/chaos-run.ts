@@ -18,7 +18,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * apps/api on a MariaDB server of the run's own, behind a fault proxy, under load from a worker thread, while
  * faults come on a schedule: a deadlock burst, KILLs of random connections, a lock held past the request
- * deadline, a 10 s outage, a full restart. Then it checks the data and the service's behaviour.
+ * deadline, a 10 s outage, a full restart, a second burst; about two and a half minutes in all. Then it checks the
+ * data and the service's behaviour.
  */
 export async function runChaos(print: (line: string) => void): Promise<ChaosCheck[]> {
   const startedAt = Date.now();
@@ -62,7 +63,7 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
     let heapAfterWarmUp = 0;
     const records: LoadRecord[] = [];
     try {
-      await sleep(15_000);
+      await sleep(20_000);
       heapAfterWarmUp = heapAfterGc();
       phase(`warm-up done; heap ${mb(heapAfterWarmUp)}`);
 
@@ -110,7 +111,13 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
       await server.start();
       recoveries.push({ fault: 'server restart', upAt: Date.now() });
       phase('restart over: the server accepts connections again');
-      await sleep(20_000);
+      await sleep(15_000);
+
+      phase('second deadlock burst, 10 s, then steady load to the end');
+      const second = startLoad({ baseUrl, name: 'burst2', workers: 16, accounts: accounts.slice(2, 4), transferShare: 1 });
+      await sleep(10_000);
+      records.push(...(await second.stop()));
+      await sleep(15_000);
     } finally {
       records.push(...(await load.stop()));
     }

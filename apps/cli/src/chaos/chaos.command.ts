@@ -6,7 +6,7 @@ import { runChaos } from './chaos-run';
 @Command({
   name: 'chaos',
   description:
-    'Run apps/api under load on a MariaDB of its own while faults are injected (about 2 minutes), then check the data',
+    'Run apps/api under load on a MariaDB of its own while faults are injected (about 2.5 minutes), then check the data',
 })
 export class ChaosCommand extends CommandRunner {
   constructor(private readonly out: CliOutput) {

@@ -284,7 +284,7 @@ export class ConnectionGuard {
       (callback as (...a: unknown[]) => void)(error, ...results);
     };
 
-    const sent = [...args];
+    const sent = args; // the wrapper's own rest array: changing it touches nothing of the caller's
     sent[args.length - 1] = done;
     if (deadline !== undefined) {
       const remainingMs = deadline.at - Date.now();
