@@ -11,7 +11,7 @@ export interface ChaosCheck {
 /** What a request may take beyond its deadline: the answer's own trip, timers on a busy 2-core machine. */
 const DEADLINE_SLACK_MS = 1000;
 const HEALTH_INTERVAL_MS = 10_000; // the module's default
-const HEAP_GROWTH_LIMIT = 20 * 2 ** 20;
+const HEAP_GROWTH_LIMIT = 5 * 2 ** 20;
 
 export interface ChaosRun {
   deadlineMs: number;
@@ -79,7 +79,7 @@ export function evaluateChaos(run: ChaosRun): ChaosCheck[] {
       detail: run.transitions.map((t) => t.state).join(' → ') || 'no transition',
     },
     {
-      name: 'memory flat after warm-up (heap after GC grows by less than 20 MB)',
+      name: 'memory flat after warm-up (heap after GC grows by less than 5 MB)',
       passed: run.heapAfterWarmUp > 0 && run.heapAtEnd - run.heapAfterWarmUp < HEAP_GROWTH_LIMIT,
       detail: `${mb(run.heapAfterWarmUp)} → ${mb(run.heapAtEnd)}`,
     },

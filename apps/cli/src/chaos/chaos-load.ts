@@ -28,7 +28,11 @@ const LOAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { baseUrl, name, workers, accounts, transferShare } = workerData;
 let running = true;
-parentPort.on('message', (m) => { if (m === 'stop') running = false; });
+let finished;
+parentPort.on('message', (m) => {
+  if (m === 'stop') running = false;
+  if (m === 'collect') finished.then(() => parentPort.postMessage({ records }));
+});
 const records = [];
 const pick = () => accounts[Math.floor(Math.random() * accounts.length)];
 async function one(worker, seq) {
@@ -63,25 +67,33 @@ async function one(worker, seq) {
   record.ms = performance.now() - started;
   records.push(record);
 }
-(async () => {
-  await Promise.all(Array.from({ length: workers }, async (_, worker) => {
-    for (let seq = 0; running; seq++) await one(worker, seq);
-  }));
-  parentPort.postMessage(records);
-})();
+finished = Promise.all(Array.from({ length: workers }, async (_, worker) => {
+  for (let seq = 0; running; seq++) await one(worker, seq);
+})).then(() => parentPort.postMessage('stopped'));
 `;
 
-/** Starts the load; `stop()` ends it and gives every request's record. */
-export function startLoad(settings: LoadSettings): { stop(): Promise<LoadRecord[]> } {
+export interface Load {
+  /** Ends the requests; the records stay in the load's thread (out of the heap the run measures). */
+  stop(): Promise<void>;
+  /** Every request's record; ends the thread. */
+  collect(): Promise<LoadRecord[]>;
+}
+
+export function startLoad(settings: LoadSettings): Load {
   const worker = new Worker(LOAD, { eval: true, workerData: settings });
-  const done = new Promise<LoadRecord[]>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const failed = new Promise<never>((_, reject) => worker.once('error', reject));
+  const next = <T>() =>
+    Promise.race([new Promise<T>((resolve) => worker.once('message', (message: T) => resolve(message))), failed]);
+  let stopped: Promise<unknown> | undefined;
   return {
-    async stop() {
-      worker.postMessage('stop');
-      const records = await done;
+    stop() {
+      stopped ??= (worker.postMessage('stop'), next<'stopped'>());
+      return stopped.then(() => undefined);
+    },
+    async collect() {
+      await this.stop();
+      worker.postMessage('collect');
+      const { records } = await next<{ records: LoadRecord[] }>();
       await worker.terminate();
       return records;
     },

@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ResilienceEvents, type BreakerStateEvent } from 'nestjs-database-resilience';
@@ -61,7 +63,7 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
     const admin = await server.connect('test');
     const recoveries: Array<{ fault: string; upAt: number }> = [];
     let heapAfterWarmUp = 0;
-    const records: LoadRecord[] = [];
+    const loads = [load];
     try {
       await sleep(20_000);
       heapAfterWarmUp = heapAfterGc();
@@ -75,8 +77,9 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
         accounts: accounts.slice(0, 2),
         transferShare: 1,
       });
+      loads.push(burst);
       await sleep(10_000);
-      records.push(...(await burst.stop()));
+      await burst.stop();
 
       phase('KILL of random connections: two every 2 s, 12 s');
       for (let i = 0; i < 6; i++) {
@@ -114,16 +117,24 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
       await sleep(15_000);
 
       phase('second deadlock burst, 10 s, then steady load to the end');
-      const second = startLoad({ baseUrl, name: 'burst2', workers: 16, accounts: accounts.slice(2, 4), transferShare: 1 });
+      const second = startLoad({
+        baseUrl,
+        name: 'burst2',
+        workers: 16,
+        accounts: accounts.slice(2, 4),
+        transferShare: 1,
+      });
+      loads.push(second);
       await sleep(10_000);
-      records.push(...(await second.stop()));
+      await second.stop();
       await sleep(15_000);
     } finally {
-      records.push(...(await load.stop()));
+      await Promise.all(loads.map((l) => l.stop()));
     }
-    phase(`load stopped: ${records.length} requests`);
     await sleep(2000); // in-flight retries and settlements end
-    const heapAtEnd = heapAfterGc();
+    const heapAtEnd = heapAfterGc(); // before the records come over from the load threads
+    const records: LoadRecord[] = (await Promise.all(loads.map((l) => l.collect()))).flat();
+    phase(`load stopped: ${records.length} requests`);
 
     const check = await server.connect('test');
     try {
@@ -157,8 +168,11 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
   }
 }
 
+/** The heap after a full GC (0 without --expose-gc); with CHAOS_HEAP_SNAPSHOTS=<dir>, a snapshot there too. */
 function heapAfterGc(): number {
   (globalThis as { gc?: () => void }).gc?.();
+  const dir = process.env.CHAOS_HEAP_SNAPSHOTS;
+  if (dir) writeHeapSnapshot(join(dir, `chaos-${Date.now()}.heapsnapshot`));
   return (globalThis as { gc?: () => void }).gc ? process.memoryUsage().heapUsed : 0;
 }
 
