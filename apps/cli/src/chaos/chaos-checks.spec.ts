@@ -31,7 +31,7 @@ function goodRun(): ChaosRun {
     transitions: [breaker('open', 1), breaker('closed', 2)],
     recoveries: [{ fault: 'outage', upAt: UP_AT }],
     heapAfterWarmUp: 40 * 2 ** 20,
-    heapAtEnd: 45 * 2 ** 20,
+    heapAtEnd: 42 * 2 ** 20,
     print: () => undefined,
   };
 }
