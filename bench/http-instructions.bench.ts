@@ -56,7 +56,8 @@ export async function httpInstructionsBench(): Promise<BenchTable | BenchTable[]
     'with forRoot({ requestContext: true })',
   ];
   return {
-    title: 'Instructions per HTTP request running one SELECT 1 (valgrind --tool=callgrind, repeatable)',
+    title:
+      'Instructions per HTTP request running one SELECT 1 (valgrind --tool=callgrind; steadier than time on this VM, yet JIT timing moves it by a few points between runs)',
     columns: ['app', 'instructions per request', 'over the baseline'],
     rows: perRequest.map((n, i) => [
       names[i],
