@@ -2,28 +2,17 @@ import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
+import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatabaseResilienceModule } from 'nestjs-database-resilience';
 import { databaseEnv } from '../libs/shared/src/database-env';
+import { PingController } from './ping-app';
 import type { BenchTable } from './bench-table';
 
 const CONNECTIONS = 10;
 const SECONDS = 2;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
-
-@Controller()
-class PingController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  @Get('ping')
-  async ping() {
-    await this.dataSource.query('SELECT 1');
-    return { ok: true };
-  }
-}
 
 const typeorm = () =>
   TypeOrmModule.forRoot({ type: 'mysql', ...databaseEnv(), poolSize: CONNECTIONS, retryAttempts: 0 });

@@ -1,28 +1,18 @@
 import 'reflect-metadata';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Controller, Get, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatabaseResilienceModule } from 'nestjs-database-resilience';
 import { databaseEnv } from '../libs/shared/src/database-env';
+import { PingController } from './ping-app';
 
 /**
- * Run under `valgrind --tool=callgrind` by http-instructions.bench.ts: boots the one-`SELECT 1` app with or
- * without the module and sends it `requests` requests one after another on a keep-alive connection.
+ * Run under `valgrind --tool=callgrind` by http-instructions.bench.ts: `<with|without> <requests>` boots the
+ * one-`SELECT 1` app with or without the module (PROBE_OPTIONS: more module options, as JSON) and sends it that
+ * many requests one after another on a keep-alive connection.
  */
-@Controller()
-class PingController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  @Get('ping')
-  async ping() {
-    await this.dataSource.query('SELECT 1');
-    return { ok: true };
-  }
-}
-
 const [variant, count] = process.argv.slice(2);
 const typeorm = TypeOrmModule.forRoot({ type: 'mysql', ...databaseEnv(), poolSize: 2, retryAttempts: 0 });
 
