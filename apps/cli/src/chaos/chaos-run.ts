@@ -64,22 +64,20 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
     const recoveries: Array<{ fault: string; upAt: number }> = [];
     let heapAfterWarmUp = 0;
     const loads = [load];
+    /** 16 more callers moving money between two accounts for 10 s: deadlocks galore. */
+    const burst = async (name: string, between: number[]) => {
+      const extra = startLoad({ baseUrl, name, workers: 16, accounts: between, transferShare: 1 });
+      loads.push(extra);
+      await sleep(10_000);
+      await extra.stop();
+    };
     try {
       await sleep(20_000);
       heapAfterWarmUp = heapAfterGc();
       phase(`warm-up done; heap ${mb(heapAfterWarmUp)}`);
 
       phase('deadlock burst: 16 more callers move money between two accounts, 10 s');
-      const burst = startLoad({
-        baseUrl,
-        name: 'burst',
-        workers: 16,
-        accounts: accounts.slice(0, 2),
-        transferShare: 1,
-      });
-      loads.push(burst);
-      await sleep(10_000);
-      await burst.stop();
+      await burst('burst', accounts.slice(0, 2));
 
       phase('KILL of random connections: two every 2 s, 12 s');
       for (let i = 0; i < 6; i++) {
@@ -117,16 +115,7 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
       await sleep(15_000);
 
       phase('second deadlock burst, 10 s, then steady load to the end');
-      const second = startLoad({
-        baseUrl,
-        name: 'burst2',
-        workers: 16,
-        accounts: accounts.slice(2, 4),
-        transferShare: 1,
-      });
-      loads.push(second);
-      await sleep(10_000);
-      await second.stop();
+      await burst('burst2', accounts.slice(2, 4));
       await sleep(15_000);
     } finally {
       await Promise.all(loads.map((l) => l.stop()));

@@ -8,6 +8,7 @@ import { RESILIENCE_OPTIONS } from '../resilience-options.token';
 import { resilienceDetailsOf } from '../retry/resilience-error-details';
 import { DatabaseError } from './database-error.matcher';
 import { httpErrorFor } from './database-http-error';
+import { routeOf } from './request-context.middleware';
 import { requestIdFor } from './request-id';
 
 /** The JSON body of a database error answer. Stable fields; never SQL, values or a stack. */
@@ -48,7 +49,7 @@ export class DatabaseExceptionFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
     const http = host.switchToHttp();
-    const request = http.getRequest<{ method?: string; route?: { path?: string } }>();
+    const request = http.getRequest<Parameters<typeof routeOf>[0]>();
     const response = http.getResponse<unknown>();
     const classified =
       databaseErrorMarkOf(error) ?? resilienceDetailsOf(error)?.classified ?? this.classifier.classify(error);
@@ -74,7 +75,7 @@ export class DatabaseExceptionFilter implements ExceptionFilter {
     if (answer.status === 500) {
       // 503s are expected while a database is in trouble (and alerted on); a 500 is a bug or a setup mistake.
       this.logger.error(
-        `${request.method ?? ''} ${request.route?.path ?? ''} answered 500 ${answer.code}: ${classified.name} ` +
+        `${routeOf(request)} answered 500 ${answer.code}: ${classified.name} ` +
           `(${classified.message}) [request ${requestId}]`,
       );
     }
