@@ -26,9 +26,34 @@ const DATA_STATEMENT = /^\s*(?:SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
 /** `fresh`: the default statement timeout, which starts with the statement (its whole length is left). */
 type Deadline = NonNullable<UnitOfWork['deadline']> & { readonly fresh?: boolean };
 
-/** The unit of work's deadline, else the HTTP request's (`http.requestDeadlineMs`). */
-function currentDeadline(): Deadline | undefined {
-  return unitOfWork.getStore()?.deadline ?? requestContext.getStore()?.deadline;
+/** Takes a connection from a pool; calls back once. */
+type Obtain = (callback: (error: unknown, connection?: Mysql2Connection) => void) => void;
+
+/** The parts of TypeORM's MysqlDriver that take connections from mysql2's pool (or pool cluster) directly. */
+interface PooledDriver {
+  pool?: { getConnection(callback: (error: unknown, connection?: Mysql2Connection) => void): void };
+  poolCluster?: {
+    getConnection(pattern: string, callback: (error: unknown, connection?: Mysql2Connection) => void): void;
+  };
+  prepareDbConnection?(connection: Mysql2Connection): Mysql2Connection;
+}
+
+/**
+ * What TypeORM's obtainMasterConnection/obtainSlaveConnection do, with a callback instead of a promise (one
+ * promise less per statement); `fallback` (TypeORM's own) where the driver is not built as expected.
+ */
+function fromPool(
+  driver: PooledDriver,
+  pattern: 'MASTER' | 'SLAVE*',
+  fallback: () => Promise<Mysql2Connection>,
+): Obtain {
+  return (callback) => {
+    const prepared = (error: unknown, connection?: Mysql2Connection) =>
+      error ? callback(error) : callback(undefined, driver.prepareDbConnection!(connection!));
+    if (driver.prepareDbConnection && driver.poolCluster) driver.poolCluster.getConnection(pattern, prepared);
+    else if (driver.prepareDbConnection && driver.pool) driver.pool.getConnection(prepared);
+    else fallback().then((connection) => callback(undefined, connection), callback);
+  };
 }
 
 interface ConnectionState {
@@ -77,6 +102,7 @@ export class ConnectionGuard {
   private readonly logger = new Logger('DatabaseResilience');
   private readonly states = new WeakMap<Mysql2Connection, ConnectionState>();
   private obtainUnguarded!: () => Promise<Mysql2Connection>;
+  private obtainMaster!: Obtain;
   /** With replication: until when the replicas are left out after a failure. */
   private replicasDownUntil = 0;
   private readonly watchdog = new Watchdog(WATCHDOG_TICK_MS);
@@ -94,7 +120,7 @@ export class ConnectionGuard {
   ) {}
 
   install(): void {
-    const driver = this.dataSource.driver as unknown as ObtainingDriver & { [GUARDED]?: boolean };
+    const driver = this.dataSource.driver as unknown as ObtainingDriver & PooledDriver & { [GUARDED]?: boolean };
     if (typeof driver.obtainMasterConnection !== 'function') {
       this.logger.warn(`DataSource "${this.database}" is not a MySQL/MariaDB DataSource; it is not guarded`);
       return;
@@ -104,10 +130,12 @@ export class ConnectionGuard {
     const master = driver.obtainMasterConnection.bind(driver);
     const slave = driver.obtainSlaveConnection.bind(driver);
     this.obtainUnguarded = master;
-    driver.obtainMasterConnection = () => this.borrow(master);
-    const cluster = (driver as unknown as { poolCluster?: ReplicaCluster }).poolCluster;
+    this.obtainMaster = fromPool(driver, 'MASTER', master);
+    driver.obtainMasterConnection = () => this.borrow(this.obtainMaster);
+    const cluster = driver.poolCluster as ReplicaCluster | undefined;
     if (!cluster) return; // no replication: reads borrow from the primary through the wrapped master
-    driver.obtainSlaveConnection = () => this.borrowReplica(slave);
+    const obtainReplica = fromPool(driver, 'SLAVE*', slave);
+    driver.obtainSlaveConnection = () => this.borrowReplica(obtainReplica);
     this.putBackRemovedReplicas(driver as unknown as ReplicatedDriver, cluster);
   }
 
@@ -115,10 +143,10 @@ export class ConnectionGuard {
    * A read: from a replica (whatever the primary's breaker says), or from the primary while the replicas are
    * failing. A failing replica is left out for `replicaRetryMs`.
    */
-  private async borrowReplica(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
+  private async borrowReplica(obtain: Obtain): Promise<Mysql2Connection> {
     if (Date.now() >= this.replicasDownUntil) {
       try {
-        const connection = await this.acquire(obtain);
+        const connection = await this.acquired(obtain);
         this.instrument(connection, 'replica');
         if (await this.isAlive(connection)) return connection;
         connection.destroy();
@@ -129,7 +157,7 @@ export class ConnectionGuard {
         );
       }
     }
-    return this.borrow(this.obtainUnguarded);
+    return this.borrow(this.obtainMaster);
   }
 
   /**
@@ -159,55 +187,80 @@ export class ConnectionGuard {
     });
   }
 
-  private async borrow(obtain: () => Promise<Mysql2Connection>): Promise<Mysql2Connection> {
-    this.breaker.admit(); // open: rejected here, before any I/O
-    const deadline = currentDeadline();
-    for (let tries = 1; ; tries++) {
-      const connection = await this.acquire(obtain, deadline).catch((error: unknown) => {
-        const classified = this.report(error);
-        markDatabaseError(error, classified);
-        // a promise reaction runs in the context it was attached in: this one's
-        if (!unitOfWork.getStore()) this.recordOutsideUnit(error, classified, requestContext.getStore());
-        throw error;
-      });
-      this.instrument(connection, 'primary');
-      if (tries > 20 || (await this.isAlive(connection, deadline))) return connection;
-      connection.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
+  /**
+   * A primary connection for TypeORM. Callbacks rather than async steps: this runs for every statement outside a
+   * transaction, and each promise or await it adds is time on every request.
+   */
+  private borrow(obtain: Obtain): Promise<Mysql2Connection> {
+    try {
+      this.breaker.admit(); // open: rejected here, before any I/O
+    } catch (error) {
+      return Promise.reject(error);
     }
+    // The pool calls back in its own async context: what the caller belongs to is read here.
+    const unit = unitOfWork.getStore();
+    const request = requestContext.getStore();
+    const deadline: Deadline | undefined = unit?.deadline ?? request?.deadline;
+    return new Promise((resolve, reject) => {
+      const lend = (tries: number) =>
+        this.acquire(obtain, deadline, (error, connection) => {
+          if (error !== undefined) {
+            const classified = this.report(error);
+            markDatabaseError(error, classified);
+            if (!unit) this.recordOutsideUnit(error, classified, request);
+            return reject(error);
+          }
+          this.instrument(connection!, 'primary');
+          if (tries > 20 || !this.idleTooLong(connection!)) return resolve(connection!);
+          this.ping(connection!, deadline, (alive) => {
+            if (alive) return resolve(connection!);
+            connection!.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
+            lend(tries + 1);
+          });
+        });
+      lend(1);
+    });
   }
 
-  /** Waits at most `pool.acquireTimeoutMs`, and never past the caller's deadline. */
-  private acquire(obtain: () => Promise<Mysql2Connection>, deadline?: Deadline): Promise<Mysql2Connection> {
+  /**
+   * Takes a connection from the pool, waiting at most `pool.acquireTimeoutMs`, and never past the caller's
+   * deadline; `callback` is called once, with an error or the connection.
+   */
+  private acquire(
+    obtain: Obtain,
+    deadline: Deadline | undefined,
+    callback: (error: unknown, connection?: Mysql2Connection) => void,
+  ): void {
     const poolWaitMs = this.options.acquireTimeoutMs;
     const now = Date.now();
     const leftMs = deadline === undefined ? Infinity : deadline.at - now;
     const waitMs = Math.max(0, Math.min(poolWaitMs, leftMs));
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const expire = () => {
-        settled = true;
-        reject(
-          leftMs < poolWaitMs
-            ? new DeadlineExceededError(deadline!.ms, this.database)
-            : new PoolAcquireTimeoutError(this.database, waitMs),
-        );
-      };
-      const watch = this.watchUntil(now + waitMs, expire, deadline !== undefined && !deadline.fresh);
-      obtain().then(
-        (connection) => {
-          if (settled) return connection.release(); // came too late: back to the pool
-          settled = true;
-          watch.cancel();
-          resolve(connection);
-        },
-        (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          watch.cancel();
-          reject(error);
-        },
+    let settled = false;
+    const expire = () => {
+      settled = true;
+      callback(
+        leftMs < poolWaitMs
+          ? new DeadlineExceededError(deadline!.ms, this.database)
+          : new PoolAcquireTimeoutError(this.database, waitMs),
       );
+    };
+    const watch = this.watchUntil(now + waitMs, expire, deadline !== undefined && !deadline.fresh);
+    obtain((error, connection) => {
+      if (settled) return connection?.release(); // came too late: back to the pool
+      settled = true;
+      watch.cancel();
+      if (error) callback(error);
+      else callback(undefined, connection);
     });
+  }
+
+  /** acquire() as a promise, for the paths that are not on every request. */
+  private acquired(obtain: Obtain): Promise<Mysql2Connection> {
+    return new Promise((resolve, reject) =>
+      this.acquire(obtain, undefined, (error, connection) =>
+        error === undefined ? resolve(connection!) : reject(error),
+      ),
+    );
   }
 
   /** A caller's own deadline gets a precise timer; the module's default bounds the coarse watchdog. */
@@ -220,21 +273,33 @@ export class ConnectionGuard {
     this.watchdog.stop();
   }
 
-  private isAlive(connection: Mysql2Connection, deadline?: Deadline): Promise<boolean> | boolean {
+  /** Whether a connection sat idle long enough (`pool.validateAfterIdleMs`) to be pinged before use. */
+  private idleTooLong(connection: Mysql2Connection): boolean {
     const idleLimit = this.options.validateAfterIdleMs;
     const lastActive = connection.lastActiveTime;
-    if (idleLimit === null || lastActive === undefined || Date.now() - lastActive < idleLimit) return true; // 0: always
+    return idleLimit !== null && lastActive !== undefined && Date.now() - lastActive >= idleLimit; // 0: always
+  }
+
+  /** Pings the connection, giving up after `pool.validationTimeoutMs` or at the deadline. */
+  private ping(connection: Mysql2Connection, deadline: Deadline | undefined, callback: (alive: boolean) => void): void {
     const waitMs = Math.min(
       this.options.validationTimeoutMs,
       deadline === undefined ? Infinity : deadline.at - Date.now(),
     );
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), Math.max(0, waitMs));
-      connection.ping((error) => {
-        clearTimeout(timer);
-        resolve(!error);
-      });
-    });
+    let answered = false;
+    const answer = (alive: boolean) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      callback(alive);
+    };
+    const timer = setTimeout(() => answer(false), Math.max(0, waitMs));
+    connection.ping((error) => answer(!error));
+  }
+
+  private isAlive(connection: Mysql2Connection): Promise<boolean> | boolean {
+    if (!this.idleTooLong(connection)) return true;
+    return new Promise((resolve) => this.ping(connection, undefined, resolve));
   }
 
   private instrument(connection: Mysql2Connection, role: ConnectionState['role']): void {
@@ -271,7 +336,7 @@ export class ConnectionGuard {
     let finished = false;
     let watch: Watch | undefined;
     const startedAt = performance.now();
-    const done = (error: unknown, ...results: unknown[]) => {
+    const done = (error: unknown, rows?: unknown, fields?: unknown) => {
       if (finished) return;
       finished = true;
       watch?.cancel();
@@ -281,7 +346,7 @@ export class ConnectionGuard {
         this.afterSuccess(state, kind);
         if (state.role === 'primary') this.breaker.success();
       }
-      (callback as (...a: unknown[]) => void)(error, ...results);
+      (callback as (...a: unknown[]) => void)(error, rows, fields);
     };
 
     const sent = args; // the wrapper's own rest array: changing it touches nothing of the caller's
@@ -416,7 +481,7 @@ export class ConnectionGuard {
 
   /** A primary connection outside every breaker, for the health check (instrumented like any other). */
   obtainPrimary(): Promise<Mysql2Connection> {
-    return unitOfWork.exit(() => this.acquire(this.obtainUnguarded));
+    return unitOfWork.exit(() => this.acquired(this.obtainMaster));
   }
 
   /** The replica nodes (TypeORM replication), each with a way to borrow one of its connections. */
@@ -426,11 +491,8 @@ export class ConnectionGuard {
     if (!cluster) return [];
     return slaves.map((_, index) => {
       const node = `SLAVE${index}`;
-      const obtain = () =>
-        new Promise<Mysql2Connection>((resolve, reject) =>
-          cluster.of(node).getConnection((error, connection) => (error ? reject(error) : resolve(connection!))),
-        );
-      return { node, obtain: () => unitOfWork.exit(() => this.acquire(obtain)) };
+      const obtain: Obtain = (callback) => cluster.of(node).getConnection(callback);
+      return { node, obtain: () => unitOfWork.exit(() => this.acquired(obtain)) };
     });
   }
 
@@ -439,7 +501,7 @@ export class ConnectionGuard {
     return unitOfWork.exit(async () => {
       let connection: Mysql2Connection | undefined;
       try {
-        connection = await this.acquire(this.obtainUnguarded);
+        connection = await this.acquired(this.obtainMaster);
         const alive = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(false), this.options.validationTimeoutMs);
           connection!.query('SELECT 1', (error: unknown) => {
