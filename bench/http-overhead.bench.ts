@@ -1,101 +1,112 @@
-import 'reflect-metadata';
-import { execFile } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { DatabaseResilienceModule } from 'nestjs-database-resilience';
-import { databaseEnv } from '../libs/shared/src/database-env';
-import { PingController } from './ping-app';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
 import type { BenchTable } from './bench-table';
+import { BENCH_POOL_SIZE, type HttpAppMessage, type HttpAppVariant } from './http-app';
 
-const CONNECTIONS = 10;
-const SECONDS = 2;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
+const CONNECTIONS = BENCH_POOL_SIZE;
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 1);
+const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 40);
+const WARM_UP_SECONDS = 5;
 
-const typeorm = () =>
-  TypeOrmModule.forRoot({ type: 'mysql', ...databaseEnv(), poolSize: CONNECTIONS, retryAttempts: 0 });
+interface AppProcess {
+  name: string;
+  child: ChildProcess;
+  url: string;
+}
 
-/** The same app three times: without the module, with `forRoot()` alone, and with the request context on. */
-@Module({ imports: [typeorm()], controllers: [PingController] })
-class WithoutModule {}
-
-@Module({ imports: [typeorm(), DatabaseResilienceModule.forRoot()], controllers: [PingController] })
-class WithModule {}
-
-@Module({
-  imports: [typeorm(), DatabaseResilienceModule.forRoot({ requestContext: true, metricsPath: false })],
-  controllers: [PingController],
-})
-class WithRequestContext {}
-
-interface Autocannon {
-  /** Added here: CPU time this process (the apps) spent per request answered, in µs. */
+interface Visit {
+  requests: number;
+  requestsPerSecond: number;
+  latencyMs: number;
   cpuPerRequestUs: number;
-  requests: { average: number; total: number };
-  latency: { average: number; p99: number };
-  non2xx: number;
-  errors: number;
+  failed: number;
 }
 
-/** autocannon in a process of its own, so that the load generator does not share the apps' event loop. */
-async function load(url: string, seconds: number): Promise<Autocannon> {
-  const cpuBefore = process.cpuUsage();
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [require.resolve('autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '--json', url],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  const cpu = process.cpuUsage(cpuBefore);
-  const result = JSON.parse(stdout) as Autocannon;
-  result.cpuPerRequestUs = (cpu.user + cpu.system) / result.requests.total;
-  return result;
+function nextMessage(child: ChildProcess): Promise<HttpAppMessage> {
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve(message as HttpAppMessage));
+    child.once('exit', (code) => reject(new Error(`HTTP benchmark app exited (${code})`)));
+  });
 }
 
-async function start(module: new () => unknown): Promise<{ app: INestApplication; url: string }> {
-  const app = await NestFactory.create(module, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/ping` };
+async function start(name: string, variant: HttpAppVariant): Promise<AppProcess> {
+  const child = fork(join(__dirname, 'http-app.js'), [variant], { stdio: 'inherit' });
+  const { port } = (await nextMessage(child)) as { port: number };
+  return { name, child, url: `http://127.0.0.1:${port}/ping` };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+async function cpuUs(app: AppProcess): Promise<number> {
+  const reply = nextMessage(app.child);
+  app.child.send('cpu');
+  return ((await reply) as { cpuUs: number }).cpuUs;
+}
+
+/** One visit: autocannon against one app; the app process's own CPU time per request answered. */
+async function visit(app: AppProcess, seconds: number): Promise<Visit> {
+  const cpuBefore = await cpuUs(app);
+  const result = await autocannon({ url: app.url, connections: CONNECTIONS, duration: seconds });
+  const cpu = (await cpuUs(app)) - cpuBefore;
+  return {
+    requests: result.requests.total,
+    requestsPerSecond: result.requests.average,
+    latencyMs: result.latency.average,
+    cpuPerRequestUs: cpu / result.requests.total,
+    failed: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+const median = (values: number[]) => {
+  const s = sorted(values);
+  const middle = s.length / 2;
+  return s.length % 2 ? s[Math.floor(middle)] : (s[middle - 1] + s[middle]) / 2;
+};
+
+/** A distribution-free 95 % interval for the median: the order statistics around it (normal approximation). */
+function medianInterval(values: number[]): [number, number] {
+  const s = sorted(values);
+  const k = Math.max(0, Math.floor((s.length - 1.96 * Math.sqrt(s.length)) / 2));
+  return [s[k], s[s.length - 1 - k]];
+}
+
+const percent = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`;
 
 /**
- * What the module adds to a request that runs one `SELECT 1` on loopback: the connection guard (breaker
- * admission, idle check, the statement's timeout and timing), the metrics, the exception filter's presence.
- * Each round runs the three apps in turn; the overhead is the median over the rounds of the per-round ratio
- * of time per request, so that drift (this 2-core machine also runs MariaDB and autocannon) falls on all.
+ * What the module adds to a request that runs one `SELECT 1` on loopback. Each app runs in a process of its
+ * own; each round visits the three in turn (the order turning), and the overhead is the median over the rounds
+ * of the per-round ratio, so that the drift of this 2-core machine (which also runs MariaDB and autocannon)
+ * falls on all. With the 95 % interval of that median.
  */
 export async function httpOverheadBench(): Promise<BenchTable> {
   const apps = [
-    { name: 'the same app without the module (baseline)', ...(await start(WithoutModule)) },
-    { name: 'with DatabaseResilienceModule.forRoot()', ...(await start(WithModule)) },
-    { name: 'with forRoot({ requestContext: true })', ...(await start(WithRequestContext)) },
+    await start('the same app without the module (baseline)', 'without'),
+    await start('with DatabaseResilienceModule.forRoot()', 'with'),
+    await start('with forRoot({ requestContext: true })', 'with request context'),
   ];
   try {
-    for (const app of apps) await load(app.url, 2); // warm-up: JIT, pools filled
-    const runs = apps.map(() => [] as Autocannon[]);
-    // The order turns each round, so that no app always runs first (or right after a given other).
+    for (const app of apps) await visit(app, WARM_UP_SECONDS); // JIT, pools filled
+    const visits = apps.map(() => [] as Visit[]);
     for (let round = 0; round < ROUNDS; round++)
       for (let k = 0; k < apps.length; k++) {
         const i = (round + k) % apps.length;
-        runs[i][round] = await load(apps[i].url, SECONDS);
+        visits[i][round] = await visit(apps[i], SECONDS);
       }
-    const signed = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`;
+    const over = (i: number, of: (v: Visit) => number) =>
+      visits[i].map((v, round) => (of(v) / of(visits[0][round]) - 1) * 100);
     const rows = apps.map((app, i) => {
-      const list = runs[i];
-      const timeOver = list.map((r, round) => (runs[0][round].requests.average / r.requests.average - 1) * 100);
-      const cpuOver = list.map((r, round) => (r.cpuPerRequestUs / runs[0][round].cpuPerRequestUs - 1) * 100);
+      const list = visits[i];
+      const cpuOver = over(i, (v) => v.cpuPerRequestUs);
+      const latencyOver = over(i, (v) => v.latencyMs);
+      const [low, high] = medianInterval(cpuOver);
       return [
         app.name,
-        median(list.map((r) => r.requests.average)).toFixed(0),
-        `${median(list.map((r) => r.latency.average)).toFixed(2)} ms`,
-        `${median(list.map((r) => r.cpuPerRequestUs)).toFixed(0)} µs`,
-        String(list.reduce((sum, r) => sum + r.non2xx + r.errors, 0)),
-        i === 0 ? '—' : signed(median(cpuOver)),
-        i === 0 ? '—' : signed(median(timeOver)),
-        i === 0 ? '' : cpuOver.map((o) => o.toFixed(0)).join(' / '),
+        median(list.map((v) => v.requestsPerSecond)).toFixed(0),
+        `${median(list.map((v) => v.latencyMs)).toFixed(2)} ms`,
+        `${median(list.map((v) => v.cpuPerRequestUs)).toFixed(0)} µs`,
+        String(list.reduce((sum, v) => sum + v.failed, 0)),
+        i === 0 ? '—' : `${percent(median(cpuOver))} (${percent(low)} … ${percent(high)})`,
+        i === 0 ? '—' : percent(median(latencyOver)),
       ];
     });
     return {
@@ -106,20 +117,20 @@ export async function httpOverheadBench(): Promise<BenchTable> {
         'mean latency (median)',
         'app CPU per request (median)',
         'failed',
-        'CPU per request over the baseline (median of rounds)',
-        'wall time per request over the baseline (median of rounds)',
-        'CPU over the baseline per round, %',
+        'CPU per request over the baseline: median of rounds (95 % interval)',
+        'mean latency over the baseline (median of rounds)',
       ],
       rows,
       notes: [
-        'All apps in one process on the local MariaDB; autocannon in a child process. Target for forRoot(): under 5 %. ' +
-          'The CPU figure (this process only, per request answered) is the steadier one: wall time on this 2-core VM ' +
-          'also moves with MariaDB and autocannon, which share the cores.',
+        'Each app in a process of its own on the local MariaDB (pool of 10), autocannon in the benchmark process; ' +
+          `after ${WARM_UP_SECONDS} s of warm-up each. Target for forRoot(): under 5 %. The CPU figure (the app's process ` +
+          'only, per request answered) is the steadier one: latency on this 2-core VM also moves with MariaDB and ' +
+          'autocannon, which share the cores.',
         '`requestContext: true` adds a middleware that runs each request inside AsyncLocalStorage (request id, route, ' +
           'request deadline); on Node 20 that makes every promise of the request dearer, hence it is off by default.',
       ],
     };
   } finally {
-    for (const app of apps) await app.app.close();
+    for (const app of apps) app.child.disconnect();
   }
 }

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { printTable, toMarkdown, type BenchTable } from './bench-table';
 import { breakerBenches } from './breaker.bench';
 import { classifierBench } from './classifier.bench';
-import { httpInstructionsBench } from './http-instructions.bench';
 import { httpOverheadBench } from './http-overhead.bench';
 import { recordingBench } from './recording.bench';
 import { retryableOverheadBench } from './retryable-overhead.bench';
@@ -18,7 +17,6 @@ const BENCHMARKS: ReadonlyArray<() => Promise<BenchTable | BenchTable[]>> = [
   recordingBench,
   breakerBenches,
   httpOverheadBench,
-  httpInstructionsBench,
 ];
 
 async function main(): Promise<void> {

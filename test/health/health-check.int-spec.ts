@@ -41,7 +41,9 @@ describe('scheduled health check on a server of its own (SIGSTOP)', () => {
         alerts: { log: false },
       },
     });
-    await plain.dataSource.query('SELECT 1'); // a pooled connection, fresh: no ping before the next statement
+    // Pooled connections, fresh (no ping before the next statement): one for a statement, one for the KILL QUERY
+    // sent after it, one for a pair of statements.
+    await Promise.all([1, 2, 3].map(() => plain.dataSource.query('SELECT SLEEP(0.05)')));
   }, 120_000);
 
   afterAll(async () => {
@@ -89,11 +91,21 @@ describe('scheduled health check on a server of its own (SIGSTOP)', () => {
       expect(app.module.get(DegradationService).state()).toMatchObject({ degraded: true });
       const indicator = await app.module.get(DatabaseResilienceHealthIndicator).isHealthy('db');
       expect(indicator.db.status).toBe('down');
-      // A plain statement (no unit of work, no request) on the hung server gives up at queries.timeoutMs.
+      // A plain statement (no unit of work, no request) on the hung server gives up at queries.timeoutMs;
+      // so does a second one queued behind it on the same connection.
       const statementStarted = performance.now();
       const error = await plain.dataSource.query('SELECT 1').catch((e: unknown) => e);
       expect((error as { driverError?: unknown }).driverError).toBeInstanceOf(DeadlineExceededError);
       expect(performance.now() - statementStarted).toBeLessThan(STATEMENT_TIMEOUT_MS + 300);
+      const runner = plain.dataSource.createQueryRunner();
+      try {
+        const pairStarted = performance.now();
+        const settled = await Promise.allSettled([runner.query('SELECT 1'), runner.query('SELECT 2')]);
+        expect(settled.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+        expect(performance.now() - pairStarted).toBeLessThan(STATEMENT_TIMEOUT_MS + 300);
+      } finally {
+        await runner.release();
+      }
     } finally {
       server.resume();
     }

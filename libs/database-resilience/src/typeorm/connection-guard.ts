@@ -15,23 +15,26 @@ import type { ResilienceEvents } from '../events/resilience-events';
 import { requestContext, type RequestContext } from '../http/request-context';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { markOutcomeUnknown } from './outcome-unknown';
-import { statementKind, type StatementKind } from './statement-kind';
-import { preciseWatch, Watchdog, type Watch } from './watchdog';
+import { statementOf, type StatementKind } from './statement-kind';
+import { preciseWatch, Watchdog, type Watch, type Watched } from './watchdog';
 
 /** How late the default bounds (pool wait, `queries.timeoutMs`) may fire. */
 const WATCHDOG_TICK_MS = 100;
 
-const DATA_STATEMENT = /^\s*(?:SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
+type Deadline = NonNullable<UnitOfWork['deadline']>;
 
-/** `fresh`: the default statement timeout, which starts with the statement (its whole length is left). */
-type Deadline = NonNullable<UnitOfWork['deadline']> & { readonly fresh?: boolean };
-
-/** Takes a connection from a pool; calls back once. */
-type Obtain = (callback: (error: unknown, connection?: Mysql2Connection) => void) => void;
+/** Takes a connection from a pool; calls back once. `hasIdle`: a connection is free, so it will not wait. */
+type Obtain = ((callback: (error: unknown, connection?: Mysql2Connection) => void) => void) & {
+  hasIdle?: () => boolean;
+};
 
 /** The parts of TypeORM's MysqlDriver that take connections from mysql2's pool (or pool cluster) directly. */
 interface PooledDriver {
-  pool?: { getConnection(callback: (error: unknown, connection?: Mysql2Connection) => void): void };
+  pool?: {
+    getConnection(callback: (error: unknown, connection?: Mysql2Connection) => void): void;
+    /** mysql2's own: handed out at once (on the next tick) while there are any. */
+    _freeConnections?: { length: number };
+  };
   poolCluster?: {
     getConnection(pattern: string, callback: (error: unknown, connection?: Mysql2Connection) => void): void;
   };
@@ -47,21 +50,30 @@ function fromPool(
   pattern: 'MASTER' | 'SLAVE*',
   fallback: () => Promise<Mysql2Connection>,
 ): Obtain {
-  return (callback) => {
+  const obtain: Obtain = (callback) => {
     const prepared = (error: unknown, connection?: Mysql2Connection) =>
       error ? callback(error) : callback(undefined, driver.prepareDbConnection!(connection!));
     if (driver.prepareDbConnection && driver.poolCluster) driver.poolCluster.getConnection(pattern, prepared);
     else if (driver.prepareDbConnection && driver.pool) driver.pool.getConnection(prepared);
     else fallback().then((connection) => callback(undefined, connection), callback);
   };
+  if (!driver.poolCluster) obtain.hasIdle = () => (driver.pool?._freeConnections?.length ?? 0) > 0;
+  return obtain;
 }
 
-interface ConnectionState {
+/**
+ * What the guard follows of one pooled connection. Watched by the watchdog while a statement runs under the
+ * default timeout (`queries.timeoutMs`): the same object each time, no allocation per statement.
+ */
+interface ConnectionState extends Watched {
   /** Replica connections say nothing to the primary's breaker. */
   role: 'primary' | 'replica';
   inTransaction: boolean;
   /** Destroyed instead of going back to the pool: it failed fatally, timed out, or talks to a read-only server. */
   doomed: boolean;
+  /** The statement watched under the default timeout: ends it with an error. */
+  running: ((error: unknown) => void) | undefined;
+  runningOutcomeUnknownIfLost: boolean;
 }
 
 /** Errors after which a connection must not be reused: the server is read-only (a demoted primary). */
@@ -231,6 +243,7 @@ export class ConnectionGuard {
     deadline: Deadline | undefined,
     callback: (error: unknown, connection?: Mysql2Connection) => void,
   ): void {
+    if (deadline === undefined && obtain.hasIdle?.()) return obtain(callback); // no wait to bound
     const poolWaitMs = this.options.acquireTimeoutMs;
     const now = Date.now();
     const leftMs = deadline === undefined ? Infinity : deadline.at - now;
@@ -244,7 +257,7 @@ export class ConnectionGuard {
           : new PoolAcquireTimeoutError(this.database, waitMs),
       );
     };
-    const watch = this.watchUntil(now + waitMs, expire, deadline !== undefined && !deadline.fresh);
+    const watch = this.watchUntil(now + waitMs, expire, deadline !== undefined);
     obtain((error, connection) => {
       if (settled) return connection?.release(); // came too late: back to the pool
       settled = true;
@@ -304,7 +317,19 @@ export class ConnectionGuard {
 
   private instrument(connection: Mysql2Connection, role: ConnectionState['role']): void {
     if (this.states.has(connection)) return;
-    const state: ConnectionState = { role, inTransaction: false, doomed: false };
+    const state: ConnectionState = {
+      role,
+      inTransaction: false,
+      doomed: false,
+      at: 0,
+      running: undefined,
+      runningOutcomeUnknownIfLost: false,
+      onExpire: () => {
+        const fail = state.running!;
+        state.running = undefined;
+        this.expire(connection, state, this.statementTimeoutMs!, state.runningOutcomeUnknownIfLost, fail);
+      },
+    };
     this.states.set(connection, state);
     const query = connection.query;
     const release = connection.release;
@@ -322,24 +347,29 @@ export class ConnectionGuard {
     const first = args[0] as string | { sql: string } | undefined;
     const sql = typeof first === 'string' ? first : first?.sql;
     if (typeof callback !== 'function' || typeof sql !== 'string') return query.apply(connection, args); // streams
-    const kind = statementKind(sql);
+    const { kind, data } = statementOf(sql);
     const outcomeUnknownIfLost = kind === 'commit' || (kind === 'write' && !state.inTransaction);
     // mysql2 calls back from its socket's events, in whatever async context the connection was made in:
     // what the statement belongs to is read here, at the call.
     const unit = unitOfWork.getStore();
     const request = requestContext.getStore();
-    const deadline: Deadline | undefined =
-      kind === 'read' || kind === 'write'
-        ? (unit?.deadline ?? request?.deadline ?? this.defaultDeadline(sql))
-        : undefined;
+    const deadline = kind === 'read' || kind === 'write' ? (unit?.deadline ?? request?.deadline) : undefined;
+    // `queries.timeoutMs`, for a data statement with no deadline of its own: a hung server cannot hold a caller
+    // for ever. DDL (a migration's ALTER TABLE) is left alone.
+    const timeoutMs = deadline === undefined && data ? this.statementTimeoutMs : null;
 
     let finished = false;
     let watch: Watch | undefined;
+    let watchedOnState = false;
     const startedAt = performance.now();
     const done = (error: unknown, rows?: unknown, fields?: unknown) => {
       if (finished) return;
       finished = true;
-      watch?.cancel();
+      if (watch !== undefined) watch.cancel();
+      else if (watchedOnState) {
+        this.watchdog.delete(state);
+        state.running = undefined;
+      }
       this.timed(sql, kind, performance.now() - startedAt, Boolean(error), request);
       if (error) this.afterError(connection, state, error, kind, outcomeUnknownIfLost, unit !== undefined, request);
       else {
@@ -357,33 +387,43 @@ export class ConnectionGuard {
         process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
         return undefined;
       }
-      // The default statement timeout is enforced by the client timer alone (it kills the statement on the
-      // server too): the statement goes out unchanged, as cheap as without the module.
-      if (!deadline.fresh) {
-        const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
-        sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
+      const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
+      sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
+      watch = preciseWatch(deadline.at, () => this.expire(connection, state, deadline.ms, outcomeUnknownIfLost, done));
+    } else if (timeoutMs !== null) {
+      // The default timeout is enforced by the client alone (it kills the statement on the server too): the
+      // statement goes out unchanged. A second statement queued on the same connection gets a watch of its own.
+      if (state.running === undefined) {
+        watchedOnState = true;
+        state.at = Date.now() + timeoutMs;
+        state.running = done;
+        state.runningOutcomeUnknownIfLost = outcomeUnknownIfLost;
+        this.watchdog.add(state);
+      } else {
+        watch = this.watchdog.watch(Date.now() + timeoutMs, () =>
+          this.expire(connection, state, timeoutMs, outcomeUnknownIfLost, done),
+        );
       }
-      const expire = () => {
-        // The server should have stopped the statement by now (hung, or a MySQL write): stop waiting, stop it,
-        // drop the connection.
-        const error = new DeadlineExceededError(deadline.ms, this.database);
-        if (outcomeUnknownIfLost) markOutcomeUnknown(error, connection.threadId);
-        state.doomed = true;
-        void this.killQuery(connection.threadId).finally(() => connection.destroy());
-        done(error);
-      };
-      watch = this.watchUntil(deadline.at, expire, !deadline.fresh);
     }
     return query.apply(connection, sent);
   }
 
   /**
-   * `queries.timeoutMs` for a data statement with no deadline of its own: a hung server cannot hold a caller for
-   * ever. DDL (a migration's ALTER TABLE) is left alone.
+   * A statement outlived its deadline; the server should have stopped it by now (hung, or a MySQL write): stop
+   * waiting, stop it, drop the connection.
    */
-  private defaultDeadline(sql: string): Deadline | undefined {
-    const ms = this.statementTimeoutMs;
-    return ms === null || !DATA_STATEMENT.test(sql) ? undefined : { at: Date.now() + ms, ms, fresh: true };
+  private expire(
+    connection: Mysql2Connection,
+    state: ConnectionState,
+    ms: number,
+    outcomeUnknownIfLost: boolean,
+    done: (error: unknown) => void,
+  ): void {
+    const error = new DeadlineExceededError(ms, this.database);
+    if (outcomeUnknownIfLost) markOutcomeUnknown(error, connection.threadId);
+    state.doomed = true;
+    void this.killQuery(connection.threadId).finally(() => connection.destroy());
+    done(error);
   }
 
   private afterSuccess(state: ConnectionState, kind: StatementKind): void {

@@ -1,4 +1,4 @@
-import { statementKind } from './statement-kind';
+import { statementKind, statementOf } from './statement-kind';
 
 describe('statementKind', () => {
   it.each([
@@ -17,5 +17,21 @@ describe('statementKind', () => {
     ['/* never closed', 'write'],
   ])('%j is %s', (sql, kind) => {
     expect(statementKind(sql)).toBe(kind);
+  });
+});
+
+describe('statementOf', () => {
+  it.each([
+    ['SELECT 1', true],
+    ['with t as (select 1) select * from t', true],
+    ['insert into t values (1)', true],
+    ['UPDATE t SET a = 1', true],
+    ['DELETE FROM t', true],
+    ['REPLACE INTO t VALUES (1)', true],
+    ['ALTER TABLE t ADD c INT', false],
+    ['SHOW TABLES', false],
+    ['SET SESSION x=1', false],
+  ])('%j reads or changes rows: %s', (sql, data) => {
+    expect(statementOf(sql).data).toBe(data);
   });
 });
