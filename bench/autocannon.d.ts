@@ -4,6 +4,8 @@ declare module 'autocannon' {
     url: string;
     connections: number;
     duration: number;
+    /** Requests per second over all connections. */
+    overallRate?: number;
   }
   interface Result {
     requests: { average: number; total: number };

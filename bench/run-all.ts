@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { printTable, toMarkdown, type BenchTable } from './bench-table';
 import { breakerBenches } from './breaker.bench';
 import { classifierBench } from './classifier.bench';
+import { guardOverheadBench } from './guard-overhead.bench';
 import { httpOverheadBench } from './http-overhead.bench';
 import { recordingBench } from './recording.bench';
 import { retryableOverheadBench } from './retryable-overhead.bench';
@@ -16,6 +17,7 @@ const BENCHMARKS: ReadonlyArray<() => Promise<BenchTable | BenchTable[]>> = [
   stormGoodputBench,
   recordingBench,
   breakerBenches,
+  guardOverheadBench,
   httpOverheadBench,
 ];
 

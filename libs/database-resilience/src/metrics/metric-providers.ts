@@ -41,7 +41,8 @@ function collectFrom(read: (source: GaugeSource, gauge: Gauge) => void) {
   };
 }
 
-const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Histogram buckets for durations, in seconds. */
+export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export const metricProviders = [
   makeCounterProvider({
@@ -89,13 +90,7 @@ export const metricProviders = [
     name: METRIC.healthCheckDuration,
     help: 'Duration of the scheduled health check (SELECT 1) per database',
     labelNames: ['database'],
-    buckets: SECONDS,
-  }),
-  makeHistogramProvider({
-    name: METRIC.queryDuration,
-    help: 'Duration of statements on guarded DataSources, by kind (read, write, begin, commit, rollback, session)',
-    labelNames: ['database', 'kind'],
-    buckets: SECONDS,
+    buckets: DURATION_BUCKETS,
   }),
   makeCounterProvider({
     name: METRIC.slowQueries,

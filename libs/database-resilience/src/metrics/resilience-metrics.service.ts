@@ -8,6 +8,7 @@ import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import { PoolMonitor } from '../pool/pool-monitor';
 import { METRIC, liveGaugeSources, type GaugeSource } from './metric-providers';
+import { QueryDurationHistogram } from './query-duration.histogram';
 
 const STATES = ['closed', 'open', 'half-open'] as const;
 
@@ -15,8 +16,7 @@ const STATES = ['closed', 'open', 'half-open'] as const;
 @Injectable()
 export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDestroy {
   private unsubscribe: () => void = () => undefined;
-  /** Histogram children by database and kind: labels are looked up once, not on every statement. */
-  private readonly queryTimers = new Map<string, Map<string, Histogram.Internal<string>>>();
+  private readonly queryDuration = QueryDurationHistogram.shared();
 
   constructor(
     private readonly events: ResilienceEvents,
@@ -30,7 +30,6 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDes
     @InjectMetric(METRIC.breakerTransitions) private readonly transitions: Counter<string>,
     @InjectMetric(METRIC.healthUp) private readonly healthUp: Gauge<string>,
     @InjectMetric(METRIC.healthCheckDuration) private readonly healthDuration: Histogram<string>,
-    @InjectMetric(METRIC.queryDuration) private readonly queryDuration: Histogram<string>,
     @InjectMetric(METRIC.slowQueries) private readonly slowQueries: Counter<string>,
     @InjectMetric(METRIC.slowRequests) private readonly slowRequests: Counter<string>,
     @InjectMetric(METRIC.alerts) private readonly alerts: Counter<string>,
@@ -67,7 +66,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDes
   private observe(event: ResilienceEvent): void {
     switch (event.type) {
       case 'query':
-        this.queryTimer(event.database, event.kind).observe(event.durationMs / 1000);
+        this.queryDuration.of(event.database, event.kind).observe(event.durationMs / 1000);
         break;
       case 'attempt-failed': {
         const { database, error } = event;
@@ -100,13 +99,5 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDes
         this.alerts.inc({ rule: event.rule, database: event.database });
         break;
     }
-  }
-
-  private queryTimer(database: string, kind: string): Histogram.Internal<string> {
-    let byKind = this.queryTimers.get(database);
-    if (!byKind) this.queryTimers.set(database, (byKind = new Map()));
-    let timer = byKind.get(kind);
-    if (!timer) byKind.set(kind, (timer = this.queryDuration.labels({ database, kind })));
-    return timer;
   }
 }
