@@ -1,3 +1,4 @@
+import * as promClient from 'prom-client';
 import { Histogram, Registry, type Metric } from 'prom-client';
 import { DURATION_BUCKETS, METRIC } from './metric-providers';
 import { QueryDurationHistogram } from './query-duration.histogram';
@@ -40,5 +41,16 @@ describe('QueryDurationHistogram', () => {
     shared.reset();
     const { values } = await shared.get();
     expect(values.filter((value) => value.metricName?.endsWith('_count')).map((value) => value.value)).toEqual([0]);
+  });
+
+  it('is shared with a second copy of the library (a class of its own) instead of failing to register', () => {
+    const shared = QueryDurationHistogram.shared();
+    jest.isolateModules(() => {
+      // prom-client itself stays the one already loaded: only the library is copied, as with two installs.
+      jest.doMock('prom-client', () => promClient);
+      const copy = jest.requireActual<typeof import('./query-duration.histogram')>('./query-duration.histogram');
+      expect(copy.QueryDurationHistogram).not.toBe(QueryDurationHistogram);
+      expect(copy.QueryDurationHistogram.shared()).toBe(shared);
+    });
   });
 });

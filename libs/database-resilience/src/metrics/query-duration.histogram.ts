@@ -44,8 +44,12 @@ export class QueryDurationHistogram {
 
   /** The process's histogram, registered in prom-client's default registry on first use. */
   static shared(): QueryDurationHistogram {
-    const existing = register.getSingleMetric(METRIC.queryDuration) as unknown;
-    if (existing instanceof QueryDurationHistogram) return existing;
+    // Not instanceof: a second copy of this library in node_modules has a class of its own.
+    const existing = register.getSingleMetric(METRIC.queryDuration) as unknown as QueryDurationHistogram | undefined;
+    if (typeof existing?.of === 'function') return existing;
+    if (existing) {
+      throw new Error(`${METRIC.queryDuration} is already registered in prom-client's registry by something else`);
+    }
     const created = new QueryDurationHistogram();
     register.registerMetric(created as unknown as Metric);
     return created;
