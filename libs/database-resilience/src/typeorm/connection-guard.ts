@@ -216,19 +216,24 @@ export class ConnectionGuard {
     return new Promise((resolve, reject) => {
       const lend = (tries: number) =>
         this.acquire(obtain, deadline, (error, connection) => {
-          if (error !== undefined) {
-            const classified = this.report(error);
-            markDatabaseError(error, classified);
-            if (!unit) this.recordOutsideUnit(error, classified, request);
-            return reject(error);
+          // Called back from mysql2's pool: whatever goes wrong here must reach the caller, not the process.
+          try {
+            if (error !== undefined) {
+              const classified = this.report(error);
+              markDatabaseError(error, classified);
+              if (!unit) this.recordOutsideUnit(error, classified, request);
+              return reject(error);
+            }
+            this.instrument(connection!, 'primary');
+            if (tries > 20 || !this.idleTooLong(connection!)) return resolve(connection!);
+            this.ping(connection!, deadline, (alive) => {
+              if (alive) return resolve(connection!);
+              connection!.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
+              lend(tries + 1);
+            });
+          } catch (unexpected) {
+            reject(unexpected);
           }
-          this.instrument(connection!, 'primary');
-          if (tries > 20 || !this.idleTooLong(connection!)) return resolve(connection!);
-          this.ping(connection!, deadline, (alive) => {
-            if (alive) return resolve(connection!);
-            connection!.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
-            lend(tries + 1);
-          });
         });
       lend(1);
     });
