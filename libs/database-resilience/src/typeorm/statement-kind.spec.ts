@@ -1,6 +1,6 @@
-import { statementKind, statementOf } from './statement-kind';
+import { statementOf } from './statement-kind';
 
-describe('statementKind', () => {
+describe('statementOf: kind', () => {
   it.each([
     ['START TRANSACTION', 'begin'],
     ['  commit', 'commit'],
@@ -16,7 +16,7 @@ describe('statementKind', () => {
     ['', 'write'],
     ['/* never closed', 'write'],
   ])('%j is %s', (sql, kind) => {
-    expect(statementKind(sql)).toBe(kind);
+    expect(statementOf(sql).kind).toBe(kind);
   });
 });
 

@@ -62,7 +62,3 @@ export function statementOf(sql: string): Statement {
   if (found.kind === 'rollback' && /^\s+TO\b/i.test(sql.slice(end))) return SESSION; // ROLLBACK TO SAVEPOINT
   return found;
 }
-
-export function statementKind(sql: string): StatementKind {
-  return statementOf(sql).kind;
-}
