@@ -69,3 +69,10 @@ export function printTable(table: BenchTable): void {
 export function formatNs(ns: number): string {
   return Math.abs(ns) >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`;
 }
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const middle = s.length / 2;
+  return s.length % 2 ? s[Math.floor(middle)] : (s[middle - 1] + s[middle]) / 2;
+}

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import type { BenchTable } from './bench-table';
+import { median, type BenchTable } from './bench-table';
 import type { HttpAppMessage, HttpAppVariant } from './http-app';
 
 const CONNECTIONS = 4;
@@ -61,16 +61,9 @@ async function visit(app: AppProcess, seconds: number): Promise<Visit> {
   };
 }
 
-const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-const median = (values: number[]) => {
-  const s = sorted(values);
-  const middle = s.length / 2;
-  return s.length % 2 ? s[Math.floor(middle)] : (s[middle - 1] + s[middle]) / 2;
-};
-
 /** A distribution-free 95 % interval for the median: the order statistics around it (normal approximation). */
 function medianInterval(values: number[]): [number, number] {
-  const s = sorted(values);
+  const s = [...values].sort((a, b) => a - b);
   const k = Math.max(0, Math.floor((s.length - 1.96 * Math.sqrt(s.length)) / 2));
   return [s[k], s[s.length - 1 - k]];
 }

@@ -14,7 +14,7 @@ import {
 } from '../apps/cli/src/scenarios/transfer-workload';
 import { ServerTarget } from '../apps/cli/src/support/server-target';
 import { databaseEnv } from '../libs/shared/src/database-env';
-import type { BenchTable } from './bench-table';
+import { median, type BenchTable } from './bench-table';
 
 const POLICY = { maxAttempts: 12, baseDelayMs: 2, maxDelayMs: 100, budgetMs: 60_000 };
 const ROUNDS = 5;
@@ -76,7 +76,6 @@ export async function stormGoodputBench(): Promise<BenchTable> {
     }
     const total = STORM.workers * STORM.transfersPerWorker;
     const goodput = (r: StormResult) => r.ledgerRows / r.seconds;
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const row = (name: string, runs: StormResult[], baseline?: number) => {
       const perSecond = median(runs.map(goodput));
       const lostOrDoubled = runs.reduce(
