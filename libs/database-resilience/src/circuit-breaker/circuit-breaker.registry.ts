@@ -40,7 +40,11 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
   get(name: string): CircuitBreaker {
     let breaker = this.breakers.get(name);
     if (!breaker) {
-      breaker = new CircuitBreaker(name, this.options.circuitBreaker, (b, state) => this.transitioned(b, state));
+      // The scheduled health check checks the DataSources, and closes their open breakers when they answer.
+      const { enabled, intervalMs, timeoutMs } = this.options.healthCheck;
+      const checked = enabled && this.options.databases.includes(name);
+      const policy = { ...this.options.circuitBreaker, closedByCheckWithinMs: checked ? intervalMs + timeoutMs : null };
+      breaker = new CircuitBreaker(name, policy, (b, state) => this.transitioned(b, state));
       this.breakers.set(name, breaker);
     }
     return breaker;

@@ -18,6 +18,11 @@ export interface CircuitBreakerPolicy {
   successThreshold: number;
   /** `background`: a SELECT 1 of the module probes, user calls are never let through to find out. */
   probe: 'request' | 'background';
+  /**
+   * Set when something outside the breaker closes it once the server answers (the scheduled health check): the
+   * longest that takes. An open breaker's Retry-After is then the sooner of this and the next probe.
+   */
+  closedByCheckWithinMs?: number | null;
 }
 
 /** What `CircuitBreakerRegistry.list()` shows of a breaker. */
@@ -82,7 +87,7 @@ export class CircuitBreaker {
       now - this.lastProbeAt < this.policy.recoveryTimeoutMs
     ) {
       this.rejected++;
-      throw CircuitOpenError.create(this.name, this.lastProbeAt + this.policy.recoveryTimeoutMs - now);
+      throw CircuitOpenError.create(this.name, this.retryAfter(this.lastProbeAt + this.policy.recoveryTimeoutMs - now));
     }
     this.probesInFlight++;
     this.lastProbeAt = now;
@@ -100,12 +105,17 @@ export class CircuitBreaker {
       : this.openedAt + this.policy.recoveryTimeoutMs - this.now();
     if (this.forced || wait > 0 || this.policy.probe === 'background') {
       this.rejected++;
-      return CircuitOpenError.create(this.name, Math.max(wait, 0));
+      return CircuitOpenError.create(this.name, this.forced ? wait : this.retryAfter(wait));
     }
     this.transition('half-open');
     this.probeSuccesses = 0;
     this.probesInFlight = 0;
     return undefined;
+  }
+
+  /** When a request can next succeed: the next probe, or the health check that closes the breaker sooner. */
+  private retryAfter(untilProbeMs: number): number {
+    return Math.max(0, Math.min(untilProbeMs, this.policy.closedByCheckWithinMs ?? Infinity));
   }
 
   success(): void {

@@ -122,6 +122,11 @@ export class DegradationService implements OnModuleDestroy {
       this.degrade(`the circuit breaker of "${event.database}" is open`, event.database);
     } else if (event.type === 'breaker-state' && event.state !== 'open' && this.degradedSince !== null) {
       this.lastTroubleAt = Math.max(this.lastTroubleAt, event.at); // the healthy period starts now
+      // What the page and the API say must match the breakers: none is open any more.
+      if (event.state === 'closed' && !this.breakers.anyOpen()) {
+        const seconds = Math.round(degradation.healthyPeriodMs / 1000);
+        this.reason = `recovering: the circuit breaker of "${event.database}" closed; back to normal after ${seconds} s without trouble`;
+      }
     } else if (event.type === 'attempt-failed' && degradation.errorsPerMinute !== null) {
       const minute = event.at - (event.at % MINUTE);
       let counter = this.errorsThisMinute.get(event.database);

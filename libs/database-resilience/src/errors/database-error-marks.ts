@@ -1,23 +1,67 @@
 import type { ClassifiedError } from '../classification/classified-error';
 
 /**
- * Errors the connection guard saw come out of a guarded DataSource, with their classification: the exception
- * filter knows them for database errors (even raw driver errors TypeORM does not wrap) without classifying twice.
+ * What the module learnt about an error while it passed through, kept beside the error (never on it, so nothing
+ * leaks into a JSON body): one record per error object, read through TypeORM's and the module's wrappers.
+ * - `classified`: the decision. The connection guard marks what it saw; the retry runner marks the error it
+ *   finally throws (the outermost mark wins), so that what is recorded, counted and answered is one decision.
+ * - `outcomeUnknown`: the connection failed while COMMIT (or an autocommit write) was in flight.
+ * - `countedBy`: the breaker that counted this failure already (it must not count it twice).
  */
-const marks = new WeakMap<object, ClassifiedError>();
-
-export function markDatabaseError(error: unknown, classified: ClassifiedError): void {
-  if (typeof error === 'object' && error !== null) marks.set(error, classified);
+interface ErrorMarks {
+  classified?: ClassifiedError;
+  outcomeUnknown?: { threadId: number | undefined };
+  countedBy?: string;
 }
 
-/** The classification the guard gave this error (or the driver error inside it), if it saw it. */
-export function databaseErrorMarkOf(error: unknown): ClassifiedError | undefined {
+const marks = new WeakMap<object, ErrorMarks>();
+
+function marksFor(error: unknown): ErrorMarks | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  let found = marks.get(error);
+  if (!found) marks.set(error, (found = {}));
+  return found;
+}
+
+/** The first mark `pick` finds, from the outermost error inward (TypeORM's `driverError`, an Error's `cause`). */
+function findMark<T>(error: unknown, pick: (marks: ErrorMarks) => T | undefined): T | undefined {
   let layer: unknown = error;
   for (let depth = 0; depth < 4 && typeof layer === 'object' && layer !== null; depth++) {
-    const mark = marks.get(layer);
-    if (mark) return mark;
+    const found = marks.get(layer);
+    const value = found && pick(found);
+    if (value !== undefined) return value;
     const record = layer as { driverError?: unknown; cause?: unknown };
     layer = record.driverError ?? record.cause;
   }
   return undefined;
+}
+
+export function markDatabaseError(error: unknown, classified: ClassifiedError): void {
+  const found = marksFor(error);
+  if (found) found.classified = classified;
+}
+
+/** The decision about this error: the outermost classification the module gave it, if it saw it. */
+export function databaseErrorMarkOf(error: unknown): ClassifiedError | undefined {
+  return findMark(error, (m) => m.classified);
+}
+
+export function markOutcomeUnknown(error: unknown, threadId: number | null): void {
+  const found = marksFor(error);
+  if (found) found.outcomeUnknown = { threadId: threadId ?? undefined };
+}
+
+/** Set when nobody knows whether the write was applied (see markOutcomeUnknown). */
+export function outcomeUnknownOf(error: unknown): { threadId: number | undefined } | undefined {
+  return findMark(error, (m) => m.outcomeUnknown);
+}
+
+export function markCounted(error: unknown, breaker: string): void {
+  const found = marksFor(error);
+  if (found) found.countedBy = breaker;
+}
+
+/** Whether `breaker` has counted this error already (or the error inside it). */
+export function wasCounted(error: unknown, breaker: string): boolean {
+  return findMark(error, (m) => (m.countedBy === breaker ? true : undefined)) === true;
 }

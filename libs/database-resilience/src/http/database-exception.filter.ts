@@ -2,6 +2,7 @@ import { Catch, Inject, Injectable, Logger, type ArgumentsHost, type ExceptionFi
 import { HttpAdapterHost } from '@nestjs/core';
 import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { ErrorClassifier } from '../classification/error-classifier';
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import { databaseErrorMarkOf } from '../errors/database-error-marks';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../resilience-options.token';
@@ -20,6 +21,11 @@ export interface DatabaseErrorBody {
   message: string;
   requestId: string;
   retryAfterSeconds?: number;
+  /**
+   * With DATABASE_COMMIT_OUTCOME_UNKNOWN: the key the unit of work was given (the client's own), whose marker
+   * could not be read in time. Check whether the change was made before sending it again.
+   */
+  idempotencyKey?: string;
 }
 
 const REASONS: Record<number, string> = {
@@ -51,8 +57,11 @@ export class DatabaseExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<Parameters<typeof routeOf>[0]>();
     const response = http.getResponse<unknown>();
+    // The module's one decision about this error (the retry runner's when it gave up: an unknown commit stays
+    // unknown even though a lost connection is inside it), else what the error says.
     const classified =
       databaseErrorMarkOf(error) ?? resilienceDetailsOf(error)?.classified ?? this.classifier.classify(error);
+    const idempotencyKey = error instanceof CommitOutcomeUnknownError ? error.idempotencyKey : undefined;
     const answer = httpErrorFor(
       classified,
       this.options.http.retryAfterSeconds,
@@ -66,6 +75,7 @@ export class DatabaseExceptionFilter implements ExceptionFilter {
       message: answer.message,
       requestId,
       ...(answer.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: answer.retryAfterSeconds }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
     const adapter = this.adapterHost.httpAdapter;
     if (answer.retryAfterSeconds !== undefined) {

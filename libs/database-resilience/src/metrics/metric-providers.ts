@@ -1,5 +1,5 @@
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import type { Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 
 /**
  * The module's Prometheus metrics, all under `db_resilience_`. Labels are bounded: database names, categories,
@@ -12,6 +12,7 @@ export const METRIC = {
   ambiguousCommits: 'db_resilience_commit_outcome_unknown_total',
   breakerState: 'db_resilience_circuit_breaker_state',
   breakerTransitions: 'db_resilience_circuit_breaker_transitions_total',
+  breakerRejections: 'db_resilience_circuit_breaker_rejections_total',
   degraded: 'db_resilience_degraded',
   healthUp: 'db_resilience_health_up',
   healthCheckDuration: 'db_resilience_health_check_duration_seconds',
@@ -31,11 +32,12 @@ export interface GaugeSource {
   collectBreakerStates(gauge: Gauge): void;
   collectDegraded(gauge: Gauge): void;
   collectPools(gauge: Gauge): void;
+  collectBreakerRejections(counter: Counter): void;
 }
 export const liveGaugeSources = new Set<GaugeSource>();
 
-function collectFrom(read: (source: GaugeSource, gauge: Gauge) => void) {
-  return function (this: Gauge) {
+function collectFrom<M extends Gauge | Counter>(read: (source: GaugeSource, metric: M) => void) {
+  return function (this: M) {
     this.reset();
     for (const source of liveGaugeSources) read(source, this);
   };
@@ -75,6 +77,12 @@ export const metricProviders = [
     name: METRIC.breakerTransitions,
     help: 'Circuit breaker transitions, by the state entered',
     labelNames: ['database', 'to'],
+  }),
+  makeCounterProvider({
+    name: METRIC.breakerRejections,
+    help: 'Calls an open circuit breaker turned away without touching the server (counted here, not as errors)',
+    labelNames: ['database'],
+    collect: collectFrom<Counter>((source, counter) => source.collectBreakerRejections(counter)),
   }),
   makeGaugeProvider({
     name: METRIC.degraded,

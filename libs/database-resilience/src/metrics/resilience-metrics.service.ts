@@ -50,6 +50,10 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDes
       for (const candidate of STATES) gauge.set({ database: name, state: candidate }, candidate === state ? 1 : 0);
   }
 
+  collectBreakerRejections(counter: Counter): void {
+    for (const { name, rejected } of this.breakers.list()) counter.inc({ database: name }, rejected);
+  }
+
   collectDegraded(gauge: Gauge): void {
     gauge.set(this.degradation.isDegraded() ? 1 : 0);
   }

@@ -7,7 +7,7 @@ import { resolveOptions } from '../options/options.schema';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
-import { markOutcomeUnknown } from '../typeorm/outcome-unknown';
+import { databaseErrorMarkOf, markDatabaseError, markOutcomeUnknown } from '../errors/database-error-marks';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import { resilienceDetailsOf } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
@@ -199,9 +199,42 @@ describe('RetryRunner (fake timers)', () => {
     expect(work).toHaveBeenCalledTimes(2); // the second failure opened the breaker (threshold 2)
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(error).toMatchObject({ database: 'default' });
-    expect((error as CircuitOpenError).retryAfterMs).toBeGreaterThan(59_000); // the recovery timeout, less the backoff
+    // Not the 60 s recovery timeout: the scheduled health check (every 10 s, 2 s to answer) closes it sooner.
+    expect((error as CircuitOpenError).retryAfterMs).toBe(12_000);
     expect((error as Error).stack).toBeUndefined(); // no stack trace: cheap to build
     expect(breakers.get('default').state).toBe('open');
+    // The rejection is counted by the breaker, not recorded as an error: only the two real failures are.
+    const recorded = events.filter((e) => e.type === 'attempt-failed');
+    expect(recorded.map((e) => e.type === 'attempt-failed' && e.error.category)).toEqual(['connection', 'connection']);
+    const before = breakers.get('default').snapshot().rejected;
+    await settle(runner.run(work, unit, policy()));
+    expect(breakers.get('default').snapshot().rejected).toBe(before + 1);
+    expect(events.filter((e) => e.type === 'attempt-failed')).toHaveLength(2);
+  });
+
+  it('an open breaker of a DataSource without the health check asks for the recovery timeout', async () => {
+    const registry = new CircuitBreakerRegistry(
+      resolveOptions({ circuitBreaker: { failureThreshold: 1 }, healthCheck: { enabled: false } }),
+      new ResilienceEvents(),
+      new MemorySharedStateStore(),
+    );
+    registry.get('default').failure();
+    expect(registry.get('default').rejection()?.retryAfterMs).toBe(60_000);
+  });
+
+  it('marks the error it gives up with its decision: an unknown commit, whatever the socket error inside said', async () => {
+    const error = lost();
+    markDatabaseError(error, new ErrorClassifier().classify(error)); // what the connection guard saw: connection
+    markOutcomeUnknown(error, 7);
+    const { error: thrown } = await settle(
+      runner.run(
+        failing(() => error),
+        unit,
+        policy(),
+      ),
+    );
+    expect(thrown).toBeInstanceOf(CommitOutcomeUnknownError);
+    expect(databaseErrorMarkOf(thrown)?.category).toBe(ErrorCategory.COMMIT_OUTCOME_UNKNOWN);
   });
 
   it('does not count caller errors toward the breaker', async () => {

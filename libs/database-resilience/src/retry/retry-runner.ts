@@ -1,11 +1,11 @@
 import type { ClassifiedError } from '../classification/classified-error';
+import { ErrorCategory } from '../classification/error-category.enum';
 import type { ErrorClassifier } from '../classification/error-classifier';
 import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
-import { wasCounted } from '../circuit-breaker/counted-failures';
+import { markDatabaseError, outcomeUnknownOf, wasCounted } from '../errors/database-error-marks';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import type { ResilienceEvents } from '../events/resilience-events';
-import { outcomeUnknownOf } from '../typeorm/outcome-unknown';
 import { backoffDelay } from './backoff';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import { attachDetails } from './resilience-error-details';
@@ -76,6 +76,13 @@ export class RetryRunner {
         const verdict = this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey);
         // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
         const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);
+        if (!verdict.retry) markDatabaseError(verdict.error, classified); // the decision the filter answers with
+        // A call an open breaker turned away is counted by the breaker (`rejected`), not recorded as an error:
+        // while a server is down they would push the real errors out of the history.
+        if (!verdict.retry && classified.category === ErrorCategory.CIRCUIT_OPEN) {
+          attachDetails(verdict.error, { ...this.names(unit), attempts: attempt, classified });
+          throw verdict.error;
+        }
         const request = requestContext.getStore();
         this.events.emit({
           type: 'attempt-failed',

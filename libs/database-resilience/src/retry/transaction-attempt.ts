@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import type { ResilienceEvents } from '../events/resilience-events';
-import { outcomeUnknownOf } from '../typeorm/outcome-unknown';
+import { outcomeUnknownOf } from '../errors/database-error-marks';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import type { IdempotencyMarkers } from './idempotency-markers';
 import type { TransactionOptions } from './retry-options';

@@ -3,18 +3,17 @@ import type { DataSource } from 'typeorm';
 import { ErrorCategory } from '../classification/error-category.enum';
 import type { ErrorClassifier } from '../classification/error-classifier';
 import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
-import { markCounted } from '../circuit-breaker/counted-failures';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { nextUnitId, unitOfWork, type UnitOfWork } from '../retry/unit-of-work.context';
 import { fingerprintSql } from '../classification/sql-fingerprint';
 import type { ClassifiedError } from '../classification/classified-error';
-import { markDatabaseError } from '../errors/database-error-marks';
 import type { ResilienceEvents } from '../events/resilience-events';
 import { requestContext, type RequestContext } from '../http/request-context';
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import { markCounted, markDatabaseError, markOutcomeUnknown, outcomeUnknownOf } from '../errors/database-error-marks';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
-import { markOutcomeUnknown } from './outcome-unknown';
 import { statementOf, type StatementKind } from './statement-kind';
 import { preciseWatch, Watchdog, type Watch, type Watched } from './watchdog';
 
@@ -74,6 +73,8 @@ interface ConnectionState extends Watched {
   /** The statement watched under the default timeout: ends it with an error. */
   running: ((error: unknown) => void) | undefined;
   runningOutcomeUnknownIfLost: boolean;
+  /** mysql2's own query(): the module's housekeeping (KILL QUERY) goes through it, unbounded and unrecorded. */
+  rawQuery: Mysql2Connection['query'];
 }
 
 /** Errors after which a connection must not be reused: the server is read-only (a demoted primary). */
@@ -329,6 +330,7 @@ export class ConnectionGuard {
       at: 0,
       running: undefined,
       runningOutcomeUnknownIfLost: false,
+      rawQuery: connection.query,
       onExpire: () => {
         const fail = state.running!;
         state.running = undefined;
@@ -358,9 +360,11 @@ export class ConnectionGuard {
     // what the statement belongs to is read here, at the call.
     const unit = unitOfWork.getStore();
     const request = requestContext.getStore();
-    const deadline = kind === 'read' || kind === 'write' ? (unit?.deadline ?? request?.deadline) : undefined;
-    // `queries.timeoutMs`, for a data statement with no deadline of its own: a hung server cannot hold a caller
-    // for ever. DDL (a migration's ALTER TABLE) is left alone.
+    // Every statement of a caller with a deadline is bounded by it: START TRANSACTION, COMMIT and ROLLBACK too,
+    // on a server that hangs they wait like any other.
+    const deadline = unit?.deadline ?? request?.deadline;
+    // `queries.timeoutMs`, for a data statement (or BEGIN / COMMIT / ROLLBACK) with no deadline of its own: a
+    // hung server cannot hold a caller for ever. DDL (a migration's ALTER TABLE) is left alone.
     const timeoutMs = deadline === undefined && data ? this.statementTimeoutMs : null;
 
     let finished = false;
@@ -392,8 +396,10 @@ export class ConnectionGuard {
         process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
         return undefined;
       }
-      const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
-      sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
+      if (kind === 'read' || kind === 'write') {
+        const limited = this.withServerDeadline(connection, sql, kind, remainingMs);
+        sent[0] = typeof first === 'string' ? limited : { ...first, sql: limited };
+      }
       watch = preciseWatch(deadline.at, () => this.expire(connection, state, deadline.ms, outcomeUnknownIfLost, done));
     } else if (timeoutMs !== null) {
       // The default timeout is enforced by the client alone (it kills the statement on the server too): the
@@ -427,7 +433,11 @@ export class ConnectionGuard {
     const error = new DeadlineExceededError(ms, this.database);
     if (outcomeUnknownIfLost) markOutcomeUnknown(error, connection.threadId);
     state.doomed = true;
-    void this.killQuery(connection.threadId).finally(() => connection.destroy());
+    // Destroyed now, not after the KILL: on a hung server the KILL waits too, and a ROLLBACK sent on this
+    // connection meanwhile would wait with it. The server's work is stopped by thread id, from elsewhere.
+    const threadId = connection.threadId;
+    connection.destroy();
+    void this.killQuery(threadId);
     done(error);
   }
 
@@ -446,18 +456,26 @@ export class ConnectionGuard {
     request: RequestContext | undefined,
   ): void {
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
-    const classified = state.role === 'primary' ? this.report(error) : this.classifier.classify(error);
-    markDatabaseError(error, classified);
-    if (!inUnit) this.recordOutsideUnit(error, classified, request);
+    const seen = state.role === 'primary' ? this.report(error) : this.classifier.classify(error);
     const lost =
-      classified.category === ErrorCategory.CONNECTION ||
-      classified.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
+      seen.category === ErrorCategory.CONNECTION ||
+      seen.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
       (error as { fatal?: unknown }).fatal === true;
-    if (lost || READ_ONLY_ERRNOS.has(classified.errno ?? 0)) state.doomed = true;
+    if (lost || READ_ONLY_ERRNOS.has(seen.errno ?? 0)) state.doomed = true;
     // "closed state": mysql2 refused to send anything, so nothing can have been applied.
-    if (outcomeUnknownIfLost && lost && classified.name !== 'CONNECTION_CLOSED_STATE') {
+    if (outcomeUnknownIfLost && lost && seen.name !== 'CONNECTION_CLOSED_STATE') {
       markOutcomeUnknown(error, connection.threadId);
     }
+    // The breaker heard what the server did (above); the caller hears what it means for the write.
+    const unknown = outcomeUnknownOf(error);
+    const classified = unknown ? this.unknownOutcome(error, unknown.threadId) : seen;
+    markDatabaseError(error, classified);
+    if (!inUnit) this.recordOutsideUnit(error, classified, request);
+  }
+
+  /** What a failure whose write may or may not have been applied means: never a plain "connection lost". */
+  private unknownOutcome(error: unknown, threadId: number | undefined): ClassifiedError {
+    return this.classifier.classify(new CommitOutcomeUnknownError({ database: this.database, threadId, cause: error }));
   }
 
   private timed(
@@ -543,7 +561,7 @@ export class ConnectionGuard {
 
   /** A `SELECT 1` on the primary outside every breaker and unit of work: is the server back? */
   probe(): Promise<boolean> {
-    return unitOfWork.exit(async () => {
+    return housekeeping(async () => {
       let connection: Mysql2Connection | undefined;
       try {
         connection = await this.acquired(this.obtainMaster);
@@ -565,18 +583,62 @@ export class ConnectionGuard {
   }
 
   /** Stops a statement the client gave up on, from another connection, outside any unit of work. */
+  /**
+   * Stops a statement the client gave up on, from another connection, outside any unit of work and request:
+   * housekeeping, bounded by `pool.validationTimeoutMs`, never recorded as the caller's error. A statement that
+   * had already ended (1094 "Unknown thread id") is the usual, harmless outcome.
+   */
   private killQuery(threadId: number | null): Promise<void> {
     if (threadId === null) return Promise.resolve();
-    return unitOfWork.exit(async () => {
+    return housekeeping(async () => {
+      let connection: Mysql2Connection | undefined;
       try {
-        const connection = await this.obtainUnguarded();
-        await new Promise<void>((resolve) => {
-          connection.query(`KILL QUERY ${Number(threadId)}`, () => resolve());
-        });
-        connection.release();
-      } catch (error) {
-        this.logger.warn(`Could not stop query on thread ${threadId}: ${this.classifier.classify(error).message}`);
+        const borrowed = this.obtainUnguarded();
+        const bound = this.options.validationTimeoutMs;
+        connection = await withTimeout(borrowed, bound, (late) => late.release());
+        if (connection === undefined) return; // no connection in time: the deadline's own error stands
+        const raw = this.states.get(connection)?.rawQuery ?? connection.query;
+        const stopped = await withTimeout(
+          new Promise<boolean>((resolve) =>
+            raw.call(connection, `KILL QUERY ${Number(threadId)}`, () => resolve(true)),
+          ),
+          bound,
+        );
+        if (stopped) connection.release();
+        else connection.destroy(); // the server does not answer: this connection is as stuck as the other
+      } catch {
+        connection?.destroy();
       }
     });
   }
+}
+
+/** Runs the module's own work outside the caller's unit of work and request: no deadline, nothing recorded. */
+function housekeeping<T>(work: () => Promise<T>): Promise<T> {
+  return unitOfWork.exit(() => requestContext.exit(work));
+}
+
+/**
+ * `promise`'s value, or `undefined` once `ms` pass; `late` receives a value that comes after that (to give back
+ * what was borrowed).
+ */
+function withTimeout<T>(promise: Promise<T>, ms: number, late?: (value: T) => void): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      resolve(undefined);
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (expired) late?.(value);
+        else resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!expired) reject(error);
+      },
+    );
+  });
 }

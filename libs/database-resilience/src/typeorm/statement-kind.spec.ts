@@ -31,6 +31,10 @@ describe('statementOf', () => {
     ['ALTER TABLE t ADD c INT', false],
     ['SHOW TABLES', false],
     ['SET SESSION x=1', false],
+    ['START TRANSACTION', true],
+    ['COMMIT', true],
+    ['ROLLBACK', true],
+    ['ROLLBACK TO SAVEPOINT typeorm_1', false],
   ])('%j reads or changes rows: %s', (sql, data) => {
     expect(statementOf(sql).data).toBe(data);
   });

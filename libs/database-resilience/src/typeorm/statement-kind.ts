@@ -1,7 +1,10 @@
 /** What a statement does to the transaction state and to data, read from its first keyword. */
 export type StatementKind = 'begin' | 'commit' | 'rollback' | 'read' | 'write' | 'session';
 
-/** A statement's kind, and whether it reads or changes rows (the ones `queries.timeoutMs` bounds; DDL does not). */
+/**
+ * A statement's kind, and whether it reads or changes rows or ends a transaction that did (the ones
+ * `queries.timeoutMs` bounds; DDL does not).
+ */
 export interface Statement {
   readonly kind: StatementKind;
   readonly data: boolean;
@@ -16,10 +19,10 @@ const READ = statement('read');
 
 /** One object per keyword, made once: reading a statement allocates nothing but its keyword. */
 const KEYWORDS = new Map<string, Statement>([
-  ['START', statement('begin')],
-  ['BEGIN', statement('begin')],
-  ['COMMIT', statement('commit')],
-  ['ROLLBACK', statement('rollback')],
+  ['START', statement('begin', true)],
+  ['BEGIN', statement('begin', true)],
+  ['COMMIT', statement('commit', true)],
+  ['ROLLBACK', statement('rollback', true)],
   ['SELECT', statement('read', true)],
   ['SHOW', READ],
   ['DESCRIBE', READ],
