@@ -5,7 +5,7 @@ import type { AttemptFailedEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../resilience-options.token';
-import { unitOfWork } from '../retry/unit-of-work.context';
+import { housekeeping } from '../retry/unit-of-work.context';
 import { DataSourceRegistry } from '../typeorm/data-source-registry';
 import { parseLatestDeadlock, type InnodbDeadlock } from './innodb-deadlock-parser';
 
@@ -114,7 +114,7 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
     await new Promise((resolve) => setImmediate(resolve)); // after the failing request has moved on
     try {
       const { dataSource } = this.dataSources.get(database);
-      const [row] = await unitOfWork.exit(() => dataSource.query('SHOW ENGINE INNODB STATUS'));
+      const [row] = await housekeeping(() => dataSource.query('SHOW ENGINE INNODB STATUS'));
       const parsed = parseLatestDeadlock(String(row?.Status ?? ''));
       if (!parsed || parsed.at === state.latest?.at) return;
       state.latest = parsed;
@@ -165,7 +165,7 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
   /** The server's own deadlock counter: MariaDB's Innodb_deadlocks, else MySQL's INNODB_METRICS lock_deadlocks. */
   private async serverCounter(database: string): Promise<number | undefined> {
     const { dataSource } = this.dataSources.get(database);
-    return unitOfWork.exit(async () => {
+    return housekeeping(async () => {
       const [status] = await dataSource.query("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'");
       if (status) return Number(status.Value);
       const [metric] = await dataSource.query(

@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { unitOfWork } from './unit-of-work.context';
+import { housekeeping } from './unit-of-work.context';
 
 const MAX_KEY_LENGTH = 191; // utf8mb4 primary key limit of older InnoDB row formats
 
@@ -69,8 +69,8 @@ export class IdempotencyMarkers {
     });
   }
 
-  /** Outside the caller's unit of work: no deadline, no nesting. */
+  /** Outside the caller's unit of work and request: no deadline, no nesting, not the caller's errors. */
   private outside<T>(work: () => Promise<T>): Promise<T> {
-    return unitOfWork.exit(work);
+    return housekeeping(work);
   }
 }

@@ -5,7 +5,9 @@ import { outcomeUnknownOf } from '../errors/database-error-marks';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import type { IdempotencyMarkers } from './idempotency-markers';
 import type { TransactionOptions } from './retry-options';
+import { requestContext } from '../http/request-context';
 import { unitOfWork } from './unit-of-work.context';
+import { withTimeout } from './with-timeout';
 
 /**
  * One attempt of a transaction: a fresh connection, START TRANSACTION, the marker row if there is a key, the
@@ -38,7 +40,11 @@ export async function runTransactionAttempt<T>(
   } catch (error) {
     const unknown = callbackDone ? outcomeUnknownOf(error) : undefined;
     if (unknown && key && markers) {
-      const committed = await markers.settle(unknown.threadId, key).catch(() => undefined);
+      // Settled within the caller's deadline, or reported unknown (with the key): a hung server must not hold
+      // the caller past it while the marker is looked up.
+      const deadline = unitOfWork.getStore()?.deadline ?? requestContext.getStore()?.deadline;
+      const settling = markers.settle(unknown.threadId, key).catch(() => undefined);
+      const committed = deadline ? await withTimeout(settling, Math.max(0, deadline.at - Date.now())) : await settling;
       if (committed !== undefined) {
         events.emit({ type: 'commit-settled', at: Date.now(), database, operation, committed });
         if (committed) return result;

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from 'typeorm';
+import { requestContext } from '../http/request-context';
 
 /** What is known about the unit of work the current code runs in. */
 export interface UnitOfWork {
@@ -27,4 +28,15 @@ let lastUnitId = 0;
 /** A new id for a unit of work (or for a failure recorded outside one). */
 export function nextUnitId(): number {
   return ++lastUnitId;
+}
+
+/** The unit the module's own work runs in: a unit of work, so that the guard leaves its failures unrecorded. */
+const HOUSEKEEPING: UnitOfWork = Object.freeze({ database: '', operation: 'housekeeping' });
+
+/**
+ * Runs the module's own work (KILL, settling a commit, probes) apart from the caller's unit of work and request:
+ * no deadline of the caller's, no retry, nothing recorded as the caller's error.
+ */
+export function housekeeping<T>(work: () => Promise<T>): Promise<T> {
+  return unitOfWork.run(HOUSEKEEPING, () => requestContext.exit(work));
 }

@@ -6,7 +6,8 @@ import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { nextUnitId, unitOfWork, type UnitOfWork } from '../retry/unit-of-work.context';
+import { housekeeping, nextUnitId, unitOfWork, type UnitOfWork } from '../retry/unit-of-work.context';
+import { withTimeout } from '../retry/with-timeout';
 import { fingerprintSql } from '../classification/sql-fingerprint';
 import type { ClassifiedError } from '../classification/classified-error';
 import type { ResilienceEvents } from '../events/resilience-events';
@@ -544,7 +545,7 @@ export class ConnectionGuard {
 
   /** A primary connection outside every breaker, for the health check (instrumented like any other). */
   obtainPrimary(): Promise<Mysql2Connection> {
-    return unitOfWork.exit(() => this.acquired(this.obtainMaster));
+    return housekeeping(() => this.acquired(this.obtainMaster));
   }
 
   /** The replica nodes (TypeORM replication), each with a way to borrow one of its connections. */
@@ -555,7 +556,7 @@ export class ConnectionGuard {
     return slaves.map((_, index) => {
       const node = `SLAVE${index}`;
       const obtain: Obtain = (callback) => cluster.of(node).getConnection(callback);
-      return { node, obtain: () => unitOfWork.exit(() => this.acquired(obtain)) };
+      return { node, obtain: () => housekeeping(() => this.acquired(obtain)) };
     });
   }
 
@@ -611,34 +612,4 @@ export class ConnectionGuard {
       }
     });
   }
-}
-
-/** Runs the module's own work outside the caller's unit of work and request: no deadline, nothing recorded. */
-function housekeeping<T>(work: () => Promise<T>): Promise<T> {
-  return unitOfWork.exit(() => requestContext.exit(work));
-}
-
-/**
- * `promise`'s value, or `undefined` once `ms` pass; `late` receives a value that comes after that (to give back
- * what was borrowed).
- */
-function withTimeout<T>(promise: Promise<T>, ms: number, late?: (value: T) => void): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    let expired = false;
-    const timer = setTimeout(() => {
-      expired = true;
-      resolve(undefined);
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        if (expired) late?.(value);
-        else resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        if (!expired) reject(error);
-      },
-    );
-  });
 }
