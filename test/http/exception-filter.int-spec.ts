@@ -15,7 +15,10 @@ import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
 import {
   CircuitBreakerRegistry,
   DatabaseResilienceModule,
+  DegradationService,
   ErrorStatisticsService,
+  NonEssential,
+  RESILIENCE_METRICS,
   ResilienceService,
   SlowQueryLog,
 } from 'nestjs-database-resilience';
@@ -95,6 +98,38 @@ class FaultsController {
   openBreaker() {
     this.breakers.forceOpen('default');
     return this.dataSource.query('SELECT 1');
+  }
+
+  @Get('lock-wait')
+  lockWait() {
+    // The test holds item 1 locked: the wait times out after a second (the session setting restored after).
+    return this.resilience.transaction(
+      async (manager) => {
+        await manager.query('SET SESSION innodb_lock_wait_timeout = 1');
+        try {
+          await manager.query("UPDATE item SET name = 'waited' WHERE id = 1");
+        } finally {
+          await manager.query('SET SESSION innodb_lock_wait_timeout = DEFAULT');
+        }
+      },
+      { retry: { maxAttempts: 1 } },
+    );
+  }
+
+  @Get('connection-killed')
+  connectionKilled() {
+    return this.dataSource.query('KILL CONNECTION_ID()'); // the server drops this very connection
+  }
+
+  @Get('hung')
+  hung() {
+    return this.resilience.execute(() => this.dataSource.query('SELECT SLEEP(3)'), { deadlineMs: 300 });
+  }
+
+  @Get('non-essential')
+  @NonEssential()
+  nonEssential() {
+    return { ok: true };
   }
 
   @Get('app-error')
@@ -211,6 +246,78 @@ describe('exception filter and interceptor (real MariaDB errors through HTTP)', 
     app.get(CircuitBreakerRegistry).reset('default');
     expect(response.body).toMatchObject({ code: 'DATABASE_CIRCUIT_OPEN', retryAfterSeconds: 60 });
     expect(response.headers['retry-after']).toBe('60');
+  });
+
+  /**
+   * One decision per failure: the HTTP answer, the category recorded in the history and the category label of
+   * db_resilience_errors_total agree, as docs/OPERATIONS.md's table says, for each class of failure met for real.
+   * (An unknown commit outcome is tried the same way behind a fault proxy: test/api/http-edge-promises.)
+   */
+  describe('answer, record and metric agree (docs/OPERATIONS.md)', () => {
+    const errorsTotal = async (category: string) => {
+      const text = (await get('/metrics')).text;
+      const lines = text.split('\n').filter((line) => line.startsWith(`${RESILIENCE_METRICS.errors}{`));
+      return lines
+        .filter((line) => line.includes(`category="${category}"`))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    };
+
+    it.each([
+      ['/deadlock-in-transaction', 503, 'DATABASE_BUSY', 'deadlock'],
+      ['/lock-wait', 503, 'DATABASE_BUSY', 'lock_timeout'],
+      ['/duplicate', 409, 'DATABASE_CONFLICT', 'integrity'],
+      ['/too-long', 422, 'DATABASE_INVALID_DATA', 'data'],
+      ['/connection-killed', 503, 'DATABASE_UNAVAILABLE', 'connection'],
+      ['/hung', 503, 'DATABASE_TIMEOUT', 'statement_timeout'],
+    ])('%s: %i %s, recorded and counted as %s', async (path, status, code, category) => {
+      const holder = path === '/lock-wait' ? await scratch.connect() : undefined;
+      try {
+        if (holder) {
+          await holder.query('BEGIN');
+          await holder.query('SELECT * FROM item WHERE id = 1 FOR UPDATE');
+        }
+        const before = await errorsTotal(category);
+        const response = await get(path).expect(status);
+        expect(response.body.code).toBe(code);
+        const [recorded] = app.get(ErrorStatisticsService).recentErrors(1);
+        expect(recorded).toMatchObject({ category, route: `GET ${path}`, requestId: response.body.requestId });
+        expect((await errorsTotal(category)) - before).toBe(path === '/deadlock-in-transaction' ? 2 : 1); // each attempt
+      } finally {
+        await holder?.query('ROLLBACK');
+        await holder?.end();
+      }
+    });
+
+    it('circuit open: 503 DATABASE_CIRCUIT_OPEN, counted as a rejection, recorded as no error', async () => {
+      const rejections = async () =>
+        Number(
+          new RegExp(`^${RESILIENCE_METRICS.breakerRejections}\\{database="default"\\} (\\S+)$`, 'm').exec(
+            (await get('/metrics')).text,
+          )?.[1] ?? 0,
+        );
+      const recordedBefore = app.get(ErrorStatisticsService).recentErrors(1000).length;
+      const before = await rejections();
+      const response = await get('/open-breaker').expect(503);
+      app.get(CircuitBreakerRegistry).reset('default');
+      expect(response.body.code).toBe('DATABASE_CIRCUIT_OPEN');
+      expect((await rejections()) - before).toBe(1);
+      expect(app.get(ErrorStatisticsService).recentErrors(1000)).toHaveLength(recordedBefore);
+    });
+
+    it('degraded: a @NonEssential route answers 503 DEGRADED with Retry-After; nothing is recorded', async () => {
+      const degradation = app.get(DegradationService);
+      const recordedBefore = app.get(ErrorStatisticsService).recentErrors(1000).length;
+      degradation.degrade('maintenance');
+      try {
+        const response = await get('/non-essential').expect(503);
+        expect(response.body).toMatchObject({ code: 'DEGRADED' });
+        expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      } finally {
+        await degradation.reset();
+      }
+      await get('/non-essential').expect(200);
+      expect(app.get(ErrorStatisticsService).recentErrors(1000)).toHaveLength(recordedBefore);
+    });
   });
 
   it("leaves the app's own errors and filters alone", async () => {

@@ -3,7 +3,7 @@ import { ErrorCategory } from '../classification/error-category.enum';
 import type { ErrorClassifier } from '../classification/error-classifier';
 import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
-import { markDatabaseError, outcomeUnknownOf, wasCounted } from '../errors/database-error-marks';
+import { databaseErrorMarkOf, markDatabaseError, outcomeUnknownOf, wasCounted } from '../errors/database-error-marks';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import type { ResilienceEvents } from '../events/resilience-events';
 import { backoffDelay } from './backoff';
@@ -76,7 +76,10 @@ export class RetryRunner {
         const verdict = this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey);
         // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
         const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);
-        if (!verdict.retry) markDatabaseError(verdict.error, classified); // the decision the filter answers with
+        // The decision the filter answers with; an app's own error inside a unit of work stays the app's.
+        if (!verdict.retry && (classified.category !== ErrorCategory.UNKNOWN || databaseErrorMarkOf(verdict.error))) {
+          markDatabaseError(verdict.error, classified);
+        }
         // A call an open breaker turned away is counted by the breaker (`rejected`), not recorded as an error:
         // while a server is down they would push the real errors out of the history.
         if (!verdict.retry && classified.category === ErrorCategory.CIRCUIT_OPEN) {
