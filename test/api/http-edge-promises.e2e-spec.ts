@@ -154,7 +154,7 @@ describe('apps/api: no double-applied commit, no answer past its deadline (fault
     const pausedAt = Date.now();
     api.server.pause();
     let resumedAt = 0;
-    let openWindow = { attempts: 0, ms: 0 };
+    let openWindow: { attempts: number; ms: number };
     try {
       await waitUntil(async () => breaker().state === 'open', 'the breaker to open', HANG_MS);
       // Requests that were in flight before it opened have all ended (deadline): from now on only the health
