@@ -51,7 +51,12 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
       provide: SharedStateStore,
       useFactory: ({ circuitBreaker: { store } }: ResolvedResilienceOptions) =>
         store.type === 'redis'
-          ? new RedisSharedStateStore(store.url, store.keyPrefix, store.timeoutMs)
+          ? new RedisSharedStateStore(
+              store.url,
+              store.keyPrefix,
+              store.timeoutMs,
+              [store.secret, store.previousSecret].filter((s): s is string => s !== undefined),
+            )
           : new MemorySharedStateStore(),
       inject: [RESILIENCE_OPTIONS],
     },

@@ -97,8 +97,12 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
     for (const timer of this.probeTimers.values()) clearTimeout(timer);
   }
 
+  /**
+   * Another instance's state, already checked by the store. Only for breakers this instance has: names from
+   * Redis never make new breakers (a forged stream of names would grow memory, /metrics and alerts without bound).
+   */
   private applyShared(message: SharedStateMessage): void {
-    if (message.kind !== 'breaker') return;
+    if (message.kind !== 'breaker' || !this.breakers.has(message.name)) return;
     this.applyingRemote = true;
     try {
       this.get(message.name).applyRemote(message.state, message.openedAt, message.forced);

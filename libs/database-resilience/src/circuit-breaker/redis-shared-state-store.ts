@@ -1,7 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { redactMessage } from '../classification/redaction';
+import { decodeMessage, encodeMessage } from './shared-state-message';
 import { SharedStateStore, type SharedStateMessage } from './shared-state-store';
+
+/** Sources (keys, the channel) named in a warning about a bad entry: each once, up to this many. */
+const WARNED_SOURCES_LIMIT = 100;
 
 /**
  * Shares breaker transitions through Redis pub/sub (ioredis), and keeps each breaker's last state in a key for
@@ -14,11 +18,16 @@ export class RedisSharedStateStore extends SharedStateStore {
   private readonly subscriber: Redis;
   private readonly channel: string;
   private warned = false;
+  private readonly warnedSources = new Set<string>();
+  /** Keys and messages read from Redis and ignored: not valid, or not signed with the secret. */
+  ignored = 0;
 
+  /** `secrets`: sign with the first, accept any (rotation); none: messages go unsigned. */
   constructor(
     url: string,
     private readonly keyPrefix: string,
     timeoutMs: number,
+    private readonly secrets: readonly string[] = [],
   ) {
     super();
     this.channel = `${keyPrefix}:events`;
@@ -39,7 +48,7 @@ export class RedisSharedStateStore extends SharedStateStore {
   }
 
   async publish(message: SharedStateMessage): Promise<void> {
-    const json = JSON.stringify(message);
+    const json = encodeMessage(message, this.secrets);
     const write =
       message.kind === 'breaker'
         ? this.publisher
@@ -49,7 +58,7 @@ export class RedisSharedStateStore extends SharedStateStore {
             .exec()
         : this.publisher.publish(this.channel, json);
     await write.then(
-      () => undefined,
+      () => this.available(),
       (error: Error) => this.unavailable(error),
     );
   }
@@ -67,25 +76,54 @@ export class RedisSharedStateStore extends SharedStateStore {
 
   subscribe(listener: (message: SharedStateMessage) => void): void {
     this.subscriber.subscribe(this.channel).catch((error: Error) => this.unavailable(error));
-    this.subscriber.on('message', (_channel: string, json: string) => {
+    this.subscriber.on('message', (channel: string, raw: unknown) => {
+      const message = this.read(raw, `channel ${channel}`);
+      if (message === undefined || message.origin === this.origin) return;
       try {
-        const message = JSON.parse(json) as SharedStateMessage;
-        if (message.origin !== this.origin) listener(message);
-      } catch {
-        // not ours
+        listener(message);
+      } catch (error) {
+        this.logger.warn(`A shared-state message could not be applied: ${redactMessage((error as Error).message)}`);
       }
     });
   }
 
+  /** Each key read on its own: a bad one is skipped (and named), the good ones beside it are kept. */
   async lastBreakerStates(): Promise<SharedStateMessage[]> {
+    let keys: string[];
+    let values: Array<string | null>;
     try {
-      const keys = await this.publisher.keys(`${this.keyPrefix}:breaker:*`);
-      const values = keys.length ? await this.publisher.mget(...keys) : [];
-      return values.flatMap((json) => (json ? [JSON.parse(json) as SharedStateMessage] : []));
+      keys = await this.publisher.keys(`${this.keyPrefix}:breaker:*`);
+      values = keys.length ? await this.publisher.mget(...keys) : [];
     } catch (error) {
       this.unavailable(error as Error);
       return [];
     }
+    return keys.flatMap((key, i) => {
+      const message = this.read(values[i], `key ${key}`);
+      // A key holds the state of the breaker it is named after, nothing else.
+      if (message?.kind === 'breaker' && key !== `${this.keyPrefix}:breaker:${message.name}`) {
+        this.ignore(`key ${key}`, 'names another breaker');
+        return [];
+      }
+      return message ? [message] : [];
+    });
+  }
+
+  /** The message in a value from Redis, or undefined (ignored, counted, warned about once per source). */
+  private read(raw: unknown, source: string): SharedStateMessage | undefined {
+    if (raw === null) return undefined; // the key went away meanwhile
+    const decoded = decodeMessage(raw, this.secrets);
+    if ('message' in decoded) return decoded.message;
+    this.ignore(source, decoded.problem);
+    return undefined;
+  }
+
+  private ignore(source: string, problem: string): void {
+    this.ignored++;
+    const shown = source.length > 200 ? `${source.slice(0, 200)}…` : source;
+    if (this.warnedSources.has(shown) || this.warnedSources.size >= WARNED_SOURCES_LIMIT) return;
+    this.warnedSources.add(shown);
+    this.logger.warn(`Ignored shared state from Redis ${JSON.stringify(shown)}: ${problem}`);
   }
 
   async close(): Promise<void> {

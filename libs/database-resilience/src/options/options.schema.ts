@@ -104,6 +104,14 @@ export const optionsSchema = z.strictObject({
               url: urlOf('must be a redis:// or rediss:// URL', 'redis', 'rediss'),
               keyPrefix: z.string().min(1).max(100).default('db-resilience'),
               timeoutMs: milliseconds(10, 10_000).default(250),
+              secret: z
+                .string({ error: 'must be a string' })
+                .min(32, { error: 'must be at least 32 characters' })
+                .optional(),
+              previousSecret: z
+                .string({ error: 'must be a string' })
+                .min(32, { error: 'must be at least 32 characters' })
+                .optional(),
             }),
           ],
           { error: "must be { type: 'memory' } or { type: 'redis', url }" },
