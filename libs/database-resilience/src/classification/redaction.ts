@@ -13,9 +13,22 @@ const QUOTED_LITERAL = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"/g;
 const NAME_BEFORE =
   /(?:\b(?:key|table|column|database|index|constraint|schema|function|procedure|trigger|user|in|list)\s*|[@.])$/i;
 
+/**
+ * The server messages that quote a value, read by their shape: MariaDB prints the value without escaping its
+ * quotes (O'Brien, q'x'z), so the value runs from the opening quote to the last quote before the text that
+ * follows it (greedy), whatever it holds: quotes, backslashes, newlines, any script.
+ */
+const VALUE_SHAPES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/(Duplicate entry )'[\s\S]*'( for key (?:'[^']*'|`[^`]*`))/g, '$1?$2'],
+  [/(Incorrect [\w ]+? value: )'[\s\S]*'( for (?:column|function) )/g, '$1?$2'],
+  [/(Truncated incorrect [\w ]+? value: )'[\s\S]*'$/g, '$1?'],
+];
+
 export function redactMessage(message: string): string {
   if (message.length === 0) return message;
-  return message
+  let redacted = message;
+  for (const [shape, replacement] of VALUE_SHAPES) redacted = redacted.replace(shape, replacement);
+  return redacted
     .replace(URL_CREDENTIALS, '$1:***@')
     .replace(SECRET_SETTING, '$1$2***')
     .replace(SYNTAX_ERROR_ECHO, 'near ? at line $1')
