@@ -95,6 +95,16 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
         .get('/database-errors/api/statistics')
         .set('authorization', 'Bearer wrong-token-wrong-token')
         .expect(401);
+      // Wrong tokens of the token's own length (a comparison of lengths alone would let them in): one character
+      // off at the start, in the middle, at the end.
+      for (const at of [0, Math.floor(TOKEN.length / 2), TOKEN.length - 1]) {
+        const wrong = `${TOKEN.slice(0, at)}${TOKEN[at] === 'x' ? 'y' : 'x'}${TOKEN.slice(at + 1)}`;
+        expect(wrong).toHaveLength(TOKEN.length);
+        await request(server)
+          .get('/database-errors/api/statistics')
+          .set('authorization', `Bearer ${wrong}`)
+          .expect(401);
+      }
       for (const [method, path] of ROUTES) await request(server)[method](path).set(bearer).expect(200);
     });
 

@@ -42,11 +42,7 @@ export class EmailChannel implements AlertChannel {
 
   /** Any text of the module's own (alerts, digests): never a value or a secret. */
   async deliver(subject: string, text: string): Promise<void> {
-    this.transport ??= createTransport(this.options.smtpUrl, {
-      connectionTimeout: this.timeoutMs,
-      greetingTimeout: this.timeoutMs,
-      socketTimeout: this.timeoutMs,
-    });
+    this.transport ??= createTransport(withTimeouts(this.options.smtpUrl, this.timeoutMs));
     await this.transport.sendMail({
       from: this.options.from,
       to: this.options.to,
@@ -76,4 +72,17 @@ function emailBody(alert: Alert): string {
   ]
     .filter((line, i, all) => line !== '' || all[i - 1] !== '')
     .join('\n');
+}
+
+/**
+ * The SMTP URL with the connection, greeting and socket timeouts in its query: nodemailer reads transport options
+ * from a URL's query, while the second argument of createTransport() holds message defaults, and an object with
+ * `url` keeps only what the URL says.
+ */
+function withTimeouts(smtpUrl: string, timeoutMs: number): string {
+  const url = new URL(smtpUrl);
+  for (const name of ['connectionTimeout', 'greetingTimeout', 'socketTimeout']) {
+    url.searchParams.set(name, String(timeoutMs));
+  }
+  return url.toString();
 }
