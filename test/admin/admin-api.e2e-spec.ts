@@ -8,6 +8,8 @@ import {
 } from 'nestjs-database-resilience';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
+import { Redis } from 'ioredis';
+import { waitUntil } from '../../apps/cli/src/support/server-target';
 import { useScratchDatabase } from '../support/scratch-database';
 
 const TOKEN = 'admin-token-0123456789-abcdef';
@@ -212,5 +214,79 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
     await request(server).get('/database-errors/api/statistics').set('x-staff', 'yes').expect(200);
     await request(server).get('/database-errors/api/statistics').set('x-staff', 'no').expect(401);
     await request(server).get('/database-errors/api/statistics').set('authorization', `Bearer ${TOKEN}`).expect(401);
+  });
+
+  describe('sessions that logout ends, failed authentication throttled', () => {
+    const redisPrefix = `dr-admin-${process.pid}-${Date.now()}`;
+    const shared = (): DatabaseResilienceOptions => ({
+      admin: { token: TOKEN, authFailureLimit: 10, authFailureWindowMs: 60_000 },
+      circuitBreaker: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: redisPrefix } },
+    });
+
+    afterAll(async () => {
+      const redis = new Redis('redis://127.0.0.1:6379');
+      const keys = await redis.keys(`${redisPrefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    });
+
+    const login = async (app: INestApplication) => {
+      const response = await request(app.getHttpServer())
+        .post('/database-errors/login')
+        .type('form')
+        .send({ token: TOKEN })
+        .expect(303);
+      return (response.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]).join('; ');
+    };
+
+    it('a cookie captured before logout is refused after it, on this instance and on another sharing the store, and by one started later', async () => {
+      const a = await appWith(shared());
+      const b = await appWith(shared());
+      const cookie = await login(a);
+      const other = await login(a); // another browser's session stays valid
+      await request(a.getHttpServer()).get('/database-errors/api/statistics').set('cookie', cookie).expect(200);
+      await request(b.getHttpServer()).get('/database-errors/api/statistics').set('cookie', cookie).expect(200);
+      await request(a.getHttpServer()).post('/database-errors/logout').set('cookie', cookie).expect(303);
+      await request(a.getHttpServer()).get('/database-errors/api/statistics').set('cookie', cookie).expect(401);
+      await waitUntil(
+        async () =>
+          (await request(b.getHttpServer()).get('/database-errors/api/statistics').set('cookie', cookie)).status ===
+          401,
+        'the other instance to refuse the replayed cookie',
+      );
+      const late = await appWith(shared());
+      await request(late.getHttpServer()).get('/database-errors/api/statistics').set('cookie', cookie).expect(401);
+      await request(b.getHttpServer()).get('/database-errors/api/statistics').set('cookie', other).expect(200);
+    });
+
+    it('100 wrong tokens in a second: past the limit 429, the right token too, until the window ends; a wrong token of the right length counts', async () => {
+      const app = await appWith({ admin: { token: TOKEN, authFailureLimit: 10, authFailureWindowMs: 2000 } });
+      const server = app.getHttpServer();
+      const wrong = `${TOKEN.slice(0, -1)}${TOKEN.endsWith('x') ? 'y' : 'x'}`; // right length
+      const statuses: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        statuses.push(
+          (await request(server).get('/database-errors/api/statistics').set('authorization', `Bearer ${wrong}`)).status,
+        );
+      }
+      expect(statuses.slice(0, 9)).toEqual(Array(9).fill(401));
+      expect(statuses.slice(10)).toEqual(Array(90).fill(429));
+      await request(server).get('/database-errors/api/statistics').set('authorization', `Bearer ${TOKEN}`).expect(429);
+      await request(server).post('/database-errors/login').type('form').send({ token: TOKEN }).expect(429);
+      // The block ends with its window; successes are never counted.
+      await waitUntil(
+        async () =>
+          (await request(server).get('/database-errors/api/statistics').set('authorization', `Bearer ${TOKEN}`))
+            .status === 200,
+        'the block to end',
+        10_000,
+      );
+      for (let i = 0; i < 20; i++) {
+        await request(server)
+          .get('/database-errors/api/statistics')
+          .set('authorization', `Bearer ${TOKEN}`)
+          .expect(200);
+      }
+    });
   });
 });

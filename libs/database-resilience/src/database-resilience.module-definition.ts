@@ -1,6 +1,8 @@
 import { ConfigurableModuleBuilder, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AdminSigner } from './admin/admin-access';
+import { AdminAuthThrottle } from './admin/admin-auth-throttle';
+import { AdminSessions } from './admin/admin-sessions';
 import type { ResolvedResilienceOptions } from './options/options.schema';
 import { RESILIENCE_OPTIONS } from './resilience-options.token';
 import { AdminApiController } from './admin/admin-api.controller';
@@ -69,11 +71,15 @@ function withExtras(definition: DynamicModule, given: Partial<ModuleExtras>): Dy
   const imports = extras.metricsPath === false ? [] : [prometheusAt(extras.metricsPath, extras.defaultMetrics)];
   const controllers = extras.adminPath === false ? [] : adminAt(extras.adminPath);
   if (controllers.length > 0) {
-    providers.push({
-      provide: AdminSigner,
-      useFactory: (options: ResolvedResilienceOptions) => new AdminSigner(options.admin.token),
-      inject: [RESILIENCE_OPTIONS],
-    });
+    providers.push(
+      {
+        provide: AdminSigner,
+        useFactory: (options: ResolvedResilienceOptions) => new AdminSigner(options.admin.token),
+        inject: [RESILIENCE_OPTIONS],
+      },
+      AdminSessions,
+      AdminAuthThrottle,
+    );
   }
   return {
     ...definition,

@@ -20,10 +20,13 @@ import {
   tokenMatches,
 } from './admin-access';
 import { ADMIN_PUBLIC } from './admin-public.decorator';
+import { AdminAuthThrottle } from './admin-auth-throttle';
+import { AdminSessions } from './admin-sessions';
 
 interface AdminRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
+  ip?: string;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -57,6 +60,8 @@ export class AdminAccessGuard implements CanActivate {
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
     private readonly reflector: Reflector,
     private readonly signer: AdminSigner,
+    private readonly sessions: AdminSessions,
+    private readonly throttle: AdminAuthThrottle,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -68,17 +73,22 @@ export class AdminAccessGuard implements CanActivate {
     if (!token && !authorize) {
       throw new UnauthorizedException('Admin access is not configured: set the admin.token or admin.authorize option');
     }
+    this.throttle.check(request); // a client that failed too often gets 429, whatever it sends now
     const bearer = bearerOf(request.headers.authorization);
     if (bearer !== undefined) {
       if (token && tokenMatches(bearer, token)) return true; // not a browser's ambient credential: no CSRF check
+      await this.throttle.failed(request);
       throw new UnauthorizedException('Invalid token');
     }
     const cookies = cookiesOf(request.headers.cookie);
     const allowed =
-      (token !== undefined && this.signer.sessionValid(cookies[SESSION_COOKIE])) ||
+      (token !== undefined && this.sessions.valid(cookies[SESSION_COOKIE])) ||
       (authorize !== undefined && (await authorize(request)) === true);
-    if (!allowed)
+    if (!allowed) {
+      // A request without any credential is no guess: only a presented token or session counts as a failure.
+      if (cookies[SESSION_COOKIE] !== undefined) await this.throttle.failed(request);
       throw new UnauthorizedException('Log in to the dashboard or send Authorization: Bearer <admin.token>');
+    }
     if (
       !SAFE_METHODS.has(request.method) &&
       !this.signer.csrfValid(request.headers[CSRF_HEADER], cookies[CSRF_COOKIE])

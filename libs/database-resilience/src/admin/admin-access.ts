@@ -53,15 +53,19 @@ export class AdminSigner {
       : randomBytes(32);
   }
 
-  session(ttlMs: number, now = Date.now()): string {
+  /** A session cookie's value: `expiry.sid.mac`; the id lets a logout revoke this session alone. */
+  session(ttlMs: number, sid: string, now = Date.now()): string {
     const expiry = String(now + ttlMs);
-    return `${expiry}.${this.mac(`session:${expiry}`)}`;
+    return `${expiry}.${sid}.${this.mac(`session:${expiry}:${sid}`)}`;
   }
 
-  sessionValid(value: string | undefined, now = Date.now()): boolean {
-    if (!value) return false;
-    const [expiry, mac] = value.split('.');
-    return Number(expiry) > now && mac !== undefined && this.equal(mac, this.mac(`session:${expiry}`));
+  /** The id and expiry of a session cookie this signer made and that has not expired; undefined otherwise. */
+  sessionOf(value: string | undefined, now = Date.now()): { sid: string; expiresAt: number } | undefined {
+    if (!value) return undefined;
+    const [expiry, sid, mac, extra] = value.split('.');
+    const expiresAt = Number(expiry);
+    if (extra !== undefined || sid === undefined || mac === undefined || !(expiresAt > now)) return undefined;
+    return this.equal(mac, this.mac(`session:${expiry}:${sid}`)) ? { sid, expiresAt } : undefined;
   }
 
   csrfToken(): string {

@@ -18,6 +18,8 @@ import {
 } from '@nestjs/common';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { AdminAuthThrottle } from './admin-auth-throttle';
+import { AdminSessions } from './admin-sessions';
 import { AdminSigner, cookiesOf, CSRF_COOKIE, SESSION_COOKIE, setCookie, tokenMatches } from './admin-access';
 import { AdminAccessGuard } from './admin-access.guard';
 import { AdminPublic } from './admin-public.decorator';
@@ -34,6 +36,7 @@ const PAGE = readFileSync(join(__dirname, 'assets', 'dashboard.html'), 'utf8');
 interface PageRequest {
   headers: Record<string, string | string[] | undefined>;
   secure?: boolean;
+  ip?: string;
   originalUrl?: string;
   url?: string;
 }
@@ -51,6 +54,8 @@ export class AdminPageController implements OnApplicationBootstrap {
   constructor(
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
     private readonly signer: AdminSigner,
+    private readonly sessions: AdminSessions,
+    private readonly throttle: AdminAuthThrottle,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -90,21 +95,23 @@ export class AdminPageController implements OnApplicationBootstrap {
   @Post('login')
   @AdminPublic()
   @HttpCode(303)
-  login(
+  async login(
     @Body() body: { token?: unknown } | undefined,
     @Req() request: PageRequest,
     @Res({ passthrough: true }) response: PageResponse,
-  ): void {
+  ): Promise<void> {
     const base = basePathOf(request, 'login');
     const { token, sessionTtlMs } = this.options.admin;
+    this.throttle.check(request);
     const given = typeof body?.token === 'string' ? body.token : '';
     if (!token || !tokenMatches(given, token)) {
+      await this.throttle.failed(request);
       setHeader(response, 'Location', `${base}?login=failed`);
       return;
     }
     const secure = request.secure === true;
     setHeader(response, 'Set-Cookie', [
-      setCookie(SESSION_COOKIE, this.signer.session(sessionTtlMs), base, {
+      setCookie(SESSION_COOKIE, this.sessions.issue(sessionTtlMs), base, {
         httpOnly: true,
         maxAgeS: Math.floor(sessionTtlMs / 1000),
         secure,
@@ -117,8 +124,10 @@ export class AdminPageController implements OnApplicationBootstrap {
   @Post('logout')
   @AdminPublic()
   @HttpCode(303)
-  logout(@Req() request: PageRequest, @Res({ passthrough: true }) response: PageResponse): void {
+  async logout(@Req() request: PageRequest, @Res({ passthrough: true }) response: PageResponse): Promise<void> {
     const base = basePathOf(request, 'logout');
+    // Ended on the server, on every instance: a copy of the cookie taken before is refused from now on.
+    await this.sessions.revoke(cookiesOf(request.headers.cookie)[SESSION_COOKIE]);
     const secure = request.secure === true;
     setHeader(response, 'Set-Cookie', [setCookie(SESSION_COOKIE, '', base, { httpOnly: true, maxAgeS: 0, secure })]);
     setHeader(response, 'Location', base);

@@ -32,7 +32,7 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
     await this.store.ready(
       this.options.circuitBreaker.store.type === 'redis' ? this.options.circuitBreaker.store.timeoutMs * 4 : 0,
     );
-    for (const message of await this.store.lastBreakerStates())
+    for (const message of await this.store.storedStates())
       if (message.kind === 'breaker' && message.state === 'open') this.applyShared(message);
   }
 

@@ -49,14 +49,11 @@ export class RedisSharedStateStore extends SharedStateStore {
 
   async publish(message: SharedStateMessage): Promise<void> {
     const json = encodeMessage(message, this.secrets);
-    const write =
-      message.kind === 'breaker'
-        ? this.publisher
-            .multi()
-            .set(`${this.keyPrefix}:breaker:${message.name}`, json)
-            .publish(this.channel, json)
-            .exec()
-        : this.publisher.publish(this.channel, json);
+    const key = this.keyOf(message);
+    const multi = this.publisher.multi();
+    if (message.kind === 'session-revoked') multi.set(key!, json, 'PXAT', message.expiresAt);
+    else if (key) multi.set(key, json);
+    const write = multi.publish(this.channel, json).exec();
     await write.then(
       () => this.available(),
       (error: Error) => this.unavailable(error),
@@ -87,12 +84,22 @@ export class RedisSharedStateStore extends SharedStateStore {
     });
   }
 
+  /** Where a message is kept for instances that start later (breaker states, revoked sessions). */
+  private keyOf(message: SharedStateMessage): string | undefined {
+    if (message.kind === 'breaker') return `${this.keyPrefix}:breaker:${message.name}`;
+    if (message.kind === 'session-revoked') return `${this.keyPrefix}:session-revoked:${message.sid}`;
+    return undefined;
+  }
+
   /** Each key read on its own: a bad one is skipped (and named), the good ones beside it are kept. */
-  async lastBreakerStates(): Promise<SharedStateMessage[]> {
+  async storedStates(): Promise<SharedStateMessage[]> {
     let keys: string[];
     let values: Array<string | null>;
     try {
-      keys = await this.publisher.keys(`${this.keyPrefix}:breaker:*`);
+      keys = [
+        ...(await this.publisher.keys(`${this.keyPrefix}:breaker:*`)),
+        ...(await this.publisher.keys(`${this.keyPrefix}:session-revoked:*`)),
+      ];
       values = keys.length ? await this.publisher.mget(...keys) : [];
     } catch (error) {
       this.unavailable(error as Error);
@@ -100,12 +107,13 @@ export class RedisSharedStateStore extends SharedStateStore {
     }
     return keys.flatMap((key, i) => {
       const message = this.read(values[i], `key ${key}`);
-      // A key holds the state of the breaker it is named after, nothing else.
-      if (message?.kind === 'breaker' && key !== `${this.keyPrefix}:breaker:${message.name}`) {
-        this.ignore(`key ${key}`, 'names another breaker');
+      if (message === undefined) return [];
+      // A key holds the state it is named after, nothing else.
+      if (this.keyOf(message) !== key) {
+        this.ignore(`key ${key}`, 'holds another entry than its name says');
         return [];
       }
-      return message ? [message] : [];
+      return [message];
     });
   }
 

@@ -25,7 +25,16 @@ const breakerMessage = z
     error: 'openedAt out of range',
   });
 const degradationReset = z.object({ kind: z.literal('degradation-reset'), origin: z.string().min(1).max(100) });
-const messageSchema = z.union([breakerMessage, degradationReset]);
+/** Sessions last at most 7 days (admin.sessionTtlMs); a revocation further ahead is no instance's. */
+const sessionRevoked = z
+  .object({
+    kind: z.literal('session-revoked'),
+    origin: z.string().min(1).max(100),
+    sid: z.string().regex(/^[\w-]{16,64}$/),
+    expiresAt: z.number().int(),
+  })
+  .refine((m) => m.expiresAt <= Date.now() + 7 * 86_400_000 + CLOCK_SKEW_MS, { error: 'expiresAt out of range' });
+const messageSchema = z.union([breakerMessage, degradationReset, sessionRevoked]);
 
 /** With a secret, what goes over Redis: the message's JSON and its HMAC-SHA256, so that the bytes signed are the bytes read. */
 const envelope = z.object({ body: z.string().max(10_000), sig: z.string().regex(/^[0-9a-f]{64}$/) });
@@ -71,6 +80,6 @@ export function decodeMessage(raw: unknown, secrets: readonly string[]): Decoded
     }
   }
   const checked = messageSchema.safeParse(parsed);
-  if (!checked.success) return { problem: 'not a valid breaker or degradation message' };
+  if (!checked.success) return { problem: 'not a valid shared-state message' };
   return { message: checked.data as SharedStateMessage };
 }

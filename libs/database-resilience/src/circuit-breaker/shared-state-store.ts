@@ -4,7 +4,9 @@ import type { CircuitState } from './circuit-breaker';
 /** What instances tell each other through the shared store. */
 export type SharedStateMessage =
   | { kind: 'breaker'; origin: string; name: string; state: CircuitState; openedAt: number; forced: boolean }
-  | { kind: 'degradation-reset'; origin: string };
+  | { kind: 'degradation-reset'; origin: string }
+  /** An admin dashboard session ended by logout, refused by every instance until it would have expired. */
+  | { kind: 'session-revoked'; origin: string; sid: string; expiresAt: number };
 
 /**
  * Where breaker transitions (and degradation resets) are shared between instances. The in-memory store (the
@@ -19,8 +21,8 @@ export abstract class SharedStateStore implements OnModuleDestroy {
   /** Resolves when the store can publish, or after `timeoutMs` whatever happens. */
   abstract ready(timeoutMs: number): Promise<void>;
   abstract subscribe(listener: (message: SharedStateMessage) => void): void;
-  /** The last breaker states other instances published, for an instance that starts late. */
-  abstract lastBreakerStates(): Promise<SharedStateMessage[]>;
+  /** What other instances left for an instance that starts late: breaker states, revoked sessions. */
+  abstract storedStates(): Promise<SharedStateMessage[]>;
   abstract close(): Promise<void>;
 
   onModuleDestroy(): Promise<void> {
@@ -32,7 +34,7 @@ export class MemorySharedStateStore extends SharedStateStore {
   async publish(): Promise<void> {}
   async ready(): Promise<void> {}
   subscribe(): void {}
-  async lastBreakerStates(): Promise<SharedStateMessage[]> {
+  async storedStates(): Promise<SharedStateMessage[]> {
     return [];
   }
   async close(): Promise<void> {}

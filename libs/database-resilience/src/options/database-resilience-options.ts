@@ -73,8 +73,19 @@ export interface DatabaseResilienceOptions {
     /**
      * Where breaker states are shared between instances. Default `{ type: 'memory' }` (not shared).
      * `{ type: 'redis', url, keyPrefix?: 'db-resilience', timeoutMs?: 250 }` shares them through Redis pub/sub.
+     * `secret` (32+ characters): keys and messages are signed, unsigned or badly signed ones ignored;
+     * `previousSecret` is still accepted while a new secret rolls out (docs/OPERATIONS.md, trust model).
      */
-    store?: { type: 'memory' } | { type: 'redis'; url: string; keyPrefix?: string; timeoutMs?: number };
+    store?:
+      | { type: 'memory' }
+      | {
+          type: 'redis';
+          url: string;
+          keyPrefix?: string;
+          timeoutMs?: number;
+          secret?: string;
+          previousSecret?: string;
+        };
   };
   queries?: {
     /** A statement that takes this long or longer is recorded as slow, with its fingerprint. Default 1000 ms. */
@@ -123,6 +134,13 @@ export interface DatabaseResilienceOptions {
     sessionTtlMs?: number;
     /** How often the dashboard refreshes. Default 5 000 ms. */
     refreshIntervalMs?: number;
+    /**
+     * Failed admin authentications a client address may make within `authFailureWindowMs` before it gets 429
+     * for a window, right token or not. Default 10.
+     */
+    authFailureLimit?: number;
+    /** The window of `authFailureLimit`, and how long a client is blocked. Default 60 000 ms. */
+    authFailureWindowMs?: number;
   };
   history?: {
     /** Errors kept for the recent-errors view. Default 1000. */

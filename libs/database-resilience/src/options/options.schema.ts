@@ -215,6 +215,8 @@ export const optionsSchema = z.strictObject({
         .optional(),
       sessionTtlMs: milliseconds(60_000, 604_800_000).default(28_800_000),
       refreshIntervalMs: milliseconds(1000, 600_000).default(5000),
+      authFailureLimit: integer(1, 10_000).default(10),
+      authFailureWindowMs: milliseconds(1000, 86_400_000).default(60_000),
     })
     .prefault({}),
   reports: z

@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ThrottlerException, ThrottlerStorageService } from '@nestjs/throttler';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+
+interface ClientRequest {
+  ip?: string;
+  socket?: { remoteAddress?: string };
+}
+
+const THROTTLER = 'database-resilience-admin-auth';
+
+/**
+ * Failed admin authentications (a wrong bearer token, an invalid session, a failed login) counted per client
+ * address with @nestjs/throttler's storage: past `admin.authFailureLimit` within `admin.authFailureWindowMs`, the
+ * address gets 429 for a window, right token or not, so that tokens cannot be guessed at speed. Successful
+ * requests are never counted. Behind a proxy, set Express' `trust proxy` so that the address is the client's.
+ */
+@Injectable()
+export class AdminAuthThrottle {
+  private readonly storage = new ThrottlerStorageService();
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(@Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions) {}
+
+  /** Throws 429 while the client is blocked. */
+  check(request: ClientRequest): void {
+    const key = keyOf(request);
+    const until = this.blockedUntil.get(key);
+    if (until === undefined) return;
+    if (until > Date.now()) throw new ThrottlerException('Too many failed admin authentications; try again later');
+    this.blockedUntil.delete(key);
+  }
+
+  /** Counts a failure; throws 429 once the limit is passed. */
+  async failed(request: ClientRequest): Promise<void> {
+    const { authFailureLimit: limit, authFailureWindowMs: windowMs } = this.options.admin;
+    const key = keyOf(request);
+    const record = await this.storage.increment(key, windowMs, limit, windowMs, THROTTLER);
+    if (!record.isBlocked) return;
+    if (this.blockedUntil.size >= 10_000) this.blockedUntil.clear(); // bounded, whatever the address churn
+    this.blockedUntil.set(key, Date.now() + record.timeToBlockExpire * 1000);
+    throw new ThrottlerException('Too many failed admin authentications; try again later');
+  }
+}
+
+function keyOf(request: ClientRequest): string {
+  return `admin-auth:${request.ip ?? request.socket?.remoteAddress ?? 'unknown'}`;
+}
