@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { CircuitBreakerRegistry, DegradationService } from 'nestjs-database-resilience';
-import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
+import { ownRedisServer } from '../support/redis-server';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 
 const SHARED_WITHIN_MS = 1000;
@@ -92,28 +92,17 @@ describe('circuit breakers shared through Redis, two app instances', () => {
 
 describe('circuit breakers with a Redis that goes away mid-test', () => {
   let redis: ChildProcess;
-  let port: number;
+  let url: string;
   let a: ResilientApp;
   let b: ResilientApp;
 
   beforeAll(async () => {
-    port = await closedPort();
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 50 });
-    await waitUntil(
-      async () =>
-        probe.ping().then(
-          () => true,
-          () => false,
-        ),
-      'the second redis-server',
-    );
-    probe.disconnect();
-    a = await instance(`redis://127.0.0.1:${port}`, 'dr-own');
-    b = await instance(`redis://127.0.0.1:${port}`, 'dr-own');
-    await listening(`redis://127.0.0.1:${port}`, 'dr-own', 2);
+    const own = await ownRedisServer();
+    redis = own.process;
+    url = own.url;
+    a = await instance(url, 'dr-own');
+    b = await instance(url, 'dr-own');
+    await listening(url, 'dr-own', 2);
   });
 
   afterAll(async () => {
@@ -155,6 +144,46 @@ describe('circuit breakers with a Redis that goes away mid-test', () => {
       expect(warnings.length).toBeLessThanOrEqual(2); // once per instance, not once per call
     } finally {
       warn.mockRestore();
+    }
+  });
+});
+
+describe('Redis outage warnings follow the real state', () => {
+  it('a command timeout, Redis answering again, then a real outage: down, back, down again, each said once', async () => {
+    const own = await ownRedisServer();
+    const app = await resilientApp({
+      database: 'test',
+      options: {
+        circuitBreaker: { store: { type: 'redis', url: own.url, keyPrefix: 'dr-flap', timeoutMs: 100 } },
+        healthCheck: { enabled: false },
+        alerts: { log: false },
+      },
+    });
+    const lines: string[] = []; // warnings and logs in the order they came
+    const keep = (message: unknown) => void lines.push(String(message));
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(keep);
+    const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(keep);
+    const said = () =>
+      lines
+        .filter((m) => m.startsWith('Redis unavailable') || m.startsWith('Redis is back'))
+        .map((m) => (m.startsWith('Redis is back') ? 'back' : 'down'));
+    const breakers = app.module.get(CircuitBreakerRegistry);
+    try {
+      own.process.kill('SIGSTOP'); // Redis stops answering: a publish times out
+      breakers.forceOpen('default');
+      await waitUntil(async () => said().length === 1, 'the first warning');
+      own.process.kill('SIGCONT');
+      breakers.reset('default'); // published: Redis answers again
+      await waitUntil(async () => said().length === 2, 'Redis to be back');
+      own.process.kill('SIGKILL'); // a real outage
+      breakers.forceOpen('default');
+      await waitUntil(async () => said().length === 3, 'the outage to be announced');
+      expect(said()).toEqual(['down', 'back', 'down']);
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+      own.process.kill('SIGKILL');
+      await app.close();
     }
   });
 });
