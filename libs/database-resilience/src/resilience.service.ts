@@ -51,7 +51,13 @@ export class ResilienceService {
     if (options.idempotencyKey !== undefined) IdempotencyMarkers.validateKey(options.idempotencyKey);
     const policy = this.policies.of(options.retry, true, 'transaction()');
     const database = options.database ?? this.dataSources.defaultName;
-    const { dataSource, markers } = this.dataSources.get(database);
+    let found: ReturnType<DataSourceRegistry['get']>;
+    try {
+      found = this.dataSources.get(database);
+    } catch (error) {
+      return Promise.reject(error); // a promise-returning method rejects, it does not throw
+    }
+    const { dataSource, markers } = found;
     return this.run(
       () => runTransactionAttempt(dataSource, database, callback, options, markers, this.events),
       options,

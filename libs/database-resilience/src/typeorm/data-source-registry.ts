@@ -26,6 +26,8 @@ export interface GuardedDataSource {
 export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('DatabaseResilience');
   private readonly guarded = new Map<string, GuardedDataSource>();
+  /** Configured names whose DataSource is of an engine the module does not support: left alone, by type. */
+  private readonly unsupported = new Map<string, string>();
 
   constructor(
     private readonly moduleRef: ModuleRef,
@@ -38,7 +40,15 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
   onApplicationBootstrap(): void {
     for (const name of this.options.databases) {
       if (this.find(name)) continue;
-      this.logger.log(`No TypeORM DataSource named "${name}" in this app: its connections are not guarded`);
+      const type = this.unsupported.get(name);
+      if (type === undefined) {
+        this.logger.log(`No TypeORM DataSource named "${name}" in this app: its connections are not guarded`);
+      } else {
+        this.logger.warn(
+          `DataSource "${name}" is of type "${type}": only MySQL and MariaDB (mysql2) are supported, so it is left ` +
+            'alone (not guarded, not health-checked, no transaction() or execute() on it)',
+        );
+      }
     }
   }
 
@@ -50,6 +60,10 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
   get(name: string): GuardedDataSource {
     const found = this.find(name);
     if (found) return found;
+    const type = this.unsupported.get(name);
+    if (type !== undefined) {
+      throw new Error(`DataSource "${name}" is of type "${type}": only MySQL and MariaDB (mysql2) are supported`);
+    }
     throw new Error(
       `No TypeORM DataSource named "${name}": import TypeOrmModule.forRoot(${name === 'default' ? '' : `{ name: '${name}', ... }`}) ` +
         `and list "${name}" in the module's \`databases\` option`,
@@ -81,6 +95,11 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
       return undefined;
     }
     if (!dataSource) return undefined;
+    const type = String(dataSource.options?.type);
+    if (type !== 'mysql' && type !== 'mariadb') {
+      this.unsupported.set(name, type);
+      return undefined;
+    }
     const guard = new ConnectionGuard(
       dataSource,
       name,
