@@ -1,6 +1,6 @@
 import { CircuitBreakerRegistry, ErrorStatisticsService, RESILIENCE_METRICS } from 'nestjs-database-resilience';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
-import { startApiBehindProxy, type ApiBehindProxy } from '../support/api-behind-proxy';
+import { API_TEST_ENV, startApiBehindProxy, type ApiBehindProxy } from '../support/api-behind-proxy';
 import { TransferTraffic, type TrafficAnswer } from '../support/transfer-traffic';
 
 const REQUEST_DEADLINE_MS = 1500;
@@ -22,12 +22,7 @@ describe('apps/api: no double-applied commit, no answer past its deadline (fault
 
   beforeAll(async () => {
     api = await startApiBehindProxy({
-      DB_HOST: '127.0.0.1',
-      DB_NAME: 'test',
-      DB_USER: 'root',
-      DB_PASSWORD: '',
-      DB_SYNCHRONIZE: 'true',
-      DATABASE_URL: '',
+      ...API_TEST_ENV,
       RESILIENCE_REQUEST_DEADLINE_MS: String(REQUEST_DEADLINE_MS),
       RESILIENCE_HEALTH_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
       RESILIENCE_HEALTH_CHECK_TIMEOUT_MS: String(HEALTH_TIMEOUT_MS),
@@ -96,17 +91,22 @@ describe('apps/api: no double-applied commit, no answer past its deadline (fault
     }
   }
 
-  it('COMMIT cut under traffic, no Idempotency-Key: 500 DATABASE_COMMIT_OUTCOME_UNKNOWN without Retry-After, recorded and counted as such; applied at most once', async () => {
-    const accounts = await openAccounts();
-    const before = await metrics();
-    const traffic = new TransferTraffic(api.base, accounts, CALLERS);
+  /** 20 callers' traffic, a COMMIT cut once it flows, traffic going on after the cut; what the clients got. */
+  async function cutCommitUnderTraffic(accounts: number[], withKeys: boolean): Promise<TrafficAnswer[]> {
+    const traffic = new TransferTraffic(api.base, accounts, CALLERS, withKeys);
     await waitUntil(async () => traffic.count('transfer') >= 20, 'transfers to flow', 30_000);
     const faults = api.proxy.faultsInjected;
     api.proxy.cutAfterNextCommit();
     await waitUntil(async () => api.proxy.faultsInjected > faults, 'a COMMIT to be cut', 30_000);
     const atCut = traffic.count();
     await waitUntil(async () => traffic.count() >= atCut + 40, 'traffic to go on after the cut', 30_000);
-    const answers = await traffic.stop();
+    return traffic.stop();
+  }
+
+  it('COMMIT cut under traffic, no Idempotency-Key: 500 DATABASE_COMMIT_OUTCOME_UNKNOWN without Retry-After, recorded and counted as such; applied at most once', async () => {
+    const accounts = await openAccounts();
+    const before = await metrics();
+    const answers = await cutCommitUnderTraffic(accounts, false);
 
     const unknown = answers.filter((a) => a.code === 'DATABASE_COMMIT_OUTCOME_UNKNOWN');
     expect(unknown).toEqual([expect.objectContaining({ kind: 'transfer', status: 500, retryAfter: null })]);
@@ -131,14 +131,7 @@ describe('apps/api: no double-applied commit, no answer past its deadline (fault
     const accounts = await openAccounts();
     const settledLabels = 'database="default",committed="true"';
     const before = metricValue(await metrics(), RESILIENCE_METRICS.ambiguousCommits, settledLabels);
-    const traffic = new TransferTraffic(api.base, accounts, CALLERS, true);
-    await waitUntil(async () => traffic.count('transfer') >= 20, 'transfers to flow', 30_000);
-    const faults = api.proxy.faultsInjected;
-    api.proxy.cutAfterNextCommit();
-    await waitUntil(async () => api.proxy.faultsInjected > faults, 'a COMMIT to be cut', 30_000);
-    const atCut = traffic.count();
-    await waitUntil(async () => traffic.count() >= atCut + 40, 'traffic to go on after the cut', 30_000);
-    const answers = await traffic.stop();
+    const answers = await cutCommitUnderTraffic(accounts, true);
 
     expect(metricValue(await metrics(), RESILIENCE_METRICS.ambiguousCommits, settledLabels)).toBe(before + 1);
     expect(answers.filter((a) => a.code === 'DATABASE_COMMIT_OUTCOME_UNKNOWN')).toEqual([]);

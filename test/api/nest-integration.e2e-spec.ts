@@ -10,7 +10,7 @@ import {
 import type { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import type { MariaDbInstance } from '../../apps/cli/src/support/mariadb-instance';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
-import { startApiBehindProxy, type ApiBehindProxy } from '../support/api-behind-proxy';
+import { API_TEST_ENV, startApiBehindProxy, type ApiBehindProxy } from '../support/api-behind-proxy';
 import { httpLoad, type LoadResult } from '../support/http-load';
 
 const REQUEST_DEADLINE_MS = 1500;
@@ -19,12 +19,7 @@ const HEALTH_INTERVAL_MS = 500;
 const SCHEDULING_SLACK_MS = 250;
 
 const ENV = {
-  DB_HOST: '127.0.0.1',
-  DB_NAME: 'test',
-  DB_USER: 'root',
-  DB_PASSWORD: '',
-  DB_SYNCHRONIZE: 'true',
-  DATABASE_URL: '',
+  ...API_TEST_ENV,
   RESILIENCE_REQUEST_DEADLINE_MS: String(REQUEST_DEADLINE_MS),
   RESILIENCE_HEALTH_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
   RESILIENCE_HEALTH_CHECK_TIMEOUT_MS: '300',

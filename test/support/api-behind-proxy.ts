@@ -15,6 +15,16 @@ export interface ApiBehindProxy {
   close(): Promise<void>;
 }
 
+/** apps/api's environment for these tests: the local server's account, the schema made by TypeORM. */
+export const API_TEST_ENV = {
+  DB_HOST: '127.0.0.1',
+  DB_NAME: 'test',
+  DB_USER: 'root',
+  DB_PASSWORD: '',
+  DB_SYNCHRONIZE: 'true',
+  DATABASE_URL: '',
+};
+
 /** Starts it with the environment given (apps/api reads its options from there), restored by close(). */
 export async function startApiBehindProxy(env: Record<string, string>): Promise<ApiBehindProxy> {
   const server = await MariaDbInstance.create();

@@ -55,7 +55,7 @@ describe('resolveOptions', () => {
         callbacks: [],
       },
       degradation: { onBreakerOpen: true, errorsPerMinute: null, healthyPeriodMs: 30_000 },
-      admin: { sessionTtlMs: 28_800_000, refreshIntervalMs: 5000 },
+      admin: { sessionTtlMs: 28_800_000, refreshIntervalMs: 5000, authFailureLimit: 10, authFailureWindowMs: 60_000 },
       reports: { intervalMs: null, email: false },
     });
   });
