@@ -4,7 +4,7 @@ import { AdminSigner } from './admin/admin-access';
 import { AdminAuthThrottle } from './admin/admin-auth-throttle';
 import { AdminSessions } from './admin/admin-sessions';
 import type { ResolvedResilienceOptions } from './options/options.schema';
-import { RESILIENCE_OPTIONS } from './resilience-options.token';
+import { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 import { AdminApiController } from './admin/admin-api.controller';
 import { AdminPageController } from './admin/admin-page.controller';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';

@@ -7,7 +7,7 @@ import { Severity } from './classification/severity.enum';
 import { DatabaseResilienceModule } from './database-resilience.module';
 import type { ResolvedResilienceOptions } from './options/options.schema';
 import { ResilienceOptionsError } from './options/resilience-options.error';
-import { RESILIENCE_OPTIONS } from './resilience-options.token';
+import { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 
 const deadlock = Object.assign(new Error('Deadlock found'), {
   errno: 1213,

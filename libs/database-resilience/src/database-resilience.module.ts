@@ -20,9 +20,9 @@ import {
 } from './database-resilience.module-definition';
 import type { DatabaseResilienceOptions } from './options/database-resilience-options';
 import { resolveOptions, type ResolvedResilienceOptions } from './options/options.schema';
-import { RESILIENCE_OPTIONS } from './resilience-options.token';
+import { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 import { ResilienceEvents } from './events/resilience-events';
-import { ResilienceService } from './resilience.service';
+import { ResilienceService } from './retry/resilience.service';
 import { RetryableExplorer } from './retry/retryable.explorer';
 import { DataSourceRegistry } from './typeorm/data-source-registry';
 import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';

@@ -1,10 +1,10 @@
 export { DatabaseResilienceModule } from './database-resilience.module';
-export { RESILIENCE_OPTIONS } from './resilience-options.token';
+export { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 export type { DatabaseResilienceOptions, JitterKind } from './options/database-resilience-options';
 export type { ResolvedResilienceOptions } from './options/options.schema';
 export { ResilienceOptionsError } from './options/resilience-options.error';
 
-export { ResilienceService } from './resilience.service';
+export { ResilienceService } from './retry/resilience.service';
 export { Retryable } from './retry/retryable.decorator';
 export type {
   RetryOptions,
@@ -42,11 +42,11 @@ export { parseLatestDeadlock } from './deadlock/innodb-deadlock-parser';
 export type { InnodbDeadlock, DeadlockTransaction, DeadlockLock } from './deadlock/innodb-deadlock-parser';
 export { AlertsService } from './alerts/alerts.service';
 export { HealthReportService } from './alerts/health-report.service';
-export type { Alert, AlertRule, AlertCallback } from './alerts/alert';
+export type { Alert, AlertRule, AlertCallback } from './events/alert';
 export { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
 export type { CircuitBreaker, CircuitBreakerSnapshot, CircuitState } from './circuit-breaker/circuit-breaker';
 export { CircuitOpenError } from './circuit-breaker/circuit-open.error';
-export { DatabaseErrorHandler } from './circuit-breaker/database-error-handler.decorator';
+export { DatabaseErrorHandler } from './retry/database-error-handler.decorator';
 export { DegradationService, type DegradationState } from './degradation/degradation.service';
 export { NonEssential } from './degradation/non-essential.decorator';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';

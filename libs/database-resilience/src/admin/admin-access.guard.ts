@@ -9,7 +9,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import helmet from 'helmet';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import {
   AdminSigner,
   bearerOf,

@@ -17,7 +17,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { AdminAuthThrottle } from './admin-auth-throttle';
 import { AdminSessions } from './admin-sessions';
 import { AdminSigner, cookiesOf, CSRF_COOKIE, SESSION_COOKIE, setCookie, tokenMatches } from './admin-access';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import type { Alert, AlertCallback } from './alert';
+import type { Alert, AlertCallback } from '../events/alert';
 
 /** Somewhere alerts go. */
 export interface AlertChannel {

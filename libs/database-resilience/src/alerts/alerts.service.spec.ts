@@ -3,7 +3,7 @@ import { ErrorClassifier } from '../classification/error-classifier';
 import { ResilienceEvents } from '../events/resilience-events';
 import { resolveOptions } from '../options/options.schema';
 import type { DatabaseResilienceOptions } from '../options/database-resilience-options';
-import type { Alert } from './alert';
+import type { Alert } from '../events/alert';
 import { AlertsService } from './alerts.service';
 
 const classifier = new ErrorClassifier();

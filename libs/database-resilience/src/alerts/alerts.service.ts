@@ -4,8 +4,8 @@ import { Severity } from '../classification/severity.enum';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
-import type { Alert, AlertRule } from './alert';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
+import type { Alert, AlertRule } from '../events/alert';
 import { callbackChannel, EmailChannel, logChannel, type AlertChannel } from './alert-channels';
 
 const RANK: Record<`${Severity}`, number> = { low: 0, medium: 1, high: 2, critical: 3 };

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { redactMessage } from '../classification/redaction';
 import { ErrorStatisticsService } from '../history/error-statistics.service';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { AlertsService } from './alerts.service';
 
 /** A periodic summary per database (`reports.intervalMs`): a log line each, and an e-mail digest if asked. */

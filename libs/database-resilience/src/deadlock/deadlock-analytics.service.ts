@@ -4,8 +4,8 @@ import { ErrorClassifier } from '../classification/error-classifier';
 import type { AttemptFailedEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
-import { housekeeping } from '../retry/unit-of-work.context';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
+import { housekeeping } from '../context/unit-of-work';
 import { DataSourceRegistry } from '../typeorm/data-source-registry';
 import { parseLatestDeadlock, type InnodbDeadlock } from './innodb-deadlock-parser';
 

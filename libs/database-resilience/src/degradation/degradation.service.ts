@@ -4,7 +4,7 @@ import { SharedStateStore } from '../circuit-breaker/shared-state-store';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 
 export interface DegradationState {
   degraded: boolean;

@@ -1,6 +1,8 @@
-import type { AlertRule } from '../alerts/alert';
+import type { AlertRule } from './alert';
 import type { ClassifiedError } from '../classification/classified-error';
-import type { StatementKind } from '../typeorm/statement-kind';
+
+/** What a statement does to the transaction state and to data, read from its first keyword. */
+export type StatementKind = 'begin' | 'commit' | 'rollback' | 'read' | 'write' | 'session';
 
 /** A failed attempt of a guarded unit of work, classified once. */
 export interface AttemptFailedEvent {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DegradationService } from '../degradation/degradation.service';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { HealthCheckService, type DatabaseHealth, type HealthStatus } from './health-check.service';
 
 /** What the indicator gives Terminus under its key (the shape of Terminus' `HealthIndicatorResult`). */

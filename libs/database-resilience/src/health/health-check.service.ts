@@ -8,7 +8,7 @@ import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import type { PoolFigures } from '../pool/pool-figures';
 import { PoolMonitor } from '../pool/pool-monitor';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { DataSourceRegistry, type GuardedDataSource } from '../typeorm/data-source-registry';
 import { replicationLagOf, timedCheck } from './server-check';
 

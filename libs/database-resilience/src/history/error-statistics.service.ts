@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { AttemptFailedEvent, ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { ErrorHistory, viewOf, type ErrorRecord, type ErrorRecordView } from './error-history';
 import { addCounts, emptyCounts, TimeBuckets, type Counts } from './time-buckets';
 

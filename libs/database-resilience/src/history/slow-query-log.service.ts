@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { SlowQueryEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 
 /** A slow statement as the log shows it: fingerprint only, never values. */
 export interface SlowQueryView {

@@ -5,7 +5,7 @@ import { ErrorClassifier } from '../classification/error-classifier';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import { databaseErrorMarkOf } from '../errors/database-error-marks';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { resilienceDetailsOf } from '../retry/resilience-error-details';
 import { DatabaseError } from './database-error.matcher';
 import { httpErrorFor } from './database-http-error';

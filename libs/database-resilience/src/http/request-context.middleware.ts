@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
-import { requestContext, type RequestContext } from './request-context';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
+import { requestContext, type RequestContext } from '../context/request-context';
 import { requestIdFor } from './request-id';
 
 interface HttpRequest {

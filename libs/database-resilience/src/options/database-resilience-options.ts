@@ -1,5 +1,5 @@
-import type { AlertCallback } from '../alerts/alert';
-import type { AdminAuthorize } from '../admin/admin-authorize';
+import type { AlertCallback } from '../events/alert';
+import type { AdminAuthorize } from './admin-authorize';
 import type { ClassificationRule } from '../classification/classification-rule';
 import type { ErrorCategory } from '../classification/error-category.enum';
 import type { Severity } from '../classification/severity.enum';

@@ -4,8 +4,8 @@ import { RecoveryAction } from '../classification/recovery-action.enum';
 import { RetryScope } from '../classification/retry-scope.enum';
 import { Severity } from '../classification/severity.enum';
 import type { ClassificationRule } from '../classification/classification-rule';
-import type { AlertCallback } from '../alerts/alert';
-import type { AdminAuthorize } from '../admin/admin-authorize';
+import type { AlertCallback } from '../events/alert';
+import type { AdminAuthorize } from './admin-authorize';
 import type { DatabaseResilienceOptions } from './database-resilience-options';
 import { ResilienceOptionsError } from './resilience-options.error';
 

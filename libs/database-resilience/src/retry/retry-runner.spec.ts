@@ -12,7 +12,7 @@ import { CommitNotAppliedError } from './commit-not-applied.error';
 import { resilienceDetailsOf } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
 import { RetryRunner } from './retry-runner';
-import { unitOfWork } from './unit-of-work.context';
+import { unitOfWork } from '../context/unit-of-work';
 
 const deadlock = () =>
   Object.assign(new Error('Deadlock found'), { errno: 1213, code: 'ER_LOCK_DEADLOCK', sqlState: '40001' });

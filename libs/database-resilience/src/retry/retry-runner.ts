@@ -10,8 +10,8 @@ import { backoffDelay } from './backoff';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import { attachDetails } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
-import { nextUnitId, unitOfWork, type UnitOfWork } from './unit-of-work.context';
-import { requestContext } from '../http/request-context';
+import { nextUnitId, unitOfWork, type UnitOfWork } from '../context/unit-of-work';
+import { requestContext } from '../context/request-context';
 
 export type Sleep = (ms: number) => Promise<void>;
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@ import { DatabaseResilienceModule } from '../database-resilience.module';
 import { ResilienceOptionsError } from '../options/resilience-options.error';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
-import { DatabaseErrorHandler } from '../circuit-breaker/database-error-handler.decorator';
+import { DatabaseErrorHandler } from './database-error-handler.decorator';
 import { Retryable } from './retryable.decorator';
 
 const deadlock = () =>

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { ResilienceService } from '../resilience.service';
+import { ResilienceService } from './resilience.service';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import type { RetryableOptions } from './retry-options';
 import { retryPolicy } from './retry-policy';
 import { RETRYABLE_METADATA } from './retryable.decorator';

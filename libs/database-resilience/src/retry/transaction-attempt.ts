@@ -3,11 +3,11 @@ import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.erro
 import type { ResilienceEvents } from '../events/resilience-events';
 import { outcomeUnknownOf } from '../errors/database-error-marks';
 import { CommitNotAppliedError } from './commit-not-applied.error';
-import type { IdempotencyMarkers } from './idempotency-markers';
+import type { IdempotencyMarkers } from '../typeorm/idempotency-markers';
 import type { TransactionOptions } from './retry-options';
-import { requestContext } from '../http/request-context';
-import { unitOfWork } from './unit-of-work.context';
-import { withTimeout } from './with-timeout';
+import { requestContext } from '../context/request-context';
+import { unitOfWork } from '../context/unit-of-work';
+import { withTimeout } from '../context/with-timeout';
 
 /**
  * One attempt of a transaction: a fresh connection, START TRANSACTION, the marker row if there is a key, the

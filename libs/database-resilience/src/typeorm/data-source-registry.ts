@@ -6,8 +6,8 @@ import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.regis
 import { ErrorClassifier } from '../classification/error-classifier';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { RESILIENCE_OPTIONS } from '../resilience-options.token';
-import { IdempotencyMarkers } from '../retry/idempotency-markers';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
+import { IdempotencyMarkers } from './idempotency-markers';
 import { ConnectionGuard } from './connection-guard';
 
 /** A guarded DataSource and what the module keeps for it. */

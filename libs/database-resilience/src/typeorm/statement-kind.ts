@@ -1,5 +1,6 @@
-/** What a statement does to the transaction state and to data, read from its first keyword. */
-export type StatementKind = 'begin' | 'commit' | 'rollback' | 'read' | 'write' | 'session';
+import type { StatementKind } from '../events/resilience-event';
+
+export type { StatementKind };
 
 /**
  * A statement's kind, and whether it reads or changes rows or ends a transaction that did (the ones

@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { housekeeping } from './unit-of-work.context';
+import { housekeeping } from '../context/unit-of-work';
 
 const MAX_KEY_LENGTH = 191; // utf8mb4 primary key limit of older InnoDB row formats
 

@@ -1,17 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
-import { ErrorClassifier } from './classification/error-classifier';
-import { ResilienceEvents } from './events/resilience-events';
-import type { ResolvedResilienceOptions } from './options/options.schema';
-import { RESILIENCE_OPTIONS } from './resilience-options.token';
-import { IdempotencyMarkers } from './retry/idempotency-markers';
-import type { ExecuteOptions, GuardOptions, RetryPolicy, TransactionOptions } from './retry/retry-options';
-import { RetryPolicies } from './retry/retry-policy';
-import { RetryRunner } from './retry/retry-runner';
-import { runTransactionAttempt } from './retry/transaction-attempt';
-import { unitOfWork, type UnitOfWork } from './retry/unit-of-work.context';
-import { DataSourceRegistry } from './typeorm/data-source-registry';
+import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { ErrorClassifier } from '../classification/error-classifier';
+import { ResilienceEvents } from '../events/resilience-events';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
+import { IdempotencyMarkers } from '../typeorm/idempotency-markers';
+import type { ExecuteOptions, GuardOptions, RetryPolicy, TransactionOptions } from './retry-options';
+import { RetryPolicies } from './retry-policy';
+import { RetryRunner } from './retry-runner';
+import { runTransactionAttempt } from './transaction-attempt';
+import { unitOfWork, type UnitOfWork } from '../context/unit-of-work';
+import { DataSourceRegistry } from '../typeorm/data-source-registry';
 
 /**
  * Guards database work that is not a decorated method: `execute()` for any function, `transaction()` for a

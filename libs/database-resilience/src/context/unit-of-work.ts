@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from 'typeorm';
-import { requestContext } from '../http/request-context';
+import { requestContext } from './request-context';
 
 /** What is known about the unit of work the current code runs in. */
 export interface UnitOfWork {

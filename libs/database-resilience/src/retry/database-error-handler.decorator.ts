@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import { RETRYABLE_METADATA } from '../retry/retryable.decorator';
+import { RETRYABLE_METADATA } from './retryable.decorator';
 
 /**
  * Guards a provider method without retrying it: its database errors are classified and recorded, and it is

@@ -1,0 +1,42 @@
+// @ts-check
+/**
+ * The library's layers (docs/ARCHITECTURE.md): a folder imports only from its own layer or the layers below.
+ *   core       classification, errors, events, options, context
+ *   pipeline   circuit-breaker < typeorm (the guard, the MySQL engine) < retry
+ *   observers  history, deadlock, metrics, alerts, health, degradation, pool
+ *   edge       http, admin, the module
+ */
+const SRC = 'libs/database-resilience/src';
+const PIPELINE = ['circuit-breaker', 'typeorm', 'retry'];
+const OBSERVERS = ['history', 'deadlock', 'metrics', 'alerts', 'health', 'degradation', 'pool'];
+const EDGE = ['http', 'admin'];
+const ROOT_FILES = ['index', 'database-resilience\\.module', 'database-resilience\\.module-definition'];
+
+/** The lint rule for the files of `folders`, which must not import `forbidden` folders (nor the root files). */
+function layer(name, folders, forbidden) {
+  const folderPattern = `^(?:\\.\\./)+(?:${forbidden.join('|')})/`;
+  const rootPattern = `^\\.\\./(?:${ROOT_FILES.join('|')})$`;
+  return {
+    files: folders.map((folder) => `${SRC}/${folder}/**/*.ts`),
+    ignores: ['**/*.spec.ts'], // tests drive the module from outside
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: folderPattern, message: `${name} may not import a higher layer (docs/ARCHITECTURE.md).` },
+            { regex: rootPattern, message: `${name} may not import the module's entry points.` },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+export const layers = [
+  layer('the core', ['classification', 'errors', 'events', 'options', 'context'], [...PIPELINE, ...OBSERVERS, ...EDGE]),
+  layer('circuit-breaker/', ['circuit-breaker'], ['typeorm', 'retry', ...OBSERVERS, ...EDGE]),
+  layer('typeorm/ (the guard)', ['typeorm'], ['retry', ...OBSERVERS, ...EDGE]),
+  layer('retry/', ['retry'], [...OBSERVERS, ...EDGE]),
+  layer('an observer', OBSERVERS, EDGE),
+];
