@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The library's layers (docs/ARCHITECTURE.md): a folder imports only from its own layer or the layers below.
- *   core       classification, errors, events, options, context
+ *   core       classification, errors, events, options, context, shared-state
  *   pipeline   circuit-breaker < typeorm (the guard, the MySQL engine) < retry
  *   observers  history, deadlock, metrics, alerts, health, degradation, pool
  *   edge       http, admin, the module
@@ -34,7 +34,11 @@ function layer(name, folders, forbidden) {
 }
 
 export const layers = [
-  layer('the core', ['classification', 'errors', 'events', 'options', 'context'], [...PIPELINE, ...OBSERVERS, ...EDGE]),
+  layer(
+    'the core',
+    ['classification', 'errors', 'events', 'options', 'context', 'shared-state'],
+    [...PIPELINE, ...OBSERVERS, ...EDGE],
+  ),
   layer('circuit-breaker/', ['circuit-breaker'], ['typeorm', 'retry', ...OBSERVERS, ...EDGE]),
   layer('typeorm/ (the guard)', ['typeorm'], ['retry', ...OBSERVERS, ...EDGE]),
   layer('retry/', ['retry'], [...OBSERVERS, ...EDGE]),

@@ -26,8 +26,8 @@ import { ResilienceService } from './retry/resilience.service';
 import { RetryableExplorer } from './retry/retryable.explorer';
 import { DataSourceRegistry } from './typeorm/data-source-registry';
 import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
-import { RedisSharedStateStore } from './circuit-breaker/redis-shared-state-store';
-import { MemorySharedStateStore, SharedStateStore } from './circuit-breaker/shared-state-store';
+import { RedisSharedStateStore } from './shared-state/redis-shared-state-store';
+import { MemorySharedStateStore, SharedStateStore } from './shared-state/shared-state-store';
 import { AlertsService } from './alerts/alerts.service';
 import { HealthReportService } from './alerts/health-report.service';
 import { DeadlockAnalyticsService } from './deadlock/deadlock-analytics.service';
@@ -49,15 +49,16 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     ResilienceEvents,
     {
       provide: SharedStateStore,
-      useFactory: ({ circuitBreaker: { store } }: ResolvedResilienceOptions) =>
-        store.type === 'redis'
+      useFactory: ({ circuitBreaker: { store }, sharedState }: ResolvedResilienceOptions) =>
+        sharedState.store ??
+        (store.type === 'redis'
           ? new RedisSharedStateStore(
               store.url,
               store.keyPrefix,
               store.timeoutMs,
               [store.secret, store.previousSecret].filter((s): s is string => s !== undefined),
             )
-          : new MemorySharedStateStore(),
+          : new MemorySharedStateStore()),
       inject: [RESILIENCE_OPTIONS],
     },
     CircuitBreakerRegistry,

@@ -1,7 +1,6 @@
+/** The public API of nestjs-database-resilience, each name documented in docs/API.md. */
 export { DatabaseResilienceModule } from './database-resilience.module';
-export { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 export type { DatabaseResilienceOptions, JitterKind } from './options/database-resilience-options';
-export type { ResolvedResilienceOptions } from './options/options.schema';
 export { ResilienceOptionsError } from './options/resilience-options.error';
 
 export { ResilienceService } from './retry/resilience.service';
@@ -12,7 +11,6 @@ export type {
   RetryableOptions,
   ExecuteOptions,
   TransactionOptions,
-  GuardOptions,
 } from './retry/retry-options';
 export { resilienceDetailsOf, type ResilienceErrorDetails } from './retry/resilience-error-details';
 export { ResilienceEvents, type ResilienceListener } from './events/resilience-events';
@@ -38,7 +36,6 @@ export {
 } from './history/error-statistics.service';
 export type { ErrorRecordView, ErrorOutcome } from './history/error-history';
 export { DeadlockAnalyticsService, type DeadlockReport } from './deadlock/deadlock-analytics.service';
-export { parseLatestDeadlock } from './deadlock/innodb-deadlock-parser';
 export type { InnodbDeadlock, DeadlockTransaction, DeadlockLock } from './deadlock/innodb-deadlock-parser';
 export { AlertsService } from './alerts/alerts.service';
 export { HealthReportService } from './alerts/health-report.service';
@@ -46,6 +43,7 @@ export type { Alert, AlertRule, AlertCallback } from './events/alert';
 export { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
 export type { CircuitBreaker, CircuitBreakerSnapshot, CircuitState } from './circuit-breaker/circuit-breaker';
 export { CircuitOpenError } from './circuit-breaker/circuit-open.error';
+export { SharedStateStore, type SharedStateMessage } from './shared-state/shared-state-store';
 export { DatabaseErrorHandler } from './retry/database-error-handler.decorator';
 export { DegradationService, type DegradationState } from './degradation/degradation.service';
 export { NonEssential } from './degradation/non-essential.decorator';
@@ -56,13 +54,10 @@ export { DeadlineExceededError } from './errors/deadline-exceeded.error';
 export { ErrorClassifier } from './classification/error-classifier';
 export type { ClassifiedError, MatchedBy } from './classification/classified-error';
 export type { ClassificationRule } from './classification/classification-rule';
-export type { ErrorFacts } from './classification/error-facts';
 export { ErrorCategory } from './classification/error-category.enum';
 export { RecoveryAction } from './classification/recovery-action.enum';
 export { RetryScope } from './classification/retry-scope.enum';
 export { Severity } from './classification/severity.enum';
-export { fingerprintSql } from './classification/sql-fingerprint';
-export { redactMessage } from './classification/redaction';
 
 export { HealthCheckService, type DatabaseHealth, type HealthStatus } from './health/health-check.service';
 export {
@@ -74,7 +69,4 @@ export type { PoolFigures } from './pool/pool-figures';
 export { SlowQueryLog, type SlowQueryView, type SlowQueryTotals } from './history/slow-query-log.service';
 export { METRIC as RESILIENCE_METRICS } from './metrics/metric-providers';
 export { DatabaseExceptionFilter, type DatabaseErrorBody } from './http/database-exception.filter';
-export { RequestContextMiddleware } from './http/request-context.middleware';
 export { DatabaseError } from './http/database-error.matcher';
-export { httpErrorFor, type DatabaseHttpError } from './http/database-http-error';
-export type { ModuleExtras } from './database-resilience.module-definition';

@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { SharedStateStore, type SharedStateMessage } from '../circuit-breaker/shared-state-store';
+import { SharedStateStore, type SharedStateMessage } from '../shared-state/shared-state-store';
 import { AdminSigner } from './admin-access';
 
 /** Revoked sessions kept at most (each until it would have expired anyway): a flood cannot grow memory for ever. */

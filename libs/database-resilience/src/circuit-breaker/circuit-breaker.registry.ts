@@ -3,7 +3,7 @@ import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { CircuitBreaker, type CircuitBreakerSnapshot, type CircuitState } from './circuit-breaker';
-import { SharedStateStore, type SharedStateMessage } from './shared-state-store';
+import { SharedStateStore, type SharedStateMessage } from '../shared-state/shared-state-store';
 
 /**
  * One circuit breaker per database (TypeORM DataSource name), and named ones on demand. Every transition is

@@ -1,6 +1,8 @@
 import { CircuitOpenError } from './circuit-open.error';
 
-export type CircuitState = 'closed' | 'open' | 'half-open';
+import type { CircuitState } from '../events/resilience-event';
+
+export type { CircuitState };
 
 export interface CircuitBreakerPolicy {
   /** Consecutive failures that open the breaker. */

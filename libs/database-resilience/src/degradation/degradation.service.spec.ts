@@ -1,5 +1,5 @@
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
-import { MemorySharedStateStore } from '../circuit-breaker/shared-state-store';
+import { MemorySharedStateStore } from '../shared-state/shared-state-store';
 import { ErrorClassifier } from '../classification/error-classifier';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
-import { SharedStateStore } from '../circuit-breaker/shared-state-store';
+import { SharedStateStore } from '../shared-state/shared-state-store';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';

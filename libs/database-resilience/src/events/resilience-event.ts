@@ -51,12 +51,15 @@ export interface DeadlockClusterEvent {
   readonly windowMs: number;
 }
 
+/** A circuit breaker's state. */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
 /** A circuit breaker changed state (emitted by the breakers). */
 export interface BreakerStateEvent {
   readonly type: 'breaker-state';
   readonly at: number;
   readonly database: string;
-  readonly state: 'closed' | 'open' | 'half-open';
+  readonly state: CircuitState;
 }
 
 /** Graceful degradation turned on or off (emitted by the degradation service). */

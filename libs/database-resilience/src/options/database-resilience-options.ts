@@ -3,6 +3,7 @@ import type { AdminAuthorize } from './admin-authorize';
 import type { ClassificationRule } from '../classification/classification-rule';
 import type { ErrorCategory } from '../classification/error-category.enum';
 import type { Severity } from '../classification/severity.enum';
+import type { SharedStateStore } from '../shared-state/shared-state-store';
 
 /** How retry delays are spread (see docs/CONFIGURATION.md). */
 export type JitterKind = 'full' | 'equal' | 'decorrelated' | 'none';
@@ -50,6 +51,11 @@ export interface DatabaseResilienceOptions {
     /** Longest time to settle an ambiguous commit (kill the old session, wait it out, look the marker up). Default 10 000 ms. */
     settleTimeoutMs?: number;
   };
+  /**
+   * A store of your own for what instances share (breaker states, degradation resets, revoked admin sessions), as
+   * @nestjs/throttler takes a storage: a subclass of `SharedStateStore`. Given, it replaces `circuitBreaker.store`.
+   */
+  sharedState?: { store?: SharedStateStore };
   circuitBreaker?: {
     /** Consecutive server-side failures that open a breaker. Default 5. */
     failureThreshold?: number;

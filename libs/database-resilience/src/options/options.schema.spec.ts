@@ -1,6 +1,7 @@
 import { ErrorCategory } from '../classification/error-category.enum';
 import { RecoveryAction } from '../classification/recovery-action.enum';
 import { Severity } from '../classification/severity.enum';
+import { MemorySharedStateStore } from '../shared-state/shared-state-store';
 import { resolveOptions } from './options.schema';
 import { ResilienceOptionsError } from './resilience-options.error';
 
@@ -32,6 +33,7 @@ describe('resolveOptions', () => {
         probe: 'request',
         store: { type: 'memory' },
       },
+      sharedState: {},
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
       failover: { replicaRetryMs: 5_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
@@ -71,6 +73,12 @@ describe('resolveOptions', () => {
       '`retry.maxAttempts` must be an integer from 1 to 100 (got -1)',
     );
     expect(problemWith({ retry: { maxAttempts: 2.5 } })).toContain('`retry.maxAttempts` must be an integer');
+  });
+
+  it('takes a SharedStateStore of your own, and refuses what is not one', () => {
+    const store = new MemorySharedStateStore();
+    expect(resolveOptions({ sharedState: { store } }).sharedState.store).toBe(store);
+    expect(problemWith({ sharedState: { store: {} } })).toMatch(/`sharedState\.store` must be a SharedStateStore/);
   });
 
   it('rejects a health check timeout that is not below its interval', () => {

@@ -8,6 +8,7 @@ import type { AlertCallback } from '../events/alert';
 import type { AdminAuthorize } from './admin-authorize';
 import type { DatabaseResilienceOptions } from './database-resilience-options';
 import { ResilienceOptionsError } from './resilience-options.error';
+import { isSharedStateStore, type SharedStateStore } from '../shared-state/shared-state-store';
 
 const integer = (min: number, max: number) => {
   const error = `must be an integer from ${min} to ${max}`;
@@ -117,6 +118,15 @@ export const optionsSchema = z.strictObject({
           { error: "must be { type: 'memory' } or { type: 'redis', url }" },
         )
         .default({ type: 'memory' }),
+    })
+    .prefault({}),
+  sharedState: z
+    .strictObject({
+      store: z
+        .custom<SharedStateStore>(isSharedStateStore, {
+          error: 'must be a SharedStateStore (publish, subscribe, ready, storedStates, close, origin)',
+        })
+        .optional(),
     })
     .prefault({}),
   pool: z

@@ -18,6 +18,9 @@ import { DataSourceRegistry } from '../typeorm/data-source-registry';
  * TypeORM transaction that is re-run whole on a fresh connection after a deadlock, a lock wait timeout or a
  * connection lost before COMMIT.
  */
+/** The key of ResilienceService's method for the @Retryable explorer. */
+export const PREPARE_GUARD = Symbol('database-resilience.prepareGuard');
+
 @Injectable()
 export class ResilienceService {
   private readonly runner: RetryRunner;
@@ -84,10 +87,10 @@ export class ResilienceService {
   }
 
   /**
-   * Internal, for the @Retryable explorer: a guard prepared once per decorated method, so that a call that
-   * succeeds costs one context switch and little more.
+   * For the @Retryable explorer (a symbol, not part of the public API): a guard prepared once per decorated
+   * method, so that a call that succeeds costs one context switch and little more.
    */
-  prepareGuard(options: GuardOptions, policy: RetryPolicy | null): <T>(work: () => Promise<T>) => Promise<T> {
+  [PREPARE_GUARD](options: GuardOptions, policy: RetryPolicy | null): <T>(work: () => Promise<T>) => Promise<T> {
     const database = options.database ?? this.dataSources.defaultName;
     const { operation, deadlineMs, readOnly } = options;
     if (deadlineMs === undefined) {

@@ -1,6 +1,6 @@
 import { ErrorCategory } from '../classification/error-category.enum';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
-import { MemorySharedStateStore } from '../circuit-breaker/shared-state-store';
+import { MemorySharedStateStore } from '../shared-state/shared-state-store';
 import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { ErrorClassifier } from '../classification/error-classifier';
 import { resolveOptions } from '../options/options.schema';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { ResilienceService } from './resilience.service';
+import { PREPARE_GUARD, ResilienceService } from './resilience.service';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import type { RetryableOptions } from './retry-options';
@@ -53,7 +53,7 @@ export class RetryableExplorer implements OnModuleInit {
     const { database, operation, deadlineMs, readOnly, ...retry } = options as RetryableOptions & { retry?: false };
     const policy =
       retry.retry === false ? null : retryPolicy(this.options.retry, retry, true, `@Retryable() on ${operation}`);
-    const guarded = this.resilience.prepareGuard({ database, operation, deadlineMs, readOnly }, policy);
+    const guarded = this.resilience[PREPARE_GUARD]({ database, operation, deadlineMs, readOnly }, policy);
     const wrapped = function (this: unknown, ...args: unknown[]) {
       return guarded(() => original.apply(this, args) as Promise<unknown>);
     };

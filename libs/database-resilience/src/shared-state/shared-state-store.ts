@@ -1,5 +1,5 @@
 import type { OnModuleDestroy } from '@nestjs/common';
-import type { CircuitState } from './circuit-breaker';
+import type { CircuitState } from '../events/resilience-event';
 
 /** What instances tell each other through the shared store. */
 export type SharedStateMessage =
@@ -28,6 +28,17 @@ export abstract class SharedStateStore implements OnModuleDestroy {
   onModuleDestroy(): Promise<void> {
     return this.close();
   }
+}
+
+/** Duck-typed, so that a store made against a second copy of the library is accepted too. */
+export function isSharedStateStore(value: unknown): value is SharedStateStore {
+  const store = value as Partial<Record<keyof SharedStateStore, unknown>> | null;
+  return (
+    typeof store === 'object' &&
+    store !== null &&
+    typeof store.origin === 'string' &&
+    (['publish', 'ready', 'subscribe', 'storedStates', 'close'] as const).every((m) => typeof store[m] === 'function')
+  );
 }
 
 export class MemorySharedStateStore extends SharedStateStore {
