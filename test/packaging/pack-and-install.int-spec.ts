@@ -54,9 +54,13 @@ describe('the packed library in a separate Nest app', () => {
         'prom-client',
       ]),
     );
+    for (const optional of ['ioredis', 'nodemailer', 'helmet']) {
+      expect(manifest.dependencies[optional]).toBeUndefined();
+      expect(manifest.peerDependenciesMeta[optional]).toEqual({ optional: true });
+    }
   });
 
-  it('installs, compiles and boots in a fresh app', () => {
+  it('installs without its optional peers (ioredis, nodemailer, helmet), compiles and boots in a fresh app', () => {
     const app = join(scratch, 'app');
     mkdirSync(join(app, 'src'), { recursive: true });
     const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -108,11 +112,25 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DatabaseResilienceModule, ErrorClassifier, Severity, type ClassifiedError } from 'nestjs-database-resilience';
 
-@Module({ imports: [DatabaseResilienceModule.forRoot({ retry: { maxAttempts: 4 } })] })
+const withRedis = process.argv[2] === 'redis';
+
+@Module({
+  imports: [
+    DatabaseResilienceModule.forRoot({
+      retry: { maxAttempts: 4 },
+      ...(withRedis ? { circuitBreaker: { store: { type: 'redis', url: 'redis://127.0.0.1:6379' } } } : {}),
+    }),
+  ],
+})
 class AppModule {}
 
 async function main(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: false, abortOnError: false }).catch(
+    (error: Error) => {
+      process.stdout.write(JSON.stringify({ failed: error.message }));
+      process.exit(0);
+    },
+  );
   const result: ClassifiedError = app.get(ErrorClassifier).classify({ errno: 1213, code: 'ER_LOCK_DEADLOCK', message: 'Deadlock found' });
   const severity: Severity = result.severity;
   process.stdout.write(JSON.stringify({ category: result.category, severity }));
@@ -126,5 +144,15 @@ void main();
     const output = run(process.execPath, [join(app, 'dist', 'main.js')], app);
     expect(JSON.parse(output)).toEqual({ category: 'deadlock', severity: 'high' });
     expect(readdirSync(join(app, 'node_modules', 'nestjs-database-resilience', 'dist'))).toContain('index.d.ts');
+    // The optional peers were not installed, and forRoot() booted without them.
+    const installed = readdirSync(join(app, 'node_modules'));
+    expect(installed.filter((name) => ['ioredis', 'nodemailer', 'helmet'].includes(name))).toEqual([]);
+    // Configured without its package: one clear start-up error naming it.
+    const withRedis = run(process.execPath, [join(app, 'dist', 'main.js'), 'redis'], app);
+    expect(JSON.parse(withRedis)).toEqual({
+      failed: expect.stringContaining(
+        `circuitBreaker.store { type: 'redis' } needs the package "ioredis", which is not installed: npm install ioredis`,
+      ),
+    });
   }, 180_000);
 });

@@ -7,7 +7,8 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import helmet from 'helmet';
+import type { HelmetOptions } from 'helmet';
+import { loadOptionalPeer } from '../options/optional-peer';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import {
@@ -31,8 +32,8 @@ interface AdminRequest {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Security headers of every admin answer: a CSP without inline script, no framing, no sniffing. */
-const securityHeaders = helmet({
+/** Security headers of every admin answer: a CSP without inline script, no framing, no sniffing (helmet). */
+const HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
     useDefaults: true,
     directives: {
@@ -46,7 +47,20 @@ const securityHeaders = helmet({
     },
   },
   strictTransportSecurity: false, // the app's own TLS setup decides that
-});
+};
+
+type Middleware = (request: never, response: never, next: () => void) => void;
+
+/**
+ * Admin access not configured: every protected route answers 401 and helmet (an optional peer) is not needed;
+ * the public page and assets still go out locked down.
+ */
+const lockedDown: Middleware = (_request, response, next) => {
+  const headers = response as { setHeader?(name: string, value: string): void };
+  headers.setHeader?.('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  headers.setHeader?.('X-Content-Type-Options', 'nosniff');
+  next();
+};
 
 /**
  * On every admin route: secure by default (no `admin.token` and no `admin.authorize`: 401). A request gets in
@@ -56,18 +70,31 @@ const securityHeaders = helmet({
  */
 @Injectable()
 export class AdminAccessGuard implements CanActivate {
+  private readonly securityHeaders: Middleware;
+
   constructor(
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
     private readonly reflector: Reflector,
     private readonly signer: AdminSigner,
     private readonly sessions: AdminSessions,
     private readonly throttle: AdminAuthThrottle,
-  ) {}
+  ) {
+    const { token, authorize } = options.admin;
+    this.securityHeaders =
+      token || authorize
+        ? loadOptionalPeer<typeof import('helmet')>(
+            'helmet',
+            'the admin dashboard and API (admin.token or admin.authorize)',
+          ).default(HELMET_OPTIONS)
+        : lockedDown;
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
     const request = http.getRequest<AdminRequest>();
-    await new Promise<void>((resolve) => securityHeaders(request as never, http.getResponse(), () => resolve()));
+    await new Promise<void>((resolve) =>
+      this.securityHeaders(request as never, http.getResponse<never>(), () => resolve()),
+    );
     if (this.reflector.get<boolean>(ADMIN_PUBLIC, context.getHandler())) return true;
     const { token, authorize } = this.options.admin;
     if (!token && !authorize) {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { createTransport, type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import { loadOptionalPeer } from '../options/optional-peer';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import type { Alert, AlertCallback } from '../events/alert';
 
@@ -31,10 +32,14 @@ export class EmailChannel implements AlertChannel {
   readonly name = 'email';
   private transport?: Transporter;
 
+  private readonly createTransport: typeof import('nodemailer').createTransport;
+
   constructor(
     private readonly options: EmailOptions,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.createTransport = loadOptionalPeer<typeof import('nodemailer')>('nodemailer', 'alerts.email').createTransport;
+  }
 
   async send(alert: Alert): Promise<void> {
     await this.deliver(`${alert.title}`, emailBody(alert));
@@ -42,7 +47,7 @@ export class EmailChannel implements AlertChannel {
 
   /** Any text of the module's own (alerts, digests): never a value or a secret. */
   async deliver(subject: string, text: string): Promise<void> {
-    this.transport ??= createTransport(withTimeouts(this.options.smtpUrl, this.timeoutMs));
+    this.transport ??= this.createTransport(withTimeouts(this.options.smtpUrl, this.timeoutMs));
     await this.transport.sendMail({
       from: this.options.from,
       to: this.options.to,

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadOptionalPeer } from '../options/optional-peer';
 import { redactMessage } from '../classification/redaction';
 import { decodeMessage, encodeMessage } from './shared-state-message';
 import { SharedStateStore, type SharedStateMessage } from './shared-state-store';
@@ -39,8 +40,12 @@ export class RedisSharedStateStore extends SharedStateStore {
       retryStrategy: (attempt: number) => Math.min(attempt * 250, 2000),
       lazyConnect: false,
     };
-    this.publisher = new Redis(url, options);
-    this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true, commandTimeout: undefined });
+    const { Redis: Client } = loadOptionalPeer<typeof import('ioredis')>(
+      'ioredis',
+      "circuitBreaker.store { type: 'redis' }",
+    );
+    this.publisher = new Client(url, options);
+    this.subscriber = new Client(url, { ...options, enableOfflineQueue: true, commandTimeout: undefined });
     for (const client of [this.publisher, this.subscriber]) {
       client.on('error', (error: Error) => this.unavailable(error));
       client.on('ready', () => this.available());
