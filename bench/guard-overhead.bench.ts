@@ -70,13 +70,15 @@ export async function guardOverheadBench(): Promise<BenchTable> {
   const guard = new ConnectionGuard(
     { driver: guarded } as unknown as DataSource,
     'default',
-    options.pool,
+    {
+      pool: options.pool,
+      replicaRetryMs: options.failover.replicaRetryMs,
+      slowQueryMs: options.queries.slowQueryMs,
+      statementTimeoutMs: options.queries.timeoutMs,
+    },
     new ErrorClassifier(),
     new CircuitBreaker('default', options.circuitBreaker),
-    options.failover.replicaRetryMs,
     events,
-    options.queries.slowQueryMs,
-    options.queries.timeoutMs,
   );
   guard.install();
   try {

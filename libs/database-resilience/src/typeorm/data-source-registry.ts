@@ -103,13 +103,15 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
     const guard = new ConnectionGuard(
       dataSource,
       name,
-      this.options.pool,
+      {
+        pool: this.options.pool,
+        replicaRetryMs: this.options.failover.replicaRetryMs,
+        slowQueryMs: this.options.queries.slowQueryMs,
+        statementTimeoutMs: this.options.queries.timeoutMs,
+      },
       this.classifier,
       this.breakers.get(name),
-      this.options.failover.replicaRetryMs,
       this.events,
-      this.options.queries.slowQueryMs,
-      this.options.queries.timeoutMs,
     );
     guard.install();
     this.breakers.setProber(name, () => guard.probe());

@@ -1,0 +1,80 @@
+import type { ClassifiedError } from '../classification/classified-error';
+import type { ErrorClassifier } from '../classification/error-classifier';
+import { fingerprintSql } from '../classification/sql-fingerprint';
+import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
+import type { RequestContext } from '../context/request-context';
+import { nextUnitId } from '../context/unit-of-work';
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import { markCounted } from '../errors/database-error-marks';
+import type { ResilienceEvents } from '../events/resilience-events';
+import type { StatementKind } from './statement-kind';
+
+/**
+ * What the guard tells about statements: their time (a `query` event, a `slow-query` one past
+ * `queries.slowQueryMs`), the server's health to the breaker, and the failures no unit of work will record.
+ */
+export class StatementReporter {
+  constructor(
+    private readonly database: string,
+    private readonly classifier: ErrorClassifier,
+    private readonly breaker: CircuitBreaker,
+    private readonly events: ResilienceEvents,
+    private readonly slowQueryMs: number,
+  ) {}
+
+  timed(sql: string, kind: StatementKind, durationMs: number, failed: boolean, request: RequestContext | undefined) {
+    if (this.events.wantsQueries) {
+      this.events.emit({ type: 'query', at: Date.now(), database: this.database, kind, durationMs, failed });
+    }
+    if (durationMs < this.slowQueryMs) return;
+    this.events.emit({
+      type: 'slow-query',
+      at: Date.now(),
+      database: this.database,
+      fingerprint: fingerprintSql(sql),
+      durationMs,
+      requestId: request?.requestId,
+      route: request?.route,
+    });
+  }
+
+  /** Tells the breaker how the server did: unwell (connection, overload...) or answering (even with an error). */
+  report(error: unknown): ClassifiedError {
+    const classified = this.classifier.classify(error);
+    if (classified.serverUnwell) {
+      this.breaker.failure();
+      markCounted(error, this.breaker.name);
+    } else if (classified.name !== 'CIRCUIT_OPEN') {
+      this.breaker.success();
+    }
+    return classified;
+  }
+
+  success(): void {
+    this.breaker.success();
+  }
+
+  /** What a failure whose write may or may not have been applied means: never a plain "connection lost". */
+  unknownOutcome(error: unknown, threadId: number | undefined): ClassifiedError {
+    return this.classifier.classify(new CommitOutcomeUnknownError({ database: this.database, threadId, cause: error }));
+  }
+
+  /**
+   * Inside a unit of work the retry runner records what the caller finally gets; outside one (a plain
+   * repository call, `DataSource.query`, TypeORM's own transaction) nobody would, so the guard does.
+   */
+  recordOutsideUnit(classified: ClassifiedError, request: RequestContext | undefined): void {
+    this.events.emit({
+      type: 'attempt-failed',
+      at: Date.now(),
+      unitId: nextUnitId(),
+      database: this.database,
+      operation: undefined,
+      requestId: request?.requestId,
+      route: request?.route,
+      attempt: 1,
+      error: classified,
+      willRetry: false,
+    });
+  }
+}
