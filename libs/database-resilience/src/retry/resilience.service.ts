@@ -25,6 +25,8 @@ export const PREPARE_GUARD = Symbol('database-resilience.prepareGuard');
 export class ResilienceService {
   private readonly runner: RetryRunner;
   private readonly policies: RetryPolicies;
+  /** The unit of a call that names nothing (the common `execute(fn, { retry: true })`): made once. */
+  private defaultUnit?: UnitOfWork;
 
   constructor(
     classifier: ErrorClassifier,
@@ -38,9 +40,10 @@ export class ResilienceService {
   }
 
   /** Runs `fn` guarded: classified and recorded on failure; retried only if `retry` is given. */
-  execute<T>(fn: () => Promise<T> | T, options: ExecuteOptions = {}): Promise<T> {
+  execute<T>(fn: () => Promise<T> | T, options: ExecuteOptions = NO_OPTIONS): Promise<T> {
     const policy = this.policies.of(options.retry, false, 'execute()');
-    return this.run(async () => fn(), options, policy);
+    // The runner awaits what `fn` returns and catches what it throws: no wrapper promise on every call.
+    return this.run(fn as () => Promise<T>, options, policy);
   }
 
   /**
@@ -76,6 +79,17 @@ export class ResilienceService {
     policy: RetryPolicy | null,
     idempotencyKey?: string,
   ): Promise<T> {
+    const { database, operation, requestId, readOnly, deadlineMs } = options;
+    if (
+      database === undefined &&
+      operation === undefined &&
+      requestId === undefined &&
+      !readOnly &&
+      deadlineMs === undefined
+    ) {
+      this.defaultUnit ??= { database: this.dataSources.defaultName, operation: undefined };
+      return this.runner.run(work, this.defaultUnit, policy, idempotencyKey);
+    }
     const unit: UnitOfWork = {
       database: options.database ?? this.dataSources.defaultName,
       operation: options.operation,
@@ -102,6 +116,8 @@ export class ResilienceService {
       this.runner.run(work, { database, operation, readOnly, deadline: deadlineFrom(deadlineMs) }, policy);
   }
 }
+
+const NO_OPTIONS: ExecuteOptions = Object.freeze({});
 
 function deadlineFrom(ms: number): UnitOfWork['deadline'] {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError('deadlineMs must be a positive number of milliseconds');

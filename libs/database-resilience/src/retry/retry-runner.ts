@@ -39,7 +39,7 @@ export class RetryRunner {
     policy: RetryPolicy | null,
     idempotencyKey?: string,
   ): Promise<T> {
-    if (unitOfWork.getStore()) return work();
+    if (unitOfWork.getStore()) return startWork(work); // inside another unit: it retries, this runs once
     const breaker = this.breakers.get(unit.database);
     // Open: rejected before any work, without throwing through the loop (the cheap path while a server is down).
     // Rejections are counted on the breaker, not recorded as errors: they would push real errors out of the history.
@@ -162,5 +162,14 @@ export class RetryRunner {
 
   private names(unit: Omit<UnitOfWork, 'manager'>) {
     return { database: unit.database, operation: unit.operation };
+  }
+}
+
+/** `work()` as a promise, whatever it returns or throws (execute() passes the caller's function as it is). */
+function startWork<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
