@@ -2,12 +2,12 @@
 /**
  * The library's layers (docs/ARCHITECTURE.md): a folder imports only from its own layer or the layers below.
  *   core       classification, errors, events, options, context, shared-state
- *   pipeline   circuit-breaker < typeorm (the guard, the MySQL engine) < retry
+ *   pipeline   circuit-breaker < engines (the seam, the MySQL/MariaDB engine: the guard) < retry
  *   observers  history, deadlock, metrics, alerts, health, degradation, pool
  *   edge       http, admin, the module
  */
 const SRC = 'libs/database-resilience/src';
-const PIPELINE = ['circuit-breaker', 'typeorm', 'retry'];
+const PIPELINE = ['circuit-breaker', 'engines', 'retry'];
 const OBSERVERS = ['history', 'deadlock', 'metrics', 'alerts', 'health', 'degradation', 'pool'];
 const EDGE = ['http', 'admin'];
 const ROOT_FILES = ['index', 'database-resilience\\.module', 'database-resilience\\.module-definition'];
@@ -39,8 +39,8 @@ export const layers = [
     ['classification', 'errors', 'events', 'options', 'context', 'shared-state'],
     [...PIPELINE, ...OBSERVERS, ...EDGE],
   ),
-  layer('circuit-breaker/', ['circuit-breaker'], ['typeorm', 'retry', ...OBSERVERS, ...EDGE]),
-  layer('typeorm/ (the guard)', ['typeorm'], ['retry', ...OBSERVERS, ...EDGE]),
+  layer('circuit-breaker/', ['circuit-breaker'], ['engines', 'retry', ...OBSERVERS, ...EDGE]),
+  layer('engines/', ['engines'], ['retry', ...OBSERVERS, ...EDGE]),
   layer('retry/', ['retry'], [...OBSERVERS, ...EDGE]),
   layer('an observer', OBSERVERS, EDGE),
 ];

@@ -4,8 +4,8 @@ import { CircuitBreaker } from '../libs/database-resilience/src/circuit-breaker/
 import { ResilienceEvents } from '../libs/database-resilience/src/events/resilience-events';
 import { QueryDurationHistogram } from '../libs/database-resilience/src/metrics/query-duration.histogram';
 import { resolveOptions } from '../libs/database-resilience/src/options/options.schema';
-import { ConnectionGuard } from '../libs/database-resilience/src/typeorm/connection-guard';
-import type { Mysql2Connection } from '../libs/database-resilience/src/typeorm/mysql2-connection';
+import { ConnectionGuard } from '../libs/database-resilience/src/engines/mysql/connection-guard';
+import type { Mysql2Connection } from '../libs/database-resilience/src/engines/mysql/mysql2-connection';
 import { measure, type BenchTable } from './bench-table';
 
 type Callback = (error: unknown, ...results: unknown[]) => void;

@@ -19,8 +19,8 @@ describe('layers are enforced by the lint', () => {
   const upward: Array<[string, string, string]> = [
     ['classification', "import { AlertsService } from '../alerts/alerts.service';", 'the core'],
     ['events', "import { RetryRunner } from '../retry/retry-runner';", 'the core'],
-    ['circuit-breaker', "import { ConnectionGuard } from '../typeorm/connection-guard';", 'circuit-breaker/'],
-    ['typeorm', "import { RetryRunner } from '../retry/retry-runner';", 'typeorm/ (the guard)'],
+    ['circuit-breaker', "import { DataSourceRegistry } from '../engines/data-source-registry';", 'circuit-breaker/'],
+    ['engines', "import { RetryRunner } from '../retry/retry-runner';", 'engines/'],
     ['retry', "import { ErrorHistory } from '../history/error-history';", 'retry/'],
     ['history', "import { DatabaseExceptionFilter } from '../http/database-exception.filter';", 'an observer'],
     ['health', "import { DatabaseResilienceModule } from '../database-resilience.module';", 'an observer'],

@@ -24,7 +24,7 @@ import { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 import { ResilienceEvents } from './events/resilience-events';
 import { ResilienceService } from './retry/resilience.service';
 import { RetryableExplorer } from './retry/retryable.explorer';
-import { DataSourceRegistry } from './typeorm/data-source-registry';
+import { DataSourceRegistry } from './engines/data-source-registry';
 import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
 import { RedisSharedStateStore } from './shared-state/redis-shared-state-store';
 import { MemorySharedStateStore, SharedStateStore } from './shared-state/shared-state-store';

@@ -65,7 +65,7 @@ export {
   type ResilienceHealthResult,
 } from './health/database-resilience.health-indicator';
 export { PoolMonitor } from './pool/pool-monitor';
-export type { PoolFigures } from './pool/pool-figures';
+export type { PoolFigures } from './engines/database-engine';
 export { SlowQueryLog, type SlowQueryView, type SlowQueryTotals } from './history/slow-query-log.service';
 export { METRIC as RESILIENCE_METRICS } from './metrics/metric-providers';
 export { DatabaseExceptionFilter, type DatabaseErrorBody } from './http/database-exception.filter';

@@ -5,8 +5,7 @@ import type { AttemptFailedEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
-import { housekeeping } from '../context/unit-of-work';
-import { DataSourceRegistry } from '../typeorm/data-source-registry';
+import { DataSourceRegistry } from '../engines/data-source-registry';
 import { parseLatestDeadlock, type InnodbDeadlock } from './innodb-deadlock-parser';
 
 interface DatabaseDeadlocks {
@@ -113,9 +112,8 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
   private async fetchInnodbStatus(database: string, state: DatabaseDeadlocks): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve)); // after the failing request has moved on
     try {
-      const { dataSource } = this.dataSources.get(database);
-      const [row] = await housekeeping(() => dataSource.query('SHOW ENGINE INNODB STATUS'));
-      const parsed = parseLatestDeadlock(String(row?.Status ?? ''));
+      const report = await this.dataSources.get(database).guard.latestDeadlockReport();
+      const parsed = parseLatestDeadlock(report ?? '');
       if (!parsed || parsed.at === state.latest?.at) return;
       state.latest = parsed;
       const tables = [...new Set(parsed.transactions.flatMap((t) => t.tables))].sort();
@@ -162,17 +160,9 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
     };
   }
 
-  /** The server's own deadlock counter: MariaDB's Innodb_deadlocks, else MySQL's INNODB_METRICS lock_deadlocks. */
+  /** The server's own deadlock counter, where its engine keeps one. */
   private async serverCounter(database: string): Promise<number | undefined> {
-    const { dataSource } = this.dataSources.get(database);
-    return housekeeping(async () => {
-      const [status] = await dataSource.query("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'");
-      if (status) return Number(status.Value);
-      const [metric] = await dataSource.query(
-        "SELECT `COUNT` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'lock_deadlocks'",
-      );
-      return metric ? Number(metric.n) : undefined;
-    });
+    return this.dataSources.get(database).guard.deadlockCounter();
   }
 
   private stateOf(database: string): DatabaseDeadlocks {

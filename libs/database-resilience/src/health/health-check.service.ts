@@ -6,11 +6,10 @@ import { ErrorClassifier } from '../classification/error-classifier';
 import { DegradationService } from '../degradation/degradation.service';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import type { PoolFigures } from '../pool/pool-figures';
+import type { PoolFigures } from '../engines/database-engine';
 import { PoolMonitor } from '../pool/pool-monitor';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
-import { DataSourceRegistry, type GuardedDataSource } from '../typeorm/data-source-registry';
-import { replicationLagOf, timedCheck } from './server-check';
+import { DataSourceRegistry, type GuardedDataSource } from '../engines/data-source-registry';
 
 export type HealthStatus = 'up' | 'degraded' | 'down';
 
@@ -99,23 +98,7 @@ export class HealthCheckService implements OnApplicationBootstrap, OnModuleDestr
   private async checkOne(guarded: GuardedDataSource, pools: Record<string, PoolFigures>): Promise<DatabaseHealth> {
     const { timeoutMs } = this.options.healthCheck;
     const { name, guard } = guarded;
-    const [primary, replicas] = await Promise.all([
-      timedCheck(
-        () => guard.obtainPrimary(),
-        ['SELECT 1'],
-        timeoutMs,
-        () => undefined,
-      ),
-      Promise.all(
-        guard.replicaNodes().map(async ({ node, obtain }) => {
-          const alive = await timedCheck(obtain, ['SELECT 1'], timeoutMs, () => undefined);
-          const lag = alive.up
-            ? await timedCheck(obtain, ['SHOW REPLICA STATUS'], timeoutMs, replicationLagOf)
-            : undefined;
-          return { node, up: alive.up, latencyMs: alive.latencyMs, lagSeconds: lag?.value ?? null };
-        }),
-      ),
-    ]);
+    const [primary, replicas] = await Promise.all([guard.checkPrimary(timeoutMs), guard.checkReplicas(timeoutMs)]);
     const breaker = this.breakers.get(name);
     const classified = primary.up ? undefined : this.classifier.classify(primary.error);
     if (classified) {

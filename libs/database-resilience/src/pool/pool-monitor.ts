@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSourceRegistry } from '../typeorm/data-source-registry';
-import { isSaturated, poolFiguresOf, type PoolFigures } from './pool-figures';
+import { DataSourceRegistry } from '../engines/data-source-registry';
+import type { PoolFigures } from '../engines/database-engine';
 
 /** At most one saturation warning per database in this time. */
 const WARN_EVERY_MS = 60_000;
@@ -16,8 +16,8 @@ export class PoolMonitor {
   /** Figures per guarded database (those whose pool exists: a DataSource not yet connected has none). */
   figures(): Record<string, PoolFigures> {
     const all: Record<string, PoolFigures> = {};
-    for (const { name, dataSource } of this.dataSources.list()) {
-      const figures = poolFiguresOf(dataSource.driver);
+    for (const { name, guard } of this.dataSources.list()) {
+      const figures = guard.poolFigures();
       if (figures) all[name] = figures;
     }
     return all;
@@ -37,4 +37,9 @@ export class PoolMonitor {
     }
     return all;
   }
+}
+
+/** Every connection in use and callers queued behind them. */
+function isSaturated(figures: PoolFigures): boolean {
+  return figures.limit !== null && figures.inUse >= figures.limit && figures.waiting > 0;
 }

@@ -5,13 +5,13 @@ import { ErrorClassifier } from '../classification/error-classifier';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
-import { IdempotencyMarkers } from '../typeorm/idempotency-markers';
+import { validateIdempotencyKey } from '../options/idempotency-key';
 import type { ExecuteOptions, GuardOptions, RetryPolicy, TransactionOptions } from './retry-options';
 import { RetryPolicies } from './retry-policy';
 import { RetryRunner } from './retry-runner';
 import { runTransactionAttempt } from './transaction-attempt';
 import { unitOfWork, type UnitOfWork } from '../context/unit-of-work';
-import { DataSourceRegistry } from '../typeorm/data-source-registry';
+import { DataSourceRegistry } from '../engines/data-source-registry';
 
 /**
  * Guards database work that is not a decorated method: `execute()` for any function, `transaction()` for a
@@ -54,7 +54,7 @@ export class ResilienceService {
   transaction<T>(callback: (manager: EntityManager) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const outer = unitOfWork.getStore();
     if (outer?.manager) return callback(outer.manager);
-    if (options.idempotencyKey !== undefined) IdempotencyMarkers.validateKey(options.idempotencyKey);
+    if (options.idempotencyKey !== undefined) validateIdempotencyKey(options.idempotencyKey);
     const policy = this.policies.of(options.retry, true, 'transaction()');
     const database = options.database ?? this.dataSources.defaultName;
     let found: ReturnType<DataSourceRegistry['get']>;
@@ -63,9 +63,9 @@ export class ResilienceService {
     } catch (error) {
       return Promise.reject(error); // a promise-returning method rejects, it does not throw
     }
-    const { dataSource, markers } = found;
+    const { dataSource, guard } = found;
     return this.run(
-      () => runTransactionAttempt(dataSource, database, callback, options, markers, this.events),
+      () => runTransactionAttempt(dataSource, database, callback, options, guard.markers, this.events),
       options,
       policy,
       options.idempotencyKey,

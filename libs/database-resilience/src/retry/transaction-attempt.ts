@@ -3,7 +3,7 @@ import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.erro
 import type { ResilienceEvents } from '../events/resilience-events';
 import { outcomeUnknownOf } from '../errors/database-error-marks';
 import { CommitNotAppliedError } from './commit-not-applied.error';
-import type { IdempotencyMarkers } from '../typeorm/idempotency-markers';
+import type { CommitMarkers } from '../engines/database-engine';
 import type { TransactionOptions } from './retry-options';
 import { requestContext } from '../context/request-context';
 import { unitOfWork } from '../context/unit-of-work';
@@ -19,7 +19,7 @@ export async function runTransactionAttempt<T>(
   database: string,
   callback: (manager: EntityManager) => Promise<T>,
   options: Pick<TransactionOptions, 'idempotencyKey' | 'isolationLevel' | 'operation'>,
-  markers: IdempotencyMarkers | undefined,
+  markers: CommitMarkers | undefined,
   events: ResilienceEvents,
 ): Promise<T> {
   const { idempotencyKey: key, operation } = options;

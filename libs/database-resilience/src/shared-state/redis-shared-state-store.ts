@@ -27,7 +27,7 @@ export class RedisSharedStateStore extends SharedStateStore {
   constructor(
     url: string,
     private readonly keyPrefix: string,
-    timeoutMs: number,
+    private readonly timeoutMs: number,
     private readonly secrets: readonly string[] = [],
   ) {
     super();
@@ -98,6 +98,7 @@ export class RedisSharedStateStore extends SharedStateStore {
 
   /** Each key read on its own: a bad one is skipped (and named), the good ones beside it are kept. */
   async storedStates(): Promise<SharedStateMessage[]> {
+    await this.ready(this.timeoutMs * 4); // at start-up the connection may still be on its way
     let keys: string[];
     let values: Array<string | null>;
     try {

@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import type { ErrorClassifier } from '../classification/error-classifier';
-import { housekeeping } from '../context/unit-of-work';
+import type { ErrorClassifier } from '../../classification/error-classifier';
+import { housekeeping } from '../../context/unit-of-work';
 import type { Mysql2Connection } from './mysql2-connection';
 import type { Obtain, PoolBorrow } from './pool-borrow';
 

@@ -1,14 +1,14 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { housekeeping } from '../context/unit-of-work';
-
-const MAX_KEY_LENGTH = 191; // utf8mb4 primary key limit of older InnoDB row formats
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../options/idempotency-key';
+import type { CommitMarkers } from '../database-engine';
+import { housekeeping } from '../../context/unit-of-work';
 
 /**
  * Settles ambiguous commits (facts file §6): a marker row with the unit's idempotency key is written inside the
  * transaction; when the connection fails after COMMIT was sent, the old session is killed and waited out, then
  * the marker tells whether the transaction committed.
  */
-export class IdempotencyMarkers {
+export class IdempotencyMarkers implements CommitMarkers {
   private tableReady?: Promise<void>;
 
   constructor(
@@ -17,17 +17,11 @@ export class IdempotencyMarkers {
     private readonly settleTimeoutMs: number,
   ) {}
 
-  static validateKey(key: string): void {
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-      throw new TypeError(`idempotencyKey must be a string of 1 to ${MAX_KEY_LENGTH} characters`);
-    }
-  }
-
   /** Creates the marker table once. DDL commits implicitly, so this runs before the transaction opens. */
   ensureTable(): Promise<void> {
     this.tableReady ??= this.outside(() =>
       this.dataSource.query(
-        `CREATE TABLE IF NOT EXISTS \`${this.table}\` (idempotency_key VARCHAR(${MAX_KEY_LENGTH}) NOT NULL PRIMARY KEY, ` +
+        `CREATE TABLE IF NOT EXISTS \`${this.table}\` (idempotency_key VARCHAR(${MAX_IDEMPOTENCY_KEY_LENGTH}) NOT NULL PRIMARY KEY, ` +
           'created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB',
       ),
     ).then(

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@nestjs/common';
-import { ErrorClassifier } from '../classification/error-classifier';
-import { resolveOptions } from '../options/options.schema';
+import { ErrorClassifier } from '../../classification/error-classifier';
+import { resolveOptions } from '../../options/options.schema';
 import { fakeConnection } from './fake-connection.spec-support';
 import { PoolBorrow, type Obtain } from './pool-borrow';
 import { ReplicaRouting } from './replica-routing';

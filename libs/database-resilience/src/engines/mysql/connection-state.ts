@@ -1,6 +1,6 @@
-import type { ClassifiedError } from '../classification/classified-error';
-import { ErrorCategory } from '../classification/error-category.enum';
-import { markOutcomeUnknown } from '../errors/database-error-marks';
+import type { ClassifiedError } from '../../classification/classified-error';
+import { ErrorCategory } from '../../classification/error-category.enum';
+import { markOutcomeUnknown } from '../../errors/database-error-marks';
 import type { Mysql2Connection } from './mysql2-connection';
 import type { StatementKind } from './statement-kind';
 import type { Watched } from './watchdog';

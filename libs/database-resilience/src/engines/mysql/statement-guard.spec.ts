@@ -1,10 +1,10 @@
-import { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
-import { ErrorClassifier } from '../classification/error-classifier';
-import { unitOfWork } from '../context/unit-of-work';
-import { databaseErrorMarkOf, outcomeUnknownOf } from '../errors/database-error-marks';
-import type { ResilienceEvent } from '../events/resilience-event';
-import { ResilienceEvents } from '../events/resilience-events';
-import { resolveOptions } from '../options/options.schema';
+import { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
+import { ErrorClassifier } from '../../classification/error-classifier';
+import { unitOfWork } from '../../context/unit-of-work';
+import { databaseErrorMarkOf, outcomeUnknownOf } from '../../errors/database-error-marks';
+import type { ResilienceEvent } from '../../events/resilience-event';
+import { ResilienceEvents } from '../../events/resilience-events';
+import { resolveOptions } from '../../options/options.schema';
 import type { ConnectionState } from './connection-state';
 import { fakeConnection } from './fake-connection.spec-support';
 import { StatementGuard } from './statement-guard';

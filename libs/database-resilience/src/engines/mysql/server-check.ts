@@ -1,12 +1,5 @@
-import type { Mysql2Connection } from '../typeorm/mysql2-connection';
-
-/** What one timed check of one server found. */
-export interface ServerCheckResult {
-  up: boolean;
-  latencyMs: number;
-  /** Why it is down: the driver's error, or the timeout. */
-  error?: unknown;
-}
+import type { ServerCheck } from '../database-engine';
+import type { Mysql2Connection } from './mysql2-connection';
 
 export class CheckTimeoutError extends Error {
   override readonly name = 'CheckTimeoutError';
@@ -26,7 +19,7 @@ export function timedCheck<T>(
   statements: string[],
   timeoutMs: number,
   read: (rows: unknown) => T,
-): Promise<ServerCheckResult & { value?: T }> {
+): Promise<ServerCheck & { value?: T }> {
   const startedAt = performance.now();
   return new Promise((resolve) => {
     let settled = false;

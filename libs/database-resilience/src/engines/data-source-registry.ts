@@ -7,15 +7,14 @@ import { ErrorClassifier } from '../classification/error-classifier';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
-import { IdempotencyMarkers } from './idempotency-markers';
-import { ConnectionGuard } from './connection-guard';
+import type { EngineGuard } from './database-engine';
+import { ENGINES } from './engines';
 
-/** A guarded DataSource and what the module keeps for it. */
+/** A guarded DataSource and what its engine presents of it. */
 export interface GuardedDataSource {
   readonly name: string;
   readonly dataSource: DataSource;
-  readonly markers: IdempotencyMarkers;
-  readonly guard: ConnectionGuard;
+  readonly guard: EngineGuard;
 }
 
 /**
@@ -95,36 +94,19 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
       return undefined;
     }
     if (!dataSource) return undefined;
-    const type = String(dataSource.options?.type);
-    if (type !== 'mysql' && type !== 'mariadb') {
-      this.unsupported.set(name, type);
+    const engine = ENGINES.find((candidate) => candidate.supports(dataSource));
+    if (!engine) {
+      this.unsupported.set(name, String(dataSource.options?.type));
       return undefined;
     }
-    const guard = new ConnectionGuard(
-      dataSource,
-      name,
-      {
-        pool: this.options.pool,
-        replicaRetryMs: this.options.failover.replicaRetryMs,
-        slowQueryMs: this.options.queries.slowQueryMs,
-        statementTimeoutMs: this.options.queries.timeoutMs,
-      },
-      this.classifier,
-      this.breakers.get(name),
-      this.events,
-    );
-    guard.install();
+    const guard = engine.guard(dataSource, name, {
+      options: this.options,
+      classifier: this.classifier,
+      breaker: this.breakers.get(name),
+      events: this.events,
+    });
     this.breakers.setProber(name, () => guard.probe());
-    const entry = {
-      name,
-      dataSource,
-      guard,
-      markers: new IdempotencyMarkers(
-        dataSource,
-        this.options.idempotency.table,
-        this.options.idempotency.settleTimeoutMs,
-      ),
-    };
+    const entry = { name, dataSource, guard };
     this.guarded.set(name, entry);
     return entry;
   }

@@ -1,5 +1,5 @@
-import { ErrorClassifier } from '../classification/error-classifier';
-import { outcomeUnknownOf } from '../errors/database-error-marks';
+import { ErrorClassifier } from '../../classification/error-classifier';
+import { outcomeUnknownOf } from '../../errors/database-error-marks';
 import { outcomeUnknownIfLost, trackFailure, trackSuccess, type ConnectionState } from './connection-state';
 
 const classifier = new ErrorClassifier();

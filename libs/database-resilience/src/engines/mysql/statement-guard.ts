@@ -1,8 +1,8 @@
-import type { ErrorClassifier } from '../classification/error-classifier';
-import { requestContext, type RequestContext } from '../context/request-context';
-import { unitOfWork } from '../context/unit-of-work';
-import { markDatabaseError, markOutcomeUnknown, outcomeUnknownOf } from '../errors/database-error-marks';
-import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
+import type { ErrorClassifier } from '../../classification/error-classifier';
+import { requestContext, type RequestContext } from '../../context/request-context';
+import { unitOfWork } from '../../context/unit-of-work';
+import { markDatabaseError, markOutcomeUnknown, outcomeUnknownOf } from '../../errors/database-error-marks';
+import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
 import { outcomeUnknownIfLost, trackFailure, trackSuccess, type ConnectionState } from './connection-state';
 import type { Mysql2Connection } from './mysql2-connection';
 import { withServerDeadline } from './statement-deadline';

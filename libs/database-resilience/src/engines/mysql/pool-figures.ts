@@ -1,14 +1,4 @@
-/** A connection pool at one moment. */
-export interface PoolFigures {
-  /** Connections open (idle + in use). */
-  total: number;
-  idle: number;
-  inUse: number;
-  /** Callers waiting for a connection. */
-  waiting: number;
-  /** The pool's connection limit (`poolSize` / `connectionLimit`); null when unlimited. */
-  limit: number | null;
-}
+import type { PoolFigures } from '../database-engine';
 
 /** The parts of mysql2's Pool read here (it has no public accessor for them). */
 interface Mysql2Pool {
@@ -43,9 +33,4 @@ export function poolFiguresOf(driver: unknown): PoolFigures | undefined {
     figures.limit = figures.limit === null || !limit ? null : figures.limit + limit;
   }
   return figures;
-}
-
-/** Every connection in use and callers queued behind them. */
-export function isSaturated(figures: PoolFigures): boolean {
-  return figures.limit !== null && figures.inUse >= figures.limit && figures.waiting > 0;
 }

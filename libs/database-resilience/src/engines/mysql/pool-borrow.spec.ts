@@ -1,6 +1,6 @@
-import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
-import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
-import { resolveOptions } from '../options/options.schema';
+import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
+import { PoolAcquireTimeoutError } from '../../errors/pool-acquire-timeout.error';
+import { resolveOptions } from '../../options/options.schema';
 import { fakeConnection } from './fake-connection.spec-support';
 import type { Mysql2Connection } from './mysql2-connection';
 import { PoolBorrow, type Obtain } from './pool-borrow';

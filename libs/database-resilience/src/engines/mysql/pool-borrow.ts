@@ -1,7 +1,7 @@
-import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
-import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
-import type { ResolvedResilienceOptions } from '../options/options.schema';
-import type { UnitOfWork } from '../context/unit-of-work';
+import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
+import { PoolAcquireTimeoutError } from '../../errors/pool-acquire-timeout.error';
+import type { ResolvedResilienceOptions } from '../../options/options.schema';
+import type { UnitOfWork } from '../../context/unit-of-work';
 import type { Mysql2Connection } from './mysql2-connection';
 import { preciseWatch, type Watch, type Watchdog } from './watchdog';
 

@@ -1,5 +1,5 @@
-import { housekeeping } from '../context/unit-of-work';
-import { withTimeout } from '../context/with-timeout';
+import { housekeeping } from '../../context/unit-of-work';
+import { withTimeout } from '../../context/with-timeout';
 import type { Mysql2Connection } from './mysql2-connection';
 import type { StatementKind } from './statement-kind';
 

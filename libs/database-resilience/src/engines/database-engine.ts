@@ -1,0 +1,85 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { ErrorClassifier } from '../classification/error-classifier';
+import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
+import type { ResilienceEvents } from '../events/resilience-events';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+
+/**
+ * The seam a database engine plugs into. Everything that knows a driver's objects, its SQL dialect or its
+ * server's reports lives behind it (the MySQL/MariaDB engine in `engines/mysql/`); the pipeline, the observers and
+ * the Nest edge speak only these types. A second engine (PostgreSQL with pg) is a folder beside `mysql/` that
+ * implements `DatabaseEngine`, listed in `engines/engines.ts`, plus its error codes in the classifier's catalogue.
+ */
+export interface DatabaseEngine {
+  /** For messages: `MySQL/MariaDB (mysql2)`. */
+  readonly name: string;
+  /** Whether it guards this DataSource (by TypeORM's `type`). */
+  supports(dataSource: DataSource): boolean;
+  /** Puts its guard on the DataSource's driver (once), and presents the DataSource to the module. */
+  guard(dataSource: DataSource, database: string, dependencies: GuardDependencies): EngineGuard;
+}
+
+/** What an engine's guard is given. */
+export interface GuardDependencies {
+  readonly options: ResolvedResilienceOptions;
+  readonly classifier: ErrorClassifier;
+  readonly breaker: CircuitBreaker;
+  readonly events: ResilienceEvents;
+}
+
+/** A guarded DataSource as its engine presents it: probes, health, pool, deadlocks, commit markers. */
+export interface EngineGuard {
+  /** A `SELECT 1` on the primary outside every breaker and unit of work: is the server back? */
+  probe(): Promise<boolean>;
+  /** The primary answers a trivial statement within `timeoutMs`. */
+  checkPrimary(timeoutMs: number): Promise<ServerCheck>;
+  /** Each replica (TypeORM replication): alive, and how far behind. */
+  checkReplicas(timeoutMs: number): Promise<ReplicaCheck[]>;
+  /** The pool now; undefined before it exists. */
+  poolFigures(): PoolFigures | undefined;
+  /** The server's own account of its latest deadlock (text the deadlock analytics parse), if it keeps one. */
+  latestDeadlockReport(): Promise<string | undefined>;
+  /** The server's deadlock counter since it started, if it keeps one. */
+  deadlockCounter(): Promise<number | undefined>;
+  /** Settles a commit whose outcome is unknown, by the unit's idempotency key. */
+  readonly markers: CommitMarkers;
+  /** The module is closing. */
+  dispose(): void;
+}
+
+/** A marker row written inside the transaction, looked up when COMMIT's outcome is unknown. */
+export interface CommitMarkers {
+  /** Makes the marker table (DDL, outside any transaction). */
+  ensureTable(): Promise<void>;
+  /** Inside the transaction: commits with it, or not at all. */
+  write(queryRunner: QueryRunner, key: string): Promise<void>;
+  /** Whether the transaction that wrote `key` committed; undefined if that cannot be told in time. */
+  settle(threadId: number | undefined, key: string): Promise<boolean | undefined>;
+}
+
+/** What one timed check of one server found. */
+export interface ServerCheck {
+  up: boolean;
+  latencyMs: number;
+  /** Why it is down: the driver's error, or the timeout. */
+  error?: unknown;
+}
+
+export interface ReplicaCheck {
+  node: string;
+  up: boolean;
+  latencyMs: number;
+  lagSeconds: number | null;
+}
+
+/** A connection pool at one moment. */
+export interface PoolFigures {
+  /** Connections open (idle + in use). */
+  total: number;
+  idle: number;
+  inUse: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
+  /** The pool's connection limit (`poolSize` / `connectionLimit`); null when unlimited. */
+  limit: number | null;
+}

@@ -1,0 +1,5 @@
+import type { DatabaseEngine } from './database-engine';
+import { mysqlEngine } from './mysql/mysql-engine';
+
+/** The engines the module can guard, tried in order for each DataSource. */
+export const ENGINES: readonly DatabaseEngine[] = [mysqlEngine];
