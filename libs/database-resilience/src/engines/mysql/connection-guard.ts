@@ -7,7 +7,7 @@ import { housekeeping, unitOfWork } from '../../context/unit-of-work';
 import { markDatabaseError } from '../../errors/database-error-marks';
 import type { ResilienceEvents } from '../../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../../options/options.schema';
-import type { ConnectionState } from './connection-state';
+import { newConnectionState, type ConnectionState } from './connection-state';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { fromPool, PoolBorrow, type Deadline, type Obtain, type PooledDriver } from './pool-borrow';
 import { ReplicaRouting, type ReplicaCluster, type ReplicatedDriver } from './replica-routing';
@@ -147,16 +147,9 @@ export class ConnectionGuard {
 
   private instrument(connection: Mysql2Connection, role: ConnectionState['role']): void {
     if (this.states.has(connection)) return;
-    const state: ConnectionState = {
-      role,
-      inTransaction: false,
-      doomed: false,
-      at: 0,
-      running: undefined,
-      runningOutcomeUnknownIfLost: false,
-      rawQuery: connection.query,
-      onExpire: () => this.statements.expireRunning(connection, state),
-    };
+    const state: ConnectionState = newConnectionState(role, connection.query, () =>
+      this.statements.expireRunning(connection, state),
+    );
     this.states.set(connection, state);
     const query = connection.query;
     const release = connection.release;

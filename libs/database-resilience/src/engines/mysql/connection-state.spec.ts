@@ -1,18 +1,20 @@
 import { ErrorClassifier } from '../../classification/error-classifier';
 import { outcomeUnknownOf } from '../../errors/database-error-marks';
-import { outcomeUnknownIfLost, trackFailure, trackSuccess, type ConnectionState } from './connection-state';
+import {
+  newConnectionState,
+  outcomeUnknownIfLost,
+  trackFailure,
+  trackSuccess,
+  type ConnectionState,
+} from './connection-state';
 
 const classifier = new ErrorClassifier();
-const state = (): ConnectionState => ({
-  role: 'primary',
-  inTransaction: false,
-  doomed: false,
-  at: 0,
-  running: undefined,
-  runningOutcomeUnknownIfLost: false,
-  rawQuery: () => undefined,
-  onExpire: () => undefined,
-});
+const state = (): ConnectionState =>
+  newConnectionState(
+    'primary',
+    () => undefined,
+    () => undefined,
+  );
 const lost = () => Object.assign(new Error('Connection lost'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
 
 describe('connection-state: transaction tracking', () => {

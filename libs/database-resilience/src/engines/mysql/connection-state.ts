@@ -23,6 +23,24 @@ export interface ConnectionState extends Watched {
   rawQuery: Mysql2Connection['query'];
 }
 
+/** The state of a connection the guard has just met: no transaction, poolable, nothing running. */
+export function newConnectionState(
+  role: ConnectionState['role'],
+  rawQuery: Mysql2Connection['query'],
+  onExpire: () => void,
+): ConnectionState {
+  return {
+    role,
+    inTransaction: false,
+    doomed: false,
+    at: 0,
+    running: undefined,
+    runningOutcomeUnknownIfLost: false,
+    rawQuery,
+    onExpire,
+  };
+}
+
 /** Errors after which a connection must not be reused: the server is read-only (a demoted primary). */
 const READ_ONLY_ERRNOS = new Set([1290, 1836, 1874, 1792]);
 

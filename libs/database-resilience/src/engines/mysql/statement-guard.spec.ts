@@ -5,7 +5,7 @@ import { databaseErrorMarkOf, outcomeUnknownOf } from '../../errors/database-err
 import type { ResilienceEvent } from '../../events/resilience-event';
 import { ResilienceEvents } from '../../events/resilience-events';
 import { resolveOptions } from '../../options/options.schema';
-import type { ConnectionState } from './connection-state';
+import { newConnectionState, type ConnectionState } from './connection-state';
 import { fakeConnection } from './fake-connection.spec-support';
 import { StatementGuard } from './statement-guard';
 import { StatementReporter } from './statement-reporter';
@@ -35,16 +35,8 @@ describe('StatementGuard (a connection without a server)', () => {
   });
   afterEach(() => watchdog.stop());
 
-  const stateOf = (connection: ReturnType<typeof fakeConnection>): ConnectionState => ({
-    role: 'primary',
-    inTransaction: false,
-    doomed: false,
-    at: 0,
-    running: undefined,
-    runningOutcomeUnknownIfLost: false,
-    rawQuery: connection.query,
-    onExpire: () => guard.expireRunning(connection, state),
-  });
+  const stateOf = (connection: ReturnType<typeof fakeConnection>): ConnectionState =>
+    newConnectionState('primary', connection.query, () => guard.expireRunning(connection, state));
   let state: ConnectionState;
   const send = (connection: ReturnType<typeof fakeConnection>, sql: string) =>
     new Promise<{ error: unknown; rows: unknown }>((resolve) =>
