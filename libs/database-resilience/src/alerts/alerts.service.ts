@@ -1,3 +1,4 @@
+import { withTimeout } from '../context/with-timeout';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { redactMessage } from '../classification/redaction';
 import { Severity } from '../classification/severity.enum';
@@ -146,12 +147,15 @@ export class AlertsService implements OnModuleDestroy {
   private deliver(channel: AlertChannel, alert: Alert): void {
     const timeoutMs = this.options.alerts.channelTimeoutMs;
     const delivery = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() =>
-        withTimeout(
-          Promise.resolve().then(() => channel.send(alert)),
+      .then(async () => {
+        const sent = await withTimeout(
+          Promise.resolve()
+            .then(() => channel.send(alert))
+            .then(() => true),
           timeoutMs,
-        ),
-      )
+        );
+        if (sent === undefined) throw new Error(`no answer within ${timeoutMs} ms`);
+      })
       .catch((error: unknown) => {
         this.logger.warn(
           `Alert channel ${channel.name} failed for ${alert.rule}: ${redactMessage(String((error as Error)?.message ?? error))}`,
@@ -160,14 +164,6 @@ export class AlertsService implements OnModuleDestroy {
       .finally(() => this.inFlight.delete(delivery));
     this.inFlight.add(delivery);
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export type { AlertRule };
