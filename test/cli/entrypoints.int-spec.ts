@@ -15,7 +15,7 @@ describe('cli entry points', () => {
         cwd: root,
       },
     );
-    const report = JSON.parse(stdout.slice(stdout.indexOf('{')));
+    const report = JSON.parse(stdout); // JSON alone on stdout
     expect(report).toMatchObject({ passed: true, scenarios: [{ scenario: 'connection', passed: true }] });
   }, 180_000);
 

@@ -1,7 +1,18 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { CommandFactory } from 'nest-commander';
 import { CliModule } from './cli.module';
+import { keepStdoutForTheReport } from './cli-output';
 import { EXIT } from './test-error-handling.command';
+
+keepStdoutForTheReport();
+// A reader that goes away (`| head`) ends the run quietly; the command's own cleanup still runs on the signal path.
+process.stdout.on('error', () => undefined);
+// `.env` in the working directory, as README says (variables already set win); said on stderr, never its values.
+if (existsSync('.env')) {
+  process.loadEnvFile('.env');
+  process.stderr.write('cli: read .env from the working directory\n');
+}
 
 const HELP_CODES = ['commander.helpDisplayed', 'commander.help', 'commander.version'];
 

@@ -9,6 +9,7 @@ import {
   type ErrorStatistics,
 } from 'nestjs-database-resilience';
 import { databaseEnv, DatabaseEnvError, type DatabaseEnv } from '../../../libs/shared/src/database-env';
+import { Redis } from 'ioredis';
 import { CliOutput } from './cli-output';
 import { CircuitBreakerScenario } from './scenarios/circuit-breaker.scenario';
 import { ClassificationScenario } from './scenarios/classification.scenario';
@@ -129,19 +130,53 @@ export class TestErrorHandlingCommand extends CommandRunner {
     } catch (error) {
       return this.unusable(`--ephemeral could not start a server: ${(error as Error).message.split('\n')[0]}`);
     }
-    const stopOnSignal = () => void server.destroy().finally(() => process.exit(130));
-    process.once('SIGINT', stopOnSignal);
+    return this.cleaningUp(
+      () => server.destroy(),
+      () =>
+        this.runAgainst(
+          { host: '127.0.0.1', port: server.port, username: 'root', password: '', database: 'test' },
+          options,
+          workers,
+        ),
+    );
+  }
+
+  /**
+   * Runs `work`, then `cleanup`, and runs `cleanup` too when Ctrl-C (SIGINT) or SIGTERM stops the run: the
+   * scratch database is dropped, the throwaway server stopped. Cleanups run newest first, each once.
+   */
+  private async cleaningUp<T>(cleanup: () => Promise<unknown>, work: () => Promise<T>): Promise<T> {
+    let done = false;
+    const once = async () => {
+      if (done) return;
+      done = true;
+      await cleanup().catch(() => undefined);
+    };
+    this.cleanups.push(once);
+    if (this.cleanups.length === 1) {
+      process.once('SIGINT', this.onSignal);
+      process.once('SIGTERM', this.onSignal);
+    }
     try {
-      return await this.runAgainst(
-        { host: '127.0.0.1', port: server.port, username: 'root', password: '', database: 'test' },
-        options,
-        workers,
-      );
+      return await work();
     } finally {
-      process.off('SIGINT', stopOnSignal);
-      await server.destroy();
+      this.cleanups.splice(this.cleanups.indexOf(once), 1);
+      if (this.cleanups.length === 0) {
+        process.off('SIGINT', this.onSignal);
+        process.off('SIGTERM', this.onSignal);
+      }
+      await once();
     }
   }
+
+  private readonly cleanups: Array<() => Promise<void>> = [];
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.out.error(`test-error-handling: ${signal}: cleaning up`);
+    void (async () => {
+      for (const cleanup of [...this.cleanups].reverse()) await cleanup();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    })();
+  };
 
   private async runAgainst(env: DatabaseEnv, options: Options, workers: number): Promise<number> {
     let target: ServerTarget;
@@ -149,11 +184,21 @@ export class TestErrorHandlingCommand extends CommandRunner {
       target = await ServerTarget.createScratch(env, 'dr_cli');
     } catch (error) {
       const reason = this.classifier.classify(error);
+      const hint =
+        reason.category === 'authentication'
+          ? 'check DB_USER / DB_PASSWORD (or DATABASE_URL) and what that user may do (see .env.example)'
+          : 'start one with `docker compose up -d mysql`, or set DATABASE_URL / DB_* (see .env.example)';
       return this.unusable(
-        `cannot use the server at ${env.host}:${env.port} (${reason.code ?? reason.errno ?? reason.category}: ${reason.message}); ` +
-          'start one with `docker compose up -d mysql`, or set DATABASE_URL / DB_* (see .env.example)',
+        `cannot use the server at ${env.host}:${env.port} (${reason.code ?? reason.errno ?? reason.category}: ${reason.message}); ${hint}`,
       );
     }
+    return this.cleaningUp(
+      () => target.dropScratch(),
+      () => this.runScenarios(target, options, workers),
+    );
+  }
+
+  private async runScenarios(target: ServerTarget, options: Options, workers: number): Promise<number> {
     // The CLI's own statistics service (from the module it imports) records what the scenarios' apps record.
     if (options.stats) collectEvents((event) => this.events.emit(event));
     try {
@@ -179,7 +224,6 @@ export class TestErrorHandlingCommand extends CommandRunner {
       return passed ? EXIT.passed : EXIT.failed;
     } finally {
       collectEvents(undefined);
-      await target.dropScratch().catch(() => undefined);
     }
   }
 
@@ -190,6 +234,10 @@ export class TestErrorHandlingCommand extends CommandRunner {
       return this.unusable('--reset-degradation needs REDIS_URL: the Redis the apps share their breaker state through');
     }
     const keyPrefix = process.env.REDIS_KEY_PREFIX || 'db-resilience';
+    // The store never fails a publish (an app must not stop for Redis): ask Redis itself whether it is there.
+    const unreachable = await redisUnreachable(url);
+    if (unreachable)
+      return this.unusable(`--reset-degradation: Redis does not answer (${unreachable}); nothing was sent`);
     let app;
     try {
       app = await NestFactory.createApplicationContext(
@@ -277,5 +325,27 @@ export class TestErrorHandlingCommand extends CommandRunner {
   private unusable(reason: string): number {
     this.out.error(`test-error-handling: ${reason}`);
     return EXIT.unusable;
+  }
+}
+
+/** Why the Redis at `url` does not answer a PING within a second, or undefined if it does. */
+async function redisUnreachable(url: string): Promise<string | undefined> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined); // the reason comes from connect() / ping() below
+  try {
+    await redis.connect();
+    await redis.ping();
+    return undefined;
+  } catch (error) {
+    return String((error as Error).message).split('\n')[0]; // ioredis says host and port, never the password
+  } finally {
+    redis.disconnect();
   }
 }
