@@ -41,6 +41,9 @@ const overload = (name: string) => entry(name, C.OVERLOAD, V.HIGH, A.CIRCUIT_BRE
 const exhausted = (name: string, scope = S.NEVER) =>
   entry(name, C.RESOURCE, V.HIGH, scope === S.NEVER ? A.MANUAL_INTERVENTION : A.RETRY, scope);
 
+/** What is not known: never retried, answered 500. */
+export const UNKNOWN_ENTRY = entry('UNKNOWN', C.UNKNOWN, V.LOW, A.MANUAL_INTERVENTION, S.NEVER);
+
 /** Server errors by errno. An errno may have several entries when MySQL and MariaDB disagree; the first whose
  *  `message` matches (or that has none) wins. mysql2 names codes after MySQL 8.0, so MariaDB-only errnos
  *  (1900-1999, part of the 4000s) arrive without a `code`: the errno is the key. */
@@ -192,6 +195,13 @@ export const UNCODED_MESSAGE_CATALOGUE: ReadonlyArray<readonly [RegExp, Catalogu
   ],
   [/^Queue limit reached\.?$/, entry('POOL_QUEUE_LIMIT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
   [/^No connections available\.?$/, entry('POOL_EXHAUSTED', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
+  // node-postgres and pg-pool while getting a connection: nothing was sent (reference: postgres-facts §1.4). A
+  // connection lost under a statement stays unknown until the PostgreSQL engine tracks COMMIT: it may have hit one.
+  [/^Connection terminated due to connection timeout$/, lost('PG_CONNECT_TIMEOUT')],
+  [
+    /^timeout exceeded when trying to connect$/,
+    entry('PG_POOL_TIMEOUT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER),
+  ],
 ];
 
 /** SQLSTATE, used when neither errno nor code is known. Exact states first, then the two-character class. */
@@ -203,6 +213,27 @@ export const SQLSTATE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   ['42S22', schema('SQLSTATE_42S22')],
   ['HY001', exhausted('SQLSTATE_HY001', S.TRANSACTION)],
   ['70100', entry('SQLSTATE_70100', C.INTERRUPTED, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER)],
+  // PostgreSQL (reference: postgres-facts §2). 40001 above is its serialization failure: the same retry.
+  ['40P01', deadlock('PG_DEADLOCK_DETECTED')],
+  ['55P03', entry('PG_LOCK_NOT_AVAILABLE', C.LOCK_TIMEOUT, V.HIGH, A.RETRY, S.TRANSACTION)],
+  ['57014', entry('PG_QUERY_CANCELED', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
+  // A consequence, never a cause: an earlier statement of the transaction failed (that is the error to fix).
+  ['25P02', entry('PG_IN_FAILED_SQL_TRANSACTION', C.UNKNOWN, V.LOW, A.MANUAL_INTERVENTION, S.NEVER)],
+  // At connect only (the server is starting or stopping): nothing was sent.
+  ['57P03', entry('PG_CANNOT_CONNECT_NOW', C.CONNECTION, V.HIGH, A.RECONNECT, S.CONNECTION)],
+  // A session ended under a statement (57P01 terminated, 25P03 idle in transaction, 08006 / 08P01 from a
+  // pooler): it may have been COMMIT. Unknown — not retried, not answered 503 — until the engine tracks COMMIT.
+  ['57P01', UNKNOWN_ENTRY],
+  ['57P02', UNKNOWN_ENTRY],
+  ['25P03', UNKNOWN_ENTRY],
+  ['08006', UNKNOWN_ENTRY],
+  ['08P01', UNKNOWN_ENTRY],
+  ['53300', overload('PG_TOO_MANY_CONNECTIONS')],
+  ['3D000', entry('PG_INVALID_CATALOG_NAME', C.CONFIGURATION, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)],
+  ['42P01', schema('PG_UNDEFINED_TABLE')],
+  ['42703', schema('PG_UNDEFINED_COLUMN')],
+  ['42883', schema('PG_UNDEFINED_FUNCTION')],
+  ['42501', denied('PG_INSUFFICIENT_PRIVILEGE')],
 ]);
 
 export const SQLSTATE_CLASS_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
@@ -214,6 +245,8 @@ export const SQLSTATE_CLASS_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new
   ['42', syntax('SQLSTATE_CLASS_42')],
   ['0A', syntax('SQLSTATE_CLASS_0A')],
   ['53', exhausted('SQLSTATE_CLASS_53')],
+  ['58', entry('SQLSTATE_CLASS_58', C.UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)],
+  ['XX', entry('SQLSTATE_CLASS_XX', C.UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)],
 ]);
 
 /** The last resort, for errors with no code at all (a message some library built). */
@@ -230,5 +263,3 @@ export const MESSAGE_PATTERN_CATALOGUE: ReadonlyArray<readonly [RegExp, Catalogu
 export const NAMED_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map(
   [...ERRNO_CATALOGUE.values()].flatMap((entries) => entries.map((e) => [e.name, e] as const)),
 );
-
-export const UNKNOWN_ENTRY = entry('UNKNOWN', C.UNKNOWN, V.LOW, A.MANUAL_INTERVENTION, S.NEVER);

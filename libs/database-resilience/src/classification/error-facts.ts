@@ -45,8 +45,13 @@ interface RawLayer {
   code: unknown;
   sqlState: unknown;
   fatal: unknown;
+  /** Set on PostgreSQL's errors (node-postgres, and TypeORM's copy of them): their `code` is the SQLSTATE. */
+  severity: unknown;
   message: string | undefined;
 }
+
+/** A SQLSTATE: five characters, digits and capitals, with a digit in it or of class XX (so never EPIPE). */
+const SQLSTATE = /^(?=[0-9A-Z]{5}$)(?:.*[0-9]|XX)/;
 
 /** Reads the fields of one layer with plain property loads (fast) inside one guard (safe). */
 function readLayer(layer: object): RawLayer | undefined {
@@ -59,6 +64,7 @@ function readLayer(layer: object): RawLayer | undefined {
       code: record.code,
       sqlState: record.sqlState,
       fatal: record.fatal,
+      severity: record.severity,
       message: typeof message === 'string' ? message : undefined,
     };
   } catch {
@@ -72,6 +78,10 @@ function codedFacts(layer: RawLayer, message: string | undefined): ErrorFacts | 
   const { errno: rawErrno, code: rawCode } = layer;
   let errno = typeof rawErrno === 'number' && rawErrno > 0 && Number.isInteger(rawErrno) ? rawErrno : undefined;
   let code: string | undefined;
+  // node-postgres puts the SQLSTATE in `code` (`'40P01'`, `'23505'`), beside a `severity`; no errno, no name.
+  if (typeof layer.severity === 'string' && typeof rawCode === 'string' && SQLSTATE.test(rawCode)) {
+    return { sqlState: rawCode, fatal: layer.severity === 'FATAL' || undefined, message: bounded(message ?? '') };
+  }
   if (typeof rawCode === 'string' && rawCode.length > 0 && rawCode.length < 64) {
     if (isDigits(rawCode)) errno ??= Number(rawCode);
     else code = rawCode;

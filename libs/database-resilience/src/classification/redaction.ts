@@ -11,7 +11,7 @@ const SYNTAX_ERROR_ECHO = /near '[\s\S]*?' at line (\d+)/g;
 const QUOTED_LITERAL = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"/g;
 /** Words after which a quoted token is a name, not a value. */
 const NAME_BEFORE =
-  /(?:\b(?:key|table|column|database|index|constraint|schema|function|procedure|trigger|user|in|list)\s*|[@.])$/i;
+  /(?:\b(?:key|table|column|database|index|constraint|schema|function|procedure|trigger|user|in|list|relation|role)\s*|[@.])$/i;
 
 /**
  * The server messages that quote a value, read by their shape: MariaDB prints the value without escaping its
