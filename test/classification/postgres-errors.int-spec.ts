@@ -3,6 +3,7 @@ import { DataSource, QueryFailedError } from 'typeorm';
 import { ErrorClassifier } from 'nestjs-database-resilience';
 import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
+import { provokePostgresDeadlock } from '../support/postgres-deadlock';
 
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 
@@ -68,17 +69,7 @@ describe('classifying real PostgreSQL errors (pg, TypeORM)', () => {
   };
 
   it('40P01 deadlock (raw and through TypeORM): deadlock, retried as a whole transaction', async () => {
-    const a = await client({ options: '-c deadlock_timeout=50ms' });
-    const b = await client({ options: '-c deadlock_timeout=10s' }); // `a` detects it, and is the victim
-    await a.query('BEGIN');
-    await b.query('BEGIN');
-    await a.query('UPDATE account SET balance = balance WHERE id = 1');
-    await b.query('UPDATE account SET balance = balance WHERE id = 2');
-    const waiting = b.query('UPDATE account SET balance = balance WHERE id = 1');
-    const error = await failure(() => a.query('UPDATE account SET balance = balance WHERE id = 2'));
-    await a.query('ROLLBACK');
-    await waiting;
-    await b.query('ROLLBACK');
+    const error = await failure(() => provokePostgresDeadlock(`${schema}.account`));
     expect(error).toMatchObject({ code: '40P01' });
     expectClass(error, { category: 'deadlock', retryable: true, scope: 'transaction', sqlState: '40P01' });
     const wrapped = new QueryFailedError('UPDATE account SET balance = balance WHERE id = $1', [2], error as Error);

@@ -5,6 +5,7 @@ import { DatabaseResilienceModule, HealthCheckService, ResilienceService } from 
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
+import { provokePostgresDeadlock } from '../support/postgres-deadlock';
 
 const TOKEN = 'admin-token-for-the-pg-app-0001';
 
@@ -78,6 +79,27 @@ describe('a PostgreSQL app with the module (an engine not supported yet)', () =>
       await request(server).get(`/database-errors/api/${path}`).set('authorization', `Bearer ${TOKEN}`).expect(200);
     }
     await request(server).get('/metrics').expect(200);
+  });
+
+  it('execute(fn, { retry: true }) re-runs a unit that met a real PostgreSQL deadlock, whole', async () => {
+    const dataSource = app.get(DataSource);
+    const table = `dr_pg_retry_${process.pid}`;
+    await dataSource.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, balance INT NOT NULL)`);
+    try {
+      await dataSource.query(`INSERT INTO ${table} VALUES (1, 100), (2, 100)`);
+      let attempts = 0;
+      const result = await app.get(ResilienceService).execute(
+        async () => {
+          attempts++;
+          if (attempts === 1) await provokePostgresDeadlock(table);
+          return 'done';
+        },
+        { retry: { baseDelayMs: 1 } },
+      );
+      expect({ result, attempts }).toEqual({ result: 'done', attempts: 2 });
+    } finally {
+      await dataSource.query(`DROP TABLE ${table}`);
+    }
   });
 
   it('transaction() on it fails with a clear error instead of a mysql2 call on a pg client', async () => {
