@@ -39,6 +39,10 @@ describe('the packed library in a separate Nest app', () => {
     expect(listing).toContain('package/dist/index.js');
     expect(listing).toContain('package/dist/index.d.ts');
     expect(listing).toContain('package/package.json');
+    for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/admin/assets/dashboard.js']) {
+      expect(listing).toContain(`package/${file}`);
+    }
+    expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]); // no source maps pointing at missing sources
     expect(listing.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     expect(listing.filter((f) => f.includes('.spec.'))).toEqual([]);
     const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json']).toString());
