@@ -102,17 +102,22 @@ export class CircuitBreaker {
    */
   rejection(): CircuitOpenError | undefined {
     if (this.current !== 'open') return undefined;
-    const wait = this.forced
-      ? this.policy.recoveryTimeoutMs
-      : this.openedAt + this.policy.recoveryTimeoutMs - this.now();
-    if (this.forced || wait > 0 || this.policy.probe === 'background') {
+    const untilProbe = this.openedAt + this.policy.recoveryTimeoutMs - this.now();
+    if (this.forced || untilProbe > 0 || this.policy.probe === 'background') {
       this.rejected++;
-      return CircuitOpenError.create(this.name, this.forced ? wait : this.retryAfter(wait));
+      return CircuitOpenError.create(this.name, this.retryAfterMs()!);
     }
     this.transition('half-open');
     this.probeSuccesses = 0;
     this.probesInFlight = 0;
     return undefined;
+  }
+
+  /** While open: milliseconds until a request can next succeed (what Retry-After says); undefined otherwise. */
+  retryAfterMs(): number | undefined {
+    if (this.current !== 'open') return undefined;
+    const wait = this.openedAt + this.policy.recoveryTimeoutMs - this.now();
+    return this.forced ? this.policy.recoveryTimeoutMs : this.retryAfter(wait);
   }
 
   /** When a request can next succeed: the next probe, or the health check that closes the breaker sooner. */

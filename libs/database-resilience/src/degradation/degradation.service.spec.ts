@@ -63,6 +63,16 @@ describe('DegradationService (fake clock)', () => {
     expect(degradation.isDegraded()).toBe(false);
   });
 
+  it('says what the breakers say: "is open" while open, "recovering" once it closed and the healthy period runs', () => {
+    breakers.get('default').failure();
+    expect(degradation.state()).toMatchObject({ degraded: true, reason: 'the circuit breaker of "default" is open' });
+    breakers.reset('default');
+    expect(degradation.state()).toMatchObject({
+      degraded: true,
+      reason: 'recovering: the circuit breaker of "default" closed; back to normal after 10 s without trouble',
+    });
+  });
+
   it('asks clients to come back when the breaker probes or the healthy period ends', () => {
     breakers.get('default').failure();
     expect(degradation.retryAfterSeconds()).toBe(10);

@@ -73,8 +73,8 @@ export class DegradationService implements OnModuleDestroy {
 
   /** Seconds a client should wait before trying a non-essential route again. */
   retryAfterSeconds(): number {
-    const open = this.breakers.list().filter((b) => b.state === 'open' && b.nextProbeAt);
-    const probeIn = open.map((b) => Date.parse(b.nextProbeAt!) - Date.now());
+    // An open breaker closes when the next probe or health check finds the server back (its Retry-After).
+    const probeIn = this.breakers.list().flatMap(({ name }) => this.breakers.get(name).retryAfterMs() ?? []);
     const healthyIn = this.lastTroubleAt + this.options.degradation.healthyPeriodMs - Date.now();
     return Math.max(1, Math.ceil(Math.max(0, ...probeIn, healthyIn) / 1000));
   }
