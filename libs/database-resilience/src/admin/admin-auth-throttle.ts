@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { ThrottlerException, ThrottlerStorageService } from '@nestjs/throttler';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
@@ -17,11 +17,16 @@ const THROTTLER = 'database-resilience-admin-auth';
  * requests are never counted. Behind a proxy, set Express' `trust proxy` so that the address is the client's.
  */
 @Injectable()
-export class AdminAuthThrottle {
+export class AdminAuthThrottle implements OnModuleDestroy {
   private readonly storage = new ThrottlerStorageService();
   private readonly blockedUntil = new Map<string, number>();
 
   constructor(@Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions) {}
+
+  /** The storage's sweep timer goes with the module. */
+  onModuleDestroy(): void {
+    this.storage.onApplicationShutdown();
+  }
 
   /** Throws 429 while the client is blocked. */
   check(request: ClientRequest): void {
