@@ -120,4 +120,28 @@ describe('the built CLI, as a script runs it', () => {
     expect(stderr).not.toContain('docker compose');
     expect(stderr).not.toMatch(/password.?x\b/i);
   }, 60_000);
+
+  it('an option typed without `--` is an error that names the option meant, not silently dropped', async () => {
+    for (const [typed, hint] of [
+      ['json', 'did you mean --json?'],
+      ['stats', 'did you mean --stats?'],
+      ['deadlock', 'see --help'],
+    ]) {
+      const { code, stdout, stderr } = await start([typed]).finished;
+      expect({ typed, code }).toEqual({ typed, code: 2 });
+      expect(stderr).toContain(`unexpected argument "${typed}"`);
+      expect(stderr).toContain(hint);
+      expect(stdout).not.toContain('scratch database'); // nothing ran
+    }
+  }, 60_000);
+
+  it('--stats counts the errors the classification scenario provoked', async () => {
+    const { code, stdout } = await start(['--json', '--stats', '-s', 'classification']).finished;
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    const provoked = report.scenarios[0].figures.errorsProvoked;
+    expect(provoked).toBeGreaterThan(10);
+    expect(report.statistics.window.errors).toBe(provoked);
+    expect(report.statistics.window.byCategory.deadlock).toBe(1);
+  }, 120_000);
 });

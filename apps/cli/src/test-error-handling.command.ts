@@ -33,6 +33,8 @@ interface Options {
   resetDegradation?: boolean;
 }
 
+const OPTION_NAMES = ['scenario', 'json', 'workers', 'ephemeral', 'stats', 'reset-degradation'];
+
 /** Exit codes: 0 every scenario passed, 1 one failed, 2 bad input or no server. */
 export const EXIT = { passed: 0, failed: 1, unusable: 2 } as const;
 
@@ -102,8 +104,16 @@ export class TestErrorHandlingCommand extends CommandRunner {
     return super.setCommand(command);
   }
 
-  async run(_params: string[], options: Options = {}): Promise<void> {
-    process.exitCode = await this.execute(options);
+  async run(params: string[], options: Options = {}): Promise<void> {
+    process.exitCode = params.length > 0 ? this.strayArguments(params) : await this.execute(options);
+  }
+
+  /** `test-error-handling json` (an option typed without `--`) would otherwise be dropped without a word. */
+  private strayArguments(params: string[]): number {
+    const [first] = params;
+    const flag = OPTION_NAMES.find((name) => name === first.replace(/^-?/, ''));
+    const hint = flag ? ` (did you mean --${flag}?)` : '';
+    return this.unusable(`unexpected argument "${first}"${hint}: options start with "--"; see --help`);
   }
 
   private async execute(options: Options): Promise<number> {
@@ -285,7 +295,20 @@ export class TestErrorHandlingCommand extends CommandRunner {
       case 'circuit-breaker':
         return new CircuitBreakerScenario(target);
       case 'classification':
-        return new ClassificationScenario(this.classifier, target);
+        return new ClassificationScenario(this.classifier, target, (error, recipe) =>
+          // Provoked outside a unit of work, so no guard reports them: recorded as the failed call each one is.
+          this.events.emit({
+            type: 'attempt-failed',
+            at: Date.now(),
+            unitId: 0, // a unit of one attempt: nothing waits for its outcome
+            database: target.database,
+            operation: `classification: ${recipe}`,
+            requestId: undefined,
+            attempt: 1,
+            error,
+            willRetry: false,
+          }),
+        );
     }
   }
 

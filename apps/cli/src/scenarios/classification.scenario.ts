@@ -1,4 +1,4 @@
-import { ErrorClassifier } from 'nestjs-database-resilience';
+import { ErrorClassifier, type ClassifiedError } from 'nestjs-database-resilience';
 import type { ServerTarget } from '../support/server-target';
 import { ERROR_RECIPES } from './error-recipes';
 import type { CheckResult, Scenario } from './scenario-report';
@@ -9,9 +9,11 @@ export class ClassificationScenario implements Scenario {
   readonly description =
     'provoke real errors (deadlock, lock wait, integrity, access, connection...) and classify them';
 
+  /** `record` sees every error the scenario provoked and classified (the CLI's --stats counts them). */
   constructor(
     private readonly classifier: ErrorClassifier,
     private readonly target: ServerTarget,
+    private readonly record: (error: ClassifiedError, recipe: string) => void = () => undefined,
   ) {}
 
   async run(onProgress: (check: CheckResult) => void) {
@@ -21,6 +23,7 @@ export class ClassificationScenario implements Scenario {
       try {
         const error = await recipe.provoke(this.target);
         const c = this.classifier.classify(error);
+        this.record(c, recipe.name);
         const passed =
           c.category === recipe.expected.category &&
           (recipe.expected.errno === undefined || c.errno === recipe.expected.errno) &&
