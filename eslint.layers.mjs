@@ -3,12 +3,12 @@
  * The library's layers (docs/ARCHITECTURE.md): a folder imports only from its own layer or the layers below.
  *   core       classification, errors, events, options, context, shared-state
  *   pipeline   circuit-breaker < engines (the seam, the MySQL/MariaDB engine: the guard) < retry
- *   observers  history, deadlock, metrics, alerts, health, degradation, pool
+ *   observers  history, deadlock, metrics, alerts, health, degradation, pool, tracing
  *   edge       http, admin, the module
  */
 const SRC = 'libs/database-resilience/src';
 const PIPELINE = ['circuit-breaker', 'engines', 'retry'];
-const OBSERVERS = ['history', 'deadlock', 'metrics', 'alerts', 'health', 'degradation', 'pool'];
+const OBSERVERS = ['history', 'deadlock', 'metrics', 'alerts', 'health', 'degradation', 'pool', 'tracing'];
 const EDGE = ['http', 'admin'];
 const ROOT_FILES = ['index', 'database-resilience\\.module', 'database-resilience\\.module-definition'];
 

@@ -62,13 +62,13 @@ async function visit(app: AppProcess, seconds: number): Promise<Visit> {
 }
 
 /** A distribution-free 95 % interval for the median: the order statistics around it (normal approximation). */
-function medianInterval(values: number[]): [number, number] {
+export function medianInterval(values: number[]): [number, number] {
   const s = [...values].sort((a, b) => a - b);
   const k = Math.max(0, Math.floor((s.length - 1.96 * Math.sqrt(s.length)) / 2));
   return [s[k], s[s.length - 1 - k]];
 }
 
-const percent = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`;
+export const percent = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`;
 
 /**
  * What the module adds to a request that runs one `SELECT 1` on loopback. Each app runs in a process of its

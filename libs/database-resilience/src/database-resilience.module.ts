@@ -5,8 +5,10 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { DatabaseResilienceHealthIndicator } from './health/database-resilience.health-indicator';
 import { HealthCheckService } from './health/health-check.service';
 import { SlowQueryLog } from './history/slow-query-log.service';
+import { useJsonLogs } from './events/resilience-logger';
 import { metricProviders } from './metrics/metric-providers';
 import { ResilienceMetrics } from './metrics/resilience-metrics.service';
+import { SpanEvents } from './tracing/span-events';
 import { PoolMonitor } from './pool/pool-monitor';
 import { DegradationService } from './degradation/degradation.service';
 import { ErrorClassifier } from './classification/error-classifier';
@@ -40,7 +42,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
 @Module({
   imports: [DiscoveryModule, ScheduleModule.forRoot()],
   providers: [
-    { provide: RESILIENCE_OPTIONS, useFactory: resolveOptions, inject: [RAW_OPTIONS] },
+    { provide: RESILIENCE_OPTIONS, useFactory: resolvedAndApplied, inject: [RAW_OPTIONS] },
     {
       provide: ErrorClassifier,
       useFactory: (options: ResolvedResilienceOptions) => new ErrorClassifier(options.classifier.rules),
@@ -76,6 +78,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     DatabaseResilienceHealthIndicator,
     ...metricProviders,
     ResilienceMetrics,
+    SpanEvents,
   ],
   exports: [
     RESILIENCE_OPTIONS,
@@ -113,3 +116,10 @@ export class DatabaseResilienceModule extends ConfigurableModuleClass implements
 }
 
 export type { DatabaseResilienceOptions };
+
+/** The options, checked; the log format is a process-wide setting of the module's logger. */
+function resolvedAndApplied(options: DatabaseResilienceOptions | undefined): ResolvedResilienceOptions {
+  const resolved = resolveOptions(options);
+  useJsonLogs(resolved.logs.json);
+  return resolved;
+}

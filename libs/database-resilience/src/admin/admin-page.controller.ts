@@ -1,21 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  Body,
-  Controller,
-  Get,
-  Header,
-  HttpCode,
-  Inject,
-  Logger,
-  NotFoundException,
-  Param,
-  Post,
-  Req,
-  Res,
-  UseGuards,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Inject, NotFoundException, Param, Post, Req, Res, UseGuards, type OnApplicationBootstrap } from '@nestjs/common';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { AdminAuthThrottle } from './admin-auth-throttle';
@@ -23,6 +8,7 @@ import { AdminSessions } from './admin-sessions';
 import { AdminSigner, cookiesOf, CSRF_COOKIE, SESSION_COOKIE, setCookie, tokenMatches } from './admin-access';
 import { AdminAccessGuard } from './admin-access.guard';
 import { AdminPublic } from './admin-public.decorator';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /** The page's own files, read once: every asset is served by the app (no CDN: closed networks). */
 const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntries(
@@ -49,7 +35,7 @@ interface PageResponse {
 @Controller()
 @UseGuards(AdminAccessGuard)
 export class AdminPageController implements OnApplicationBootstrap {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
 
   constructor(
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
@@ -64,6 +50,7 @@ export class AdminPageController implements OnApplicationBootstrap {
     this.logger.log(
       'Admin dashboard and API answer 401: set the admin.token option (or admin.authorize) to enable them, ' +
         'or the adminPath switch to false to remove them',
+      { event: 'admin-disabled' },
     );
   }
 

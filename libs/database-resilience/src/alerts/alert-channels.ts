@@ -1,8 +1,8 @@
-import { Logger } from '@nestjs/common';
 import type { Transporter } from 'nodemailer';
 import { loadOptionalPeer } from '../options/optional-peer';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import type { Alert, AlertCallback } from '../events/alert';
+import type { ResilienceLogger } from '../events/resilience-logger';
 
 /** Somewhere alerts go. */
 export interface AlertChannel {
@@ -10,13 +10,20 @@ export interface AlertChannel {
   send(alert: Alert): Promise<void> | void;
 }
 
-export function logChannel(logger: Logger): AlertChannel {
+export function logChannel(logger: ResilienceLogger): AlertChannel {
   return {
     name: 'log',
     send(alert) {
       const line = `ALERT [${alert.rule}] ${alert.title}${alert.suppressed ? ` (${alert.suppressed} more suppressed)` : ''}`;
-      if (alert.severity === 'critical' || alert.severity === 'high') logger.error(line);
-      else logger.warn(line);
+      const fields = {
+        event: 'alert',
+        rule: alert.rule,
+        database: alert.database,
+        severity: alert.severity,
+        suppressed: alert.suppressed,
+      };
+      if (alert.severity === 'critical' || alert.severity === 'high') logger.error(line, fields);
+      else logger.warn(line, fields);
     },
   };
 }

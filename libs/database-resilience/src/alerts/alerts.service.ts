@@ -1,5 +1,5 @@
 import { withTimeout } from '../context/with-timeout';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { redactMessage } from '../classification/redaction';
 import { Severity } from '../classification/severity.enum';
 import type { ResilienceEvent } from '../events/resilience-event';
@@ -8,6 +8,7 @@ import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import type { Alert, AlertRule } from '../events/alert';
 import { callbackChannel, EmailChannel, logChannel, type AlertChannel } from './alert-channels';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 const RANK: Record<`${Severity}`, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 const MINUTE = 60_000;
@@ -22,7 +23,7 @@ type Draft = Omit<Alert, 'suppressed' | 'at'>;
  */
 @Injectable()
 export class AlertsService implements OnModuleDestroy {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly channels: AlertChannel[];
   readonly email?: EmailChannel;
   private readonly lastSent = new Map<string, number>();
@@ -159,6 +160,7 @@ export class AlertsService implements OnModuleDestroy {
       .catch((error: unknown) => {
         this.logger.warn(
           `Alert channel ${channel.name} failed for ${alert.rule}: ${redactMessage(String((error as Error)?.message ?? error))}`,
+          { event: 'alert-channel-failed', database: alert.database, rule: alert.rule },
         );
       })
       .finally(() => this.inFlight.delete(delivery));

@@ -1,14 +1,15 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { redactMessage } from '../classification/redaction';
 import { ErrorStatisticsService } from '../history/error-statistics.service';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { AlertsService } from './alerts.service';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /** A periodic summary per database (`reports.intervalMs`): a log line each, and an e-mail digest if asked. */
 @Injectable()
 export class HealthReportService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -44,12 +45,14 @@ export class HealthReportService implements OnApplicationBootstrap, OnModuleDest
         totals.recoveryRate === null ? 'no retries' : `${Math.round(totals.recoveryRate * 100)} % recovered`;
       return `${database}: ${totals.errors} errors in the last ${windowMinutes} min (${categories}); ${recovery}`;
     });
-    lines.forEach((line) => this.logger.log(`Health report: ${line}`));
+    lines.forEach((line) => this.logger.log(`Health report: ${line}`, { event: 'health-report' }));
     if (this.options.reports.email && this.alerts.email) {
       await this.alerts.email
         .deliver('Database health report', lines.join('\n'))
         .catch((error: unknown) =>
-          this.logger.warn(`Health report e-mail failed: ${redactMessage(String((error as Error)?.message ?? error))}`),
+          this.logger.warn(`Health report e-mail failed: ${redactMessage(String((error as Error)?.message ?? error))}`, {
+            event: 'health-report-email-failed',
+          }),
         );
     }
     return lines;

@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { CircuitBreaker, type CircuitBreakerSnapshot, type CircuitState } from './circuit-breaker';
 import { SharedStateStore, type SharedStateMessage } from '../shared-state/shared-state-store';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /**
  * One circuit breaker per database (TypeORM DataSource name), and named ones on demand. Every transition is
@@ -11,7 +12,7 @@ import { SharedStateStore, type SharedStateMessage } from '../shared-state/share
  */
 @Injectable()
 export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly breakers = new Map<string, CircuitBreaker>();
   /** Set while a state from another instance is applied: it is not published back. */
   private applyingRemote = false;
@@ -44,7 +45,13 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
       const { enabled, intervalMs, timeoutMs } = this.options.healthCheck;
       const checked = enabled && this.options.databases.includes(name);
       const policy = { ...this.options.circuitBreaker, closedByCheckWithinMs: checked ? intervalMs + timeoutMs : null };
-      breaker = new CircuitBreaker(name, policy, (b, state) => this.transitioned(b, state));
+      breaker = new CircuitBreaker(
+        name,
+        policy,
+        (b, state) => this.transitioned(b, state),
+        Date.now,
+        (b) => this.events.emit({ type: 'breaker-rejected', at: Date.now(), database: b.name }),
+      );
       this.breakers.set(name, breaker);
     }
     return breaker;
@@ -125,8 +132,9 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
     }
     if (state === 'open') this.scheduleProbe(breaker);
     const line = `Circuit breaker "${breaker.name}" is now ${state}${this.applyingRemote ? ' (shared by another instance)' : ''}`;
-    if (state === 'open') this.logger.warn(line);
-    else this.logger.log(line);
+    const fields = { event: `breaker-${state}`, database: breaker.name };
+    if (state === 'open') this.logger.warn(line, fields);
+    else this.logger.log(line, fields);
     this.events.emit({ type: 'breaker-state', at: Date.now(), database: breaker.name, state });
   }
 }

@@ -71,6 +71,7 @@ export class CircuitBreaker {
     private readonly policy: CircuitBreakerPolicy,
     private readonly onTransition: (breaker: CircuitBreaker, state: CircuitState) => void = () => undefined,
     private readonly now: () => number = Date.now,
+    private readonly onRejected: (breaker: CircuitBreaker) => void = () => undefined,
   ) {}
 
   get state(): CircuitState {
@@ -88,8 +89,7 @@ export class CircuitBreaker {
       this.probesInFlight >= this.policy.halfOpenMaxProbes &&
       now - this.lastProbeAt < this.policy.recoveryTimeoutMs
     ) {
-      this.rejected++;
-      throw CircuitOpenError.create(this.name, this.retryAfter(this.lastProbeAt + this.policy.recoveryTimeoutMs - now));
+      throw this.reject(this.retryAfter(this.lastProbeAt + this.policy.recoveryTimeoutMs - now));
     }
     this.probesInFlight++;
     this.lastProbeAt = now;
@@ -104,13 +104,19 @@ export class CircuitBreaker {
     if (this.current !== 'open') return undefined;
     const untilProbe = this.openedAt + this.policy.recoveryTimeoutMs - this.now();
     if (this.forced || untilProbe > 0 || this.policy.probe === 'background') {
-      this.rejected++;
-      return CircuitOpenError.create(this.name, this.retryAfterMs()!);
+      return this.reject(this.retryAfterMs()!);
     }
     this.transition('half-open');
     this.probeSuccesses = 0;
     this.probesInFlight = 0;
     return undefined;
+  }
+
+  /** Counted, and told (a `breaker-rejected` event: the span of the call rejected gets it). */
+  private reject(retryAfterMs: number): CircuitOpenError {
+    this.rejected++;
+    this.onRejected(this);
+    return CircuitOpenError.create(this.name, retryAfterMs);
   }
 
   /** While open: milliseconds until a request can next succeed (what Retry-After says); undefined otherwise. */

@@ -263,3 +263,17 @@ export const MESSAGE_PATTERN_CATALOGUE: ReadonlyArray<readonly [RegExp, Catalogu
 export const NAMED_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map(
   [...ERRNO_CATALOGUE.values()].flatMap((entries) => entries.map((e) => [e.name, e] as const)),
 );
+
+/** Every (category, severity) pair an entry gives: the error series a Prometheus counter starts at zero. */
+export function catalogueSeries(): Array<Pick<CatalogueEntry, 'category' | 'severity'>> {
+  const entries = [
+    UNKNOWN_ENTRY,
+    ...NAMED_CATALOGUE.values(),
+    ...CODE_CATALOGUE.values(),
+    ...SQLSTATE_CATALOGUE.values(),
+    ...SQLSTATE_CLASS_CATALOGUE.values(),
+    ...[...UNCODED_MESSAGE_CATALOGUE, ...MESSAGE_PATTERN_CATALOGUE].map(([, e]) => e),
+  ];
+  const pairs = new Map(entries.map(({ category, severity }) => [`${category}/${severity}`, { category, severity }]));
+  return [...pairs.values()];
+}

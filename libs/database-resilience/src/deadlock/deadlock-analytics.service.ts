@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { ErrorClassifier } from '../classification/error-classifier';
 import type { AttemptFailedEvent } from '../events/resilience-event';
@@ -7,6 +7,7 @@ import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { DataSourceRegistry } from '../engines/data-source-registry';
 import { parseLatestDeadlock, type InnodbDeadlock } from './innodb-deadlock-parser';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 interface DatabaseDeadlocks {
   seen: number;
@@ -43,7 +44,7 @@ export interface DeadlockReport {
  */
 @Injectable()
 export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly perDatabase = new Map<string, DatabaseDeadlocks>();
   private readonly unsubscribe: () => void;
   private readonly pending = new Set<Promise<unknown>>();
@@ -134,9 +135,14 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
         this.logger.warn(
           `Cannot read SHOW ENGINE INNODB STATUS on "${database}" (the PROCESS privilege is needed): ` +
             "deadlocks are still counted, without InnoDB's own account",
+          { event: 'deadlock-report-denied', database },
         );
       } else {
-        this.logger.warn(`Could not read InnoDB's deadlock report on "${database}": ${classified.message}`);
+        this.logger.warn(`Could not read InnoDB's deadlock report on "${database}": ${classified.message}`, {
+          event: 'deadlock-report-failed',
+          database,
+          category: classified.category,
+        });
       }
     }
   }

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { SharedStateStore } from '../shared-state/shared-state-store';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 export interface DegradationState {
   degraded: boolean;
@@ -23,7 +24,7 @@ const MINUTE = 60_000;
  */
 @Injectable()
 export class DegradationService implements OnModuleDestroy {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private degradedSince: number | null = null;
   private reason: string | null = null;
   private database = '';
@@ -86,7 +87,7 @@ export class DegradationService implements OnModuleDestroy {
     this.degradedSince = this.lastTroubleAt;
     this.reason = reason;
     this.database = database;
-    this.logger.warn(`Graceful degradation on: ${reason}`);
+    this.logger.warn(`Graceful degradation on: ${reason}`, { event: 'degradation-on', database });
     this.bus.emit({ type: 'degradation', at: this.degradedSince, database, degraded: true, reason });
   }
 
@@ -107,7 +108,7 @@ export class DegradationService implements OnModuleDestroy {
   private end(why: string): void {
     if (this.degradedSince === null) return;
     this.degradedSince = null;
-    this.logger.log(`Graceful degradation off (${why})`);
+    this.logger.log(`Graceful degradation off (${why})`, { event: 'degradation-off', database: this.database });
     this.bus.emit({ type: 'degradation', at: Date.now(), database: this.database, degraded: false, reason: why });
     this.reason = null;
   }

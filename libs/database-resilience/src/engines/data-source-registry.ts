@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
@@ -9,6 +9,7 @@ import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import type { EngineGuard } from './database-engine';
 import { ENGINES } from './engines';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /** A guarded DataSource and what its engine presents of it. */
 export interface GuardedDataSource {
@@ -23,7 +24,7 @@ export interface GuardedDataSource {
  */
 @Injectable()
 export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly guarded = new Map<string, GuardedDataSource>();
   /** Configured names whose DataSource is of an engine the module does not support: left alone, by type. */
   private readonly unsupported = new Map<string, string>();
@@ -41,11 +42,15 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
       if (this.find(name)) continue;
       const type = this.unsupported.get(name);
       if (type === undefined) {
-        this.logger.log(`No TypeORM DataSource named "${name}" in this app: its connections are not guarded`);
+        this.logger.log(`No TypeORM DataSource named "${name}" in this app: its connections are not guarded`, {
+          event: 'data-source-missing',
+          database: name,
+        });
       } else {
         this.logger.warn(
           `DataSource "${name}" is of type "${type}": only MySQL and MariaDB (mysql2) are supported, so it is left ` +
             'alone (not guarded, not health-checked, no transaction() or execute() on it)',
+          { event: 'data-source-unsupported', database: name, type: String(type) },
         );
       }
     }

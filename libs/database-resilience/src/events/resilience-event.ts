@@ -62,6 +62,13 @@ export interface BreakerStateEvent {
   readonly state: CircuitState;
 }
 
+/** An open breaker turned a call away without touching the server (emitted in the caller's async context). */
+export interface BreakerRejectedEvent {
+  readonly type: 'breaker-rejected';
+  readonly at: number;
+  readonly database: string;
+}
+
 /** Graceful degradation turned on or off (emitted by the degradation service). */
 export interface DegradationEvent {
   readonly type: 'degradation';
@@ -125,6 +132,7 @@ export type ResilienceEvent =
   | CommitSettledEvent
   | DeadlockClusterEvent
   | BreakerStateEvent
+  | BreakerRejectedEvent
   | DegradationEvent
   | QueryEvent
   | SlowQueryEvent

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { ResilienceEvent } from './resilience-event';
+import { ResilienceLogger } from './resilience-logger';
 
 export type ResilienceListener = (event: ResilienceEvent) => void;
 
@@ -10,7 +11,7 @@ export type ResilienceListener = (event: ResilienceEvent) => void;
  */
 @Injectable()
 export class ResilienceEvents {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private listeners: ResilienceListener[] = [];
   /** `query` events (one per statement) go only to those who asked: the hot path stays short. */
   private queryListeners: ResilienceListener[] = [];
@@ -35,7 +36,9 @@ export class ResilienceEvents {
       try {
         listener(event);
       } catch (error) {
-        this.logger.warn(`A resilience event listener failed on ${event.type}: ${(error as Error).message}`);
+        this.logger.warn(`A resilience event listener failed on ${event.type}: ${(error as Error).message}`, {
+          event: 'listener-failed',
+        });
       }
     }
   }

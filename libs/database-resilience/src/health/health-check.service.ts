@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import type { CircuitState } from '../circuit-breaker/circuit-breaker';
@@ -10,6 +10,7 @@ import type { PoolFigures } from '../engines/database-engine';
 import { PoolMonitor } from '../pool/pool-monitor';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { DataSourceRegistry, type GuardedDataSource } from '../engines/data-source-registry';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 export type HealthStatus = 'up' | 'degraded' | 'down';
 
@@ -37,7 +38,7 @@ const INTERVAL_NAME = 'database-resilience-health-check';
  */
 @Injectable()
 export class HealthCheckService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly latest = new Map<string, DatabaseHealth>();
   private running: Promise<DatabaseHealth[]> | undefined;
   private skippedRuns = 0;
@@ -115,8 +116,8 @@ export class HealthCheckService implements OnApplicationBootstrap, OnModuleDestr
     const previous = this.latest.get(name)?.status;
     if (previous !== status && (previous !== undefined || status !== 'up')) {
       const line = `Health check: "${name}" is ${status}${classified ? ` (${classified.message})` : ''}`;
-      if (status === 'up') this.logger.log(line);
-      else this.logger.warn(line);
+      if (status === 'up') this.logger.log(line, { event: 'health-up', database: name });
+      else this.logger.warn(line, { event: `health-${status}`, database: name });
     }
     const health: DatabaseHealth = {
       database: name,

@@ -1,4 +1,4 @@
-import { Catch, Inject, Injectable, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, Inject, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { ErrorClassifier } from '../classification/error-classifier';
@@ -11,6 +11,7 @@ import { DatabaseError } from './database-error.matcher';
 import { httpErrorFor } from './database-http-error';
 import { routeOf } from './request-context.middleware';
 import { requestIdFor } from './request-id';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /** The JSON body of a database error answer. Stable fields; never SQL, values or a stack. */
 export interface DatabaseErrorBody {
@@ -44,7 +45,7 @@ const REASONS: Record<number, string> = {
 @Catch(DatabaseError)
 @Injectable()
 export class DatabaseExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
 
   constructor(
     private readonly classifier: ErrorClassifier,
@@ -87,6 +88,13 @@ export class DatabaseExceptionFilter implements ExceptionFilter {
       this.logger.error(
         `${routeOf(request)} answered 500 ${answer.code}: ${classified.name} ` +
           `(${classified.message}) [request ${requestId}]`,
+        {
+          event: 'answered-500',
+          database: resilienceDetailsOf(error)?.database,
+          category: classified.category,
+          code: answer.code,
+          requestId,
+        },
       );
     }
     adapter.reply(response, body, answer.status);

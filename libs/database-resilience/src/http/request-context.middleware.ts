@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { requestContext, type RequestContext } from '../context/request-context';
 import { requestIdFor } from './request-id';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 interface HttpRequest {
   method?: string;
@@ -33,7 +34,7 @@ export function routeOf(request: HttpRequest): string {
  */
 @Injectable()
 export class RequestContextMiddleware implements NestMiddleware {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
 
   constructor(
     private readonly events: ResilienceEvents,
@@ -57,7 +58,12 @@ export class RequestContextMiddleware implements NestMiddleware {
       const durationMs = performance.now() - startedAt;
       if (durationMs < slowRequestMs) return;
       const route = routeOf(request);
-      this.logger.warn(`Slow request: ${route} took ${Math.round(durationMs)} ms [request ${requestId}]`);
+      this.logger.warn(`Slow request: ${route} took ${Math.round(durationMs)} ms [request ${requestId}]`, {
+        event: 'slow-request',
+        route,
+        requestId,
+        durationMs: Math.round(durationMs),
+      });
       this.events.emit({ type: 'slow-request', at: Date.now(), route, requestId, durationMs });
     });
     requestContext.run(context, next);

@@ -1,20 +1,37 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
+import { catalogueSeries } from '../classification/error-catalogue';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { DegradationService } from '../degradation/degradation.service';
+import type { AlertRule } from '../events/alert';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
+import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { PoolMonitor } from '../pool/pool-monitor';
 import { METRIC, liveGaugeSources, type GaugeSource } from './metric-providers';
 import { QueryDurationHistogram } from './query-duration.histogram';
 
 const STATES = ['closed', 'open', 'half-open'] as const;
+const ALERT_RULES: readonly AlertRule[] = [
+  'severe-error',
+  'error-rate',
+  'breaker-open',
+  'degraded',
+  'deadlock-cluster',
+];
 
 /** Feeds the Prometheus metrics from the module's events, and the gauges at scrape time. */
 @Injectable()
-export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDestroy {
+export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private unsubscribe: () => void = () => undefined;
   private readonly queryDuration = QueryDurationHistogram.shared();
 
@@ -33,11 +50,27 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnModuleDes
     @InjectMetric(METRIC.slowQueries) private readonly slowQueries: Counter<string>,
     @InjectMetric(METRIC.slowRequests) private readonly slowRequests: Counter<string>,
     @InjectMetric(METRIC.alerts) private readonly alerts: Counter<string>,
+    @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {}
 
   onModuleInit(): void {
     liveGaugeSources.add(this);
     this.unsubscribe = this.events.subscribe((event) => this.observe(event), { queries: true });
+  }
+
+  /**
+   * The counters alert rules take `increase()` of start at 0 for every configured database: a series that first
+   * appears already at 6 deadlocks shows Prometheus no increase, and the alert would never fire.
+   */
+  onApplicationBootstrap(): void {
+    for (const database of this.options.databases) {
+      for (const { category, severity } of catalogueSeries()) this.errors.inc({ database, category, severity }, 0);
+      this.deadlocks.inc({ database }, 0);
+      for (const outcome of ['scheduled', 'recovered', 'exhausted']) this.retries.inc({ database, outcome }, 0);
+      for (const committed of ['true', 'false']) this.ambiguousCommits.inc({ database, committed }, 0);
+      this.slowQueries.inc({ database }, 0);
+      for (const rule of ALERT_RULES) this.alerts.inc({ rule, database }, 0);
+    }
   }
 
   onModuleDestroy(): void {

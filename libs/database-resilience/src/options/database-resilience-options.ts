@@ -199,4 +199,16 @@ export interface DatabaseResilienceOptions {
     intervalMs?: number | null;
     email?: boolean;
   };
+  /**
+   * Retries, deadlocks, breaker rejections and commits of unknown outcome as events of the active OpenTelemetry
+   * span, when `@opentelemetry/api` is installed. Default true (nothing happens without the package).
+   */
+  tracing?: boolean;
+  logs?: {
+    /**
+     * The module's log lines as objects with stable fields (`event`, `database`, `category`, `code`, `message`)
+     * for a JSON logger (Nest's `ConsoleLogger({ json: true })`, or the app's own). Default false: one line of text.
+     */
+    json?: boolean;
+  };
 }

@@ -17,3 +17,14 @@ export function loadOptionalPeer<T>(name: string, neededFor: string): T {
     throw error;
   }
 }
+
+/** An optional peer used when it is there (no option asks for it): undefined when it is not installed. */
+export function optionalPeerIfInstalled<T>(name: string): T | undefined {
+  try {
+    return require(name) as T;
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (code === 'MODULE_NOT_FOUND' && String(message).includes(`'${name}'`)) return undefined;
+    throw error;
+  }
+}

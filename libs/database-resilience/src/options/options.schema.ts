@@ -235,6 +235,8 @@ export const optionsSchema = z.strictObject({
       email: z.boolean({ error: 'must be true or false' }).default(false),
     })
     .prefault({}),
+  tracing: z.boolean({ error: 'must be true or false' }).default(true),
+  logs: z.strictObject({ json: z.boolean({ error: 'must be true or false' }).default(false) }).prefault({}),
 });
 
 /** Options with every default filled in: what the module's parts read. */

@@ -1,6 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSourceRegistry } from '../engines/data-source-registry';
 import type { PoolFigures } from '../engines/database-engine';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /** At most one saturation warning per database in this time. */
 const WARN_EVERY_MS = 60_000;
@@ -8,7 +9,7 @@ const WARN_EVERY_MS = 60_000;
 /** The connection pools of the guarded DataSources: figures on demand, and a warning when one is saturated. */
 @Injectable()
 export class PoolMonitor {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly lastWarned = new Map<string, number>();
 
   constructor(private readonly dataSources: DataSourceRegistry) {}
@@ -33,6 +34,7 @@ export class PoolMonitor {
       this.logger.warn(
         `Connection pool of "${name}" is saturated: ${figures.inUse}/${figures.limit} connections in use, ` +
           `${figures.waiting} callers waiting. Raise poolSize, shorten transactions, or look for a slow query.`,
+        { event: 'pool-saturated', database: name, waiting: figures.waiting },
       );
     }
     return all;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { PREPARE_GUARD, ResilienceService } from './resilience.service';
@@ -7,11 +7,12 @@ import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import type { RetryableOptions } from './retry-options';
 import { retryPolicy } from './retry-policy';
 import { RETRYABLE_METADATA } from './retryable.decorator';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /** Wraps every `@Retryable()` method of every provider at start-up, as @nestjs/schedule's explorer does. */
 @Injectable()
 export class RetryableExplorer implements OnModuleInit {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -41,6 +42,7 @@ export class RetryableExplorer implements OnModuleInit {
       if (!wrapper.isDependencyTreeStatic() || !instance) {
         this.logger.warn(
           `@Retryable() on ${operation} is ignored: request-scoped providers cannot be wrapped at start-up`,
+          { event: 'retryable-ignored' },
         );
         continue;
       }

@@ -1,9 +1,10 @@
-import { Logger } from '@nestjs/common';
+
 import type { Redis } from 'ioredis';
 import { loadOptionalPeer } from '../options/optional-peer';
 import { redactMessage } from '../classification/redaction';
 import { decodeMessage, encodeMessage } from './shared-state-message';
 import { SharedStateStore, type SharedStateMessage } from './shared-state-store';
+import { ResilienceLogger } from '../events/resilience-logger';
 
 /** Sources (keys, the channel) named in a warning about a bad entry: each once, up to this many. */
 const WARNED_SOURCES_LIMIT = 100;
@@ -14,7 +15,7 @@ const WARNED_SOURCES_LIMIT = 100;
  * breakers go on with their local state, and one warning says so until Redis is back.
  */
 export class RedisSharedStateStore extends SharedStateStore {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly channel: string;
@@ -84,7 +85,9 @@ export class RedisSharedStateStore extends SharedStateStore {
       try {
         listener(message);
       } catch (error) {
-        this.logger.warn(`A shared-state message could not be applied: ${redactMessage((error as Error).message)}`);
+        this.logger.warn(`A shared-state message could not be applied: ${redactMessage((error as Error).message)}`, {
+          event: 'shared-state-not-applied',
+        });
       }
     });
   }
@@ -137,7 +140,9 @@ export class RedisSharedStateStore extends SharedStateStore {
     const shown = source.length > 200 ? `${source.slice(0, 200)}…` : source;
     if (this.warnedSources.has(shown) || this.warnedSources.size >= WARNED_SOURCES_LIMIT) return;
     this.warnedSources.add(shown);
-    this.logger.warn(`Ignored shared state from Redis ${JSON.stringify(shown)}: ${problem}`);
+    this.logger.warn(`Ignored shared state from Redis ${JSON.stringify(shown)}: ${problem}`, {
+      event: 'shared-state-ignored',
+    });
   }
 
   async close(): Promise<void> {
@@ -150,12 +155,13 @@ export class RedisSharedStateStore extends SharedStateStore {
     this.warned = true;
     this.logger.warn(
       `Redis unavailable for the shared circuit-breaker state (${redactMessage(error.message)}): breakers use their local state until it is back`,
+      { event: 'redis-unavailable' },
     );
   }
 
   private available(): void {
     if (!this.warned) return;
     this.warned = false;
-    this.logger.log('Redis is back: circuit-breaker state is shared again');
+    this.logger.log('Redis is back: circuit-breaker state is shared again', { event: 'redis-back' });
   }
 }

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+
 import type { DataSource } from 'typeorm';
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import type { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
@@ -15,6 +15,7 @@ import { StatementKiller } from './statement-deadline';
 import { StatementGuard } from './statement-guard';
 import { StatementReporter } from './statement-reporter';
 import { Watchdog } from './watchdog';
+import { ResilienceLogger } from '../../events/resilience-logger';
 
 /** How late the default bounds (pool wait, `queries.timeoutMs`) may fire. */
 const WATCHDOG_TICK_MS = 100;
@@ -39,7 +40,7 @@ export interface GuardSettings {
  * recorded once). This file is the statement path; it runs for every statement, so it stays on callbacks.
  */
 export class ConnectionGuard {
-  private readonly logger = new Logger('DatabaseResilience');
+  private readonly logger = new ResilienceLogger();
   private readonly states = new WeakMap<Mysql2Connection, ConnectionState>();
   private readonly watchdog = new Watchdog(WATCHDOG_TICK_MS);
   private readonly pool: PoolBorrow;
@@ -73,7 +74,10 @@ export class ConnectionGuard {
   install(): void {
     const driver = this.dataSource.driver as unknown as ObtainingDriver & PooledDriver & { [GUARDED]?: boolean };
     if (typeof driver.obtainMasterConnection !== 'function') {
-      this.logger.warn(`DataSource "${this.database}" is not a MySQL/MariaDB DataSource; it is not guarded`);
+      this.logger.warn(`DataSource "${this.database}" is not a MySQL/MariaDB DataSource; it is not guarded`, {
+        event: 'data-source-not-guarded',
+        database: this.database,
+      });
       return;
     }
     if (driver[GUARDED]) return;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '@nestjs/common';
+import type { ResilienceLogger } from '../../events/resilience-logger';
 import { ErrorClassifier } from '../../classification/error-classifier';
 import { resolveOptions } from '../../options/options.schema';
 import { fakeConnection } from './fake-connection.spec-support';
@@ -8,7 +8,7 @@ import { ReplicaRouting } from './replica-routing';
 import { Watchdog } from './watchdog';
 
 describe('ReplicaRouting', () => {
-  const logger = { warn: jest.fn() } as unknown as Logger;
+  const logger = { warn: jest.fn() } as unknown as ResilienceLogger;
   const watchdog = new Watchdog(100);
   afterAll(() => watchdog.stop());
   const routing = () =>

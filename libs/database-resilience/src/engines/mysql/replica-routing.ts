@@ -1,4 +1,4 @@
-import type { Logger } from '@nestjs/common';
+import type { ResilienceLogger } from '../../events/resilience-logger';
 import type { DataSource } from 'typeorm';
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import { housekeeping } from '../../context/unit-of-work';
@@ -32,7 +32,7 @@ export class ReplicaRouting {
     private readonly retryMs: number,
     private readonly pool: PoolBorrow,
     private readonly classifier: ErrorClassifier,
-    private readonly logger: Logger,
+    private readonly logger: ResilienceLogger,
   ) {}
 
   /** A replica connection (`instrument`ed), or the primary's (`primary`) while the replicas are down. */
@@ -51,6 +51,7 @@ export class ReplicaRouting {
         this.downUntil = Date.now() + this.retryMs;
         this.logger.warn(
           `Replicas of "${this.database}" unavailable (${this.classifier.classify(error).message}): reads go to the primary for ${this.retryMs} ms`,
+          { event: 'replicas-unavailable', database: this.database },
         );
       }
     }
@@ -75,6 +76,7 @@ export class ReplicaRouting {
         } catch (error) {
           this.logger.warn(
             `Could not put node ${nodeId} of "${this.database}" back: ${this.classifier.classify(error).message}`,
+            { event: 'node-not-restored', database: this.database },
           );
         }
       }, this.retryMs).unref();
