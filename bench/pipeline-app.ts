@@ -93,7 +93,11 @@ function appModule(variant: PipelineVariant) {
   const resilience =
     variant === 'without the module'
       ? []
-      : [DatabaseResilienceModule.forRoot({ requestContext: variant === "+ the module's middleware (requestContext: true)" })];
+      : [
+          DatabaseResilienceModule.forRoot({
+            requestContext: variant === "+ the module's middleware (requestContext: true)",
+          }),
+        ];
 
   @Module({
     imports: [

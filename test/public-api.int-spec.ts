@@ -13,6 +13,7 @@ const PUBLIC_API = [
   'AlertsService',
   'AttemptFailedEvent',
   'BreakerStateEvent',
+  'BreakerRejectedEvent',
   'CircuitBreaker',
   'CircuitBreakerRegistry',
   'CircuitBreakerSnapshot',

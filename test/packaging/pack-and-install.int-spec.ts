@@ -39,7 +39,14 @@ describe('the packed library in a separate Nest app', () => {
     expect(listing).toContain('package/dist/index.js');
     expect(listing).toContain('package/dist/index.d.ts');
     expect(listing).toContain('package/package.json');
-    for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/admin/assets/dashboard.js']) {
+    for (const file of [
+      'README.md',
+      'LICENSE',
+      'CHANGELOG.md',
+      'dist/admin/assets/dashboard.js',
+      'monitoring/prometheus/db-resilience.rules.yml',
+      'monitoring/grafana/db-resilience.dashboard.json',
+    ]) {
       expect(listing).toContain(`package/${file}`);
     }
     expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]); // no source maps pointing at missing sources
@@ -58,13 +65,13 @@ describe('the packed library in a separate Nest app', () => {
         'prom-client',
       ]),
     );
-    for (const optional of ['ioredis', 'nodemailer', 'helmet']) {
+    for (const optional of ['ioredis', 'nodemailer', 'helmet', '@opentelemetry/api']) {
       expect(manifest.dependencies[optional]).toBeUndefined();
       expect(manifest.peerDependenciesMeta[optional]).toEqual({ optional: true });
     }
   });
 
-  it('installs without its optional peers (ioredis, nodemailer, helmet), compiles and boots in a fresh app', () => {
+  it('installs without its optional peers (ioredis, nodemailer, helmet, @opentelemetry/api), compiles and boots in a fresh app', () => {
     const app = join(scratch, 'app');
     mkdirSync(join(app, 'src'), { recursive: true });
     const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));

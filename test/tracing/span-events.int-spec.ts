@@ -46,7 +46,11 @@ describe('OpenTelemetry: span events on the active span', () => {
     trace.setGlobalTracerProvider(provider);
     scratch = await useScratchDatabase('dr_otel');
     proxy = await new FaultProxy('127.0.0.1', 3306).start();
-    app = await resilientApp({ database: scratch.database, port: proxy.port, options: { healthCheck: { enabled: false } } });
+    app = await resilientApp({
+      database: scratch.database,
+      port: proxy.port,
+      options: { healthCheck: { enabled: false } },
+    });
     side = await scratch.connect();
     await side.query('CREATE TABLE accounts (id INT PRIMARY KEY, balance INT NOT NULL) ENGINE=InnoDB');
     await side.query('INSERT INTO accounts VALUES (1, 100), (2, 100), (3, 100), (4, 100), (5, 100)');

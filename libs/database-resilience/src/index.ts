@@ -21,6 +21,7 @@ export type {
   CommitSettledEvent,
   DeadlockClusterEvent,
   BreakerStateEvent,
+  BreakerRejectedEvent,
   DegradationEvent,
   QueryEvent,
   SlowQueryEvent,

@@ -1,6 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Body, Controller, Get, Header, HttpCode, Inject, NotFoundException, Param, Post, Req, Res, UseGuards, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Req,
+  Res,
+  UseGuards,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { AdminAuthThrottle } from './admin-auth-throttle';

@@ -47,13 +47,11 @@ export class HealthReportService implements OnApplicationBootstrap, OnModuleDest
     });
     lines.forEach((line) => this.logger.log(`Health report: ${line}`, { event: 'health-report' }));
     if (this.options.reports.email && this.alerts.email) {
-      await this.alerts.email
-        .deliver('Database health report', lines.join('\n'))
-        .catch((error: unknown) =>
-          this.logger.warn(`Health report e-mail failed: ${redactMessage(String((error as Error)?.message ?? error))}`, {
-            event: 'health-report-email-failed',
-          }),
-        );
+      await this.alerts.email.deliver('Database health report', lines.join('\n')).catch((error: unknown) =>
+        this.logger.warn(`Health report e-mail failed: ${redactMessage(String((error as Error)?.message ?? error))}`, {
+          event: 'health-report-email-failed',
+        }),
+      );
     }
     return lines;
   }

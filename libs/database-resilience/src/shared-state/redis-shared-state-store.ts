@@ -1,4 +1,3 @@
-
 import type { Redis } from 'ioredis';
 import { loadOptionalPeer } from '../options/optional-peer';
 import { redactMessage } from '../classification/redaction';

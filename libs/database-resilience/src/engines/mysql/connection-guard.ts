@@ -1,4 +1,3 @@
-
 import type { DataSource } from 'typeorm';
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import type { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
