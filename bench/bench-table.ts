@@ -44,7 +44,9 @@ export async function measure(
       r.name,
       formatNs(r.median),
       formatNs(r.p99),
-      r === baseline ? '—' : `+${formatNs(r.median - baseline.median)}`,
+      r === baseline
+        ? '—'
+        : `${r.median >= baseline.median ? '+' : '-'}${formatNs(Math.abs(r.median - baseline.median))}`,
     ]),
     notes: [`Per call: batches of ${batch} calls, batch time divided by ${batch}.`, ...notes],
   };

@@ -94,7 +94,7 @@ export async function guardOverheadBench(): Promise<BenchTable> {
           'Guard as forRoot() installs it: breaker admission, pool wait and default statement timeout watched, ' +
             "statement timed into db_resilience_query_duration_seconds. The difference is the module's own work on " +
             "each statement; compare it with the app's CPU per request in the HTTP table. Run after the benchmarks " +
-            'above, with an AsyncLocalStorage in use in the process, which makes every promise dearer on Node 20.',
+            'above, with an AsyncLocalStorage in use in the process, which on Node 20 and 22 makes every promise dearer (on Node 24 each run() costs instead).',
         ],
       },
     );

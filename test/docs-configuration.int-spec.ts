@@ -53,3 +53,22 @@ describe('docs speak of what is built', () => {
     expect(stale).toEqual([]);
   });
 });
+
+/** One source for figures: every measured figure README and the docs quote is in docs/BENCHMARKS.md as written. */
+describe('figures come from docs/BENCHMARKS.md', () => {
+  const read = (file: string) => readFileSync(join(__dirname, '..', file), 'utf8').replace(/\s+/g, ' ');
+  const benchmarks = read('docs/BENCHMARKS.md');
+
+  it.each(['README.md', 'docs/ARCHITECTURE.md', 'docs/CONFIGURATION.md', 'docs/OPERATIONS.md'])('%s', (file) => {
+    const text = read(file);
+    const missing: string[] = [];
+    // Times (`+1.66 µs`, `282 µs`), signed percentages (`+12.1 %`), ratios to a baseline (`1.02×`).
+    for (const [token] of text.matchAll(/[+-]?\d[\d.]*\s?(?:µs|ns)\b|[+-]\d[\d.]*\s?%/g)) {
+      if (!benchmarks.includes(token)) missing.push(token);
+    }
+    for (const [, ratio] of text.matchAll(/(\d+\.\d+)×/g)) {
+      if (!benchmarks.includes(`| ${ratio} |`)) missing.push(`${ratio}×`);
+    }
+    expect(missing).toEqual([]);
+  });
+});
