@@ -82,4 +82,11 @@ describe('repository layout, docker-compose.yml and .env.example', () => {
     const unknown = Object.keys(api.environment).filter((name) => !example.has(name));
     expect(unknown).toEqual([]);
   });
+
+  it('targets the current Node LTS: engines and the compose image on Node 22 or later', () => {
+    for (const manifest of ['package.json', 'libs/database-resilience/package.json']) {
+      expect({ manifest, node: JSON.parse(read(manifest)).engines.node }).toEqual({ manifest, node: '>=22' });
+    }
+    expect(parse(read('docker-compose.yml')).services.api.image).toMatch(/^node:(2[2-9]|[3-9]\d)\b/);
+  });
 });
