@@ -56,6 +56,7 @@ const PUBLIC_API = [
   'MatchedBy',
   'NonEssential',
   'PoolAcquireTimeoutError',
+  'RetryBudgetExhaustedError',
   'PoolFigures',
   'PoolMonitor',
   'QueryEvent',

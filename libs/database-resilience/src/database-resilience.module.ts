@@ -25,6 +25,7 @@ import { resolveOptions, type ResolvedResilienceOptions } from './options/option
 import { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 import { ResilienceEvents } from './events/resilience-events';
 import { ResilienceService } from './retry/resilience.service';
+import { RetryBudgets } from './retry/retry-budgets';
 import { RetryableExplorer } from './retry/retryable.explorer';
 import { DataSourceRegistry } from './engines/data-source-registry';
 import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
@@ -66,6 +67,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     CircuitBreakerRegistry,
     DataSourceRegistry,
     ResilienceService,
+    RetryBudgets,
     RetryableExplorer,
     ErrorStatisticsService,
     DeadlockAnalyticsService,

@@ -50,6 +50,7 @@ export { DegradationService, type DegradationState } from './degradation/degrada
 export { NonEssential } from './degradation/non-essential.decorator';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';
 export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
+export { RetryBudgetExhaustedError } from './errors/retry-budget-exhausted.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';
 
 export { ErrorClassifier } from './classification/error-classifier';

@@ -169,6 +169,11 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   // The module's own errors.
   ['CIRCUIT_OPEN', entry('CIRCUIT_OPEN', C.CIRCUIT_OPEN, V.HIGH, A.CIRCUIT_BREAK, S.NEVER)],
   ['POOL_ACQUIRE_TIMEOUT', entry('POOL_ACQUIRE_TIMEOUT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
+  // The retry budget refused a retry: the failure inside was already counted where it happened.
+  [
+    'RETRY_BUDGET_EXHAUSTED',
+    entry('RETRY_BUDGET_EXHAUSTED', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: false }),
+  ],
   [
     'DEADLINE_EXCEEDED',
     entry('DEADLINE_EXCEEDED', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: true }),

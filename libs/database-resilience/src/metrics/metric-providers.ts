@@ -21,6 +21,8 @@ export const METRIC = {
   slowRequests: 'db_resilience_slow_requests_total',
   poolConnections: 'db_resilience_pool_connections',
   alerts: 'db_resilience_alerts_total',
+  retryBudgetAvailable: 'db_resilience_retry_budget_available',
+  retryBudgetRefused: 'db_resilience_retry_budget_refused_total',
 } as const;
 
 /**
@@ -33,6 +35,8 @@ export interface GaugeSource {
   collectDegraded(gauge: Gauge): void;
   collectPools(gauge: Gauge): void;
   collectBreakerRejections(counter: Counter): void;
+  collectRetryBudgets(gauge: Gauge): void;
+  collectRetryBudgetRefusals(counter: Counter): void;
 }
 export const liveGaugeSources = new Set<GaugeSource>();
 
@@ -120,5 +124,17 @@ export const metricProviders = [
     name: METRIC.alerts,
     help: 'Alerts raised, by rule and database (those held back by the cooldown are not counted)',
     labelNames: ['rule', 'database'],
+  }),
+  makeGaugeProvider({
+    name: METRIC.retryBudgetAvailable,
+    help: 'Retries the retry budget of each database still allows on this instance now (retryBudget)',
+    labelNames: ['database'],
+    collect: collectFrom((source, gauge) => source.collectRetryBudgets(gauge)),
+  }),
+  makeCounterProvider({
+    name: METRIC.retryBudgetRefused,
+    help: 'Retries the retry budget refused: the unit of work failed with RetryBudgetExhaustedError instead',
+    labelNames: ['database'],
+    collect: collectFrom<Counter>((source, counter) => source.collectRetryBudgetRefusals(counter)),
   }),
 ];

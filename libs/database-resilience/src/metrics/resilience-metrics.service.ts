@@ -17,6 +17,7 @@ import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { PoolMonitor } from '../pool/pool-monitor';
+import { RetryBudgets } from '../retry/retry-budgets';
 import { METRIC, liveGaugeSources, type GaugeSource } from './metric-providers';
 import { QueryDurationHistogram } from './query-duration.histogram';
 
@@ -40,6 +41,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
     private readonly breakers: CircuitBreakerRegistry,
     private readonly degradation: DegradationService,
     private readonly pools: PoolMonitor,
+    private readonly budgets: RetryBudgets,
     @InjectMetric(METRIC.errors) private readonly errors: Counter<string>,
     @InjectMetric(METRIC.retries) private readonly retries: Counter<string>,
     @InjectMetric(METRIC.deadlocks) private readonly deadlocks: Counter<string>,
@@ -85,6 +87,17 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
 
   collectBreakerRejections(counter: Counter): void {
     for (const { name, rejected } of this.breakers.list()) counter.inc({ database: name }, rejected);
+  }
+
+  collectRetryBudgets(gauge: Gauge): void {
+    for (const [database, budget] of this.budgets.entries()) {
+      const available = budget.available();
+      if (Number.isFinite(available)) gauge.set({ database }, Math.floor(available));
+    }
+  }
+
+  collectRetryBudgetRefusals(counter: Counter): void {
+    for (const [database, budget] of this.budgets.entries()) counter.inc({ database }, budget.refused);
   }
 
   collectDegraded(gauge: Gauge): void {

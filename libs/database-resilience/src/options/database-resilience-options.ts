@@ -200,6 +200,21 @@ export interface DatabaseResilienceOptions {
     email?: boolean;
   };
   /**
+   * Bounds the retries of each database on this instance, as Finagle's RetryBudget: over `windowMs`, retries stay
+   * below `ratio` × first attempts + `minRetriesPerSecond`; past that a unit that would be retried fails with
+   * `RetryBudgetExhaustedError`. A first attempt is never refused.
+   */
+  retryBudget?: {
+    /** Default true. */
+    enabled?: boolean;
+    /** Retries per first attempt. Default 0.2. */
+    ratio?: number;
+    /** Retries allowed per second whatever the traffic. Default 10. */
+    minRetriesPerSecond?: number;
+    /** Default 10 000 ms. */
+    windowMs?: number;
+  };
+  /**
    * Retries, deadlocks, breaker rejections and commits of unknown outcome as events of the active OpenTelemetry
    * span, when `@opentelemetry/api` is installed. Default true (nothing happens without the package).
    */

@@ -235,6 +235,14 @@ export const optionsSchema = z.strictObject({
       email: z.boolean({ error: 'must be true or false' }).default(false),
     })
     .prefault({}),
+  retryBudget: z
+    .strictObject({
+      enabled: z.boolean({ error: 'must be true or false' }).default(true),
+      ratio: z.number({ error: 'must be a number from 0 to 10' }).min(0).max(10).default(0.2),
+      minRetriesPerSecond: z.number({ error: 'must be a number from 0 to 100000' }).min(0).max(100_000).default(10),
+      windowMs: milliseconds(1000, 3_600_000).default(10_000),
+    })
+    .prefault({}),
   tracing: z.boolean({ error: 'must be true or false' }).default(true),
   logs: z.strictObject({ json: z.boolean({ error: 'must be true or false' }).default(false) }).prefault({}),
 });

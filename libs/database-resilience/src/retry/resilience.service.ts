@@ -8,6 +8,7 @@ import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { validateIdempotencyKey } from '../options/idempotency-key';
 import type { ExecuteOptions, GuardOptions, RetryPolicy, TransactionOptions } from './retry-options';
 import { RetryPolicies } from './retry-policy';
+import { RetryBudgets } from './retry-budgets';
 import { RetryRunner } from './retry-runner';
 import { runTransactionAttempt } from './transaction-attempt';
 import { unitOfWork, type UnitOfWork } from '../context/unit-of-work';
@@ -33,9 +34,10 @@ export class ResilienceService {
     private readonly events: ResilienceEvents,
     private readonly dataSources: DataSourceRegistry,
     breakers: CircuitBreakerRegistry,
+    budgets: RetryBudgets,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {
-    this.runner = new RetryRunner(classifier, events, breakers);
+    this.runner = new RetryRunner(classifier, events, breakers, budgets);
     this.policies = new RetryPolicies(options.retry);
   }
 

@@ -11,7 +11,9 @@ import { databaseErrorMarkOf, markDatabaseError, markOutcomeUnknown } from '../e
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import { resilienceDetailsOf } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
+import { RetryBudgets } from './retry-budgets';
 import { RetryRunner } from './retry-runner';
+import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
 import { unitOfWork } from '../context/unit-of-work';
 
 const deadlock = () =>
@@ -56,7 +58,7 @@ describe('RetryRunner (fake timers)', () => {
       bus,
       new MemorySharedStateStore(),
     );
-    runner = new RetryRunner(new ErrorClassifier(), bus, breakers, () => 0.5);
+    runner = new RetryRunner(new ErrorClassifier(), bus, breakers, new RetryBudgets(resolveOptions({})), () => 0.5);
   });
   afterEach(() => jest.useRealTimers());
 
@@ -78,6 +80,30 @@ describe('RetryRunner (fake timers)', () => {
     expect(work).toHaveBeenCalledTimes(3);
     expect(elapsed).toBe(100 + 200);
     expect(events.map((e) => e.type)).toEqual(['attempt-failed', 'attempt-failed', 'recovered']);
+  });
+
+  it('a spent retry budget fails the unit with RetryBudgetExhaustedError instead of retrying; first attempts still run', async () => {
+    const spent = new RetryBudgets(resolveOptions({ retryBudget: { ratio: 0.5, minRetriesPerSecond: 0 } }));
+    const bus = new ResilienceEvents();
+    bus.subscribe((e) => events.push(e));
+    const budgeted = new RetryRunner(new ErrorClassifier(), bus, breakers, spent, () => 0.5);
+    // Two units of work: one retry allowed (0.5 × 2 first attempts), taken by the first.
+    const first = failing(deadlock);
+    const second = failing(deadlock);
+    const firstRun = settle(budgeted.run(first, unit, policy()));
+    const { error } = await settle(budgeted.run(second, unit, policy()));
+    expect((await firstRun).value).toBe('ok');
+    expect(first).toHaveBeenCalledTimes(2);
+    expect(second).toHaveBeenCalledTimes(1);
+    expect(error).toBeInstanceOf(RetryBudgetExhaustedError);
+    expect((error as Error).cause).toMatchObject({ errno: 1213 });
+    expect(spent.get('default').refused).toBe(1);
+    const gaveUp = events.filter((e) => e.type === 'attempt-failed' && !e.willRetry);
+    // Recorded as the deadlock it was; the caller's error is marked with the budget's own classification.
+    expect(gaveUp).toEqual([expect.objectContaining({ error: expect.objectContaining({ code: 'ER_LOCK_DEADLOCK' }) })]);
+    expect(databaseErrorMarkOf(error)).toMatchObject({ code: 'RETRY_BUDGET_EXHAUSTED', category: 'overload' });
+    // The budget never blocks a first attempt.
+    expect((await settle(budgeted.run(failing(), unit, policy()))).value).toBe('ok');
   });
 
   it('stops at maxAttempts and hands back the original error, enriched', async () => {

@@ -5,11 +5,14 @@ import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { databaseErrorMarkOf, markDatabaseError, outcomeUnknownOf, wasCounted } from '../errors/database-error-marks';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
 import type { ResilienceEvents } from '../events/resilience-events';
 import { backoffDelay } from './backoff';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import { attachDetails } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
+import type { RetryBudget } from './retry-budget';
+import type { RetryBudgets } from './retry-budgets';
 import { nextUnitId, unitOfWork, type UnitOfWork } from '../context/unit-of-work';
 import { requestContext } from '../context/request-context';
 
@@ -29,6 +32,7 @@ export class RetryRunner {
     private readonly classifier: ErrorClassifier,
     private readonly events: ResilienceEvents,
     private readonly breakers: CircuitBreakerRegistry,
+    private readonly budgets: RetryBudgets,
     private readonly random: () => number = Math.random,
     private readonly sleep: Sleep = realSleep,
   ) {}
@@ -45,7 +49,9 @@ export class RetryRunner {
     // Rejections are counted on the breaker, not recorded as errors: they would push real errors out of the history.
     const rejected = unit.readOnly ? undefined : breaker.rejection();
     if (rejected) return Promise.reject(rejected);
-    return this.attempts(work, unit, policy, idempotencyKey, breaker);
+    const budget = this.budgets.get(unit.database);
+    budget.firstAttempt();
+    return this.attempts(work, unit, policy, idempotencyKey, breaker, budget);
   }
 
   private async attempts<T>(
@@ -54,6 +60,7 @@ export class RetryRunner {
     policy: RetryPolicy | null,
     idempotencyKey: string | undefined,
     breaker: CircuitBreaker,
+    budget: RetryBudget,
   ): Promise<T> {
     const startedAt = Date.now();
     const unitId = nextUnitId();
@@ -73,7 +80,12 @@ export class RetryRunner {
       } catch (error) {
         const seen = this.classifier.classify(error);
         if (seen.serverUnwell && !wasCounted(error, breaker.name)) breaker.failure(); // work the connection guard did not see
-        const verdict = this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey);
+        const verdict = this.withinBudget(
+          this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey),
+          budget,
+          unit.database,
+          error,
+        );
         // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
         const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);
         // The decision the filter answers with; an app's own error inside a unit of work stays the app's.
@@ -87,6 +99,9 @@ export class RetryRunner {
           throw verdict.error;
         }
         const request = requestContext.getStore();
+        // A retry the budget refused is recorded as the failure it was (a deadlock stays a deadlock in the
+        // statistics and analytics); the caller gets the budget's error, counted by the budget.
+        const recorded = verdict.retry || !(verdict.error instanceof RetryBudgetExhaustedError) ? classified : seen;
         this.events.emit({
           type: 'attempt-failed',
           at: Date.now(),
@@ -95,7 +110,7 @@ export class RetryRunner {
           requestId: unit.requestId ?? request?.requestId,
           route: request?.route,
           attempt,
-          error: classified,
+          error: recorded,
           willRetry: verdict.retry,
           delayMs: verdict.retry ? verdict.delayMs : undefined,
         });
@@ -150,6 +165,12 @@ export class RetryRunner {
     const deadline = unit.deadline ?? requestContext.getStore()?.deadline;
     if (deadline && now + delayMs >= deadline.at) return giveUp;
     return { retry: true, delayMs };
+  }
+
+  /** A retry the database's budget cannot pay for becomes a failure of its own (the budget never blocks attempt 1). */
+  private withinBudget(verdict: Verdict, budget: RetryBudget, database: string, error: unknown): Verdict {
+    if (!verdict.retry || budget.tryRetry()) return verdict;
+    return { retry: false, error: new RetryBudgetExhaustedError(database, { cause: error }) };
   }
 
   private notifyRetry(policy: RetryPolicy | null, info: Parameters<NonNullable<RetryPolicy['onRetry']>>[0]): void {

@@ -1,0 +1,54 @@
+import { RetryBudget, type RetryBudgetPolicy } from './retry-budget';
+
+const policy: RetryBudgetPolicy = { enabled: true, ratio: 0.2, minRetriesPerSecond: 0, windowMs: 10_000 };
+
+describe('RetryBudget', () => {
+  let now = 1_000_000;
+  const clock = () => now;
+  beforeEach(() => (now = 1_000_000));
+
+  it('allows retries up to ratio × first attempts over the window, then refuses and counts', () => {
+    const budget = new RetryBudget(policy, clock);
+    for (let i = 0; i < 100; i++) budget.firstAttempt();
+    let granted = 0;
+    while (budget.tryRetry()) granted++;
+    expect(granted).toBe(20);
+    expect(budget.tryRetry()).toBe(false);
+    expect(budget.refused).toBe(2);
+  });
+
+  it('never refuses a first attempt, and a quiet service still gets its minimum rate', () => {
+    const budget = new RetryBudget({ ...policy, minRetriesPerSecond: 1 }, clock);
+    let granted = 0;
+    while (budget.tryRetry()) granted++;
+    expect(granted).toBe(10); // 1 a second over a 10 s window, with no traffic at all
+  });
+
+  it('forgets what left the window: the budget refills as time passes', () => {
+    const budget = new RetryBudget(policy, clock);
+    for (let i = 0; i < 50; i++) budget.firstAttempt();
+    while (budget.tryRetry());
+    expect(budget.available()).toBeLessThan(1);
+    now += 10_000; // the whole window later: old attempts and retries are gone
+    expect(budget.available()).toBe(0);
+    for (let i = 0; i < 50; i++) budget.firstAttempt();
+    expect(budget.available()).toBe(10);
+  });
+
+  it('slides: retries of 5 s ago still count, those of 11 s ago no longer', () => {
+    const budget = new RetryBudget(policy, clock);
+    for (let i = 0; i < 50; i++) budget.firstAttempt();
+    for (let i = 0; i < 10; i++) expect(budget.tryRetry()).toBe(true);
+    now += 5_000;
+    for (let i = 0; i < 50; i++) budget.firstAttempt();
+    expect(budget.available()).toBe(10); // 0.2 × 100 first attempts, less the 10 retries still in the window
+    now += 6_000;
+    expect(budget.available()).toBe(10); // 0.2 × the 50 left; the 10 retries left with their first attempts
+  });
+
+  it('off: every retry is allowed', () => {
+    const budget = new RetryBudget({ ...policy, enabled: false }, clock);
+    for (let i = 0; i < 1000; i++) expect(budget.tryRetry()).toBe(true);
+    expect(budget.refused).toBe(0);
+  });
+});
