@@ -168,7 +168,8 @@ describe('apps/api under database faults (e2e: interceptor, filter, health check
     const windowMs = Date.now() - windowStart; // the load's 2 s and its thread's start and end
     const connectionAttempts = proxy.accepted - acceptedBefore;
     expect(load.statuses).toEqual({ 503: load.requests });
-    expect(load.requests).toBeGreaterThan(1000);
+    // Enough requests to tell "one connection attempt per request" from none, whatever the machine's speed.
+    expect(load.requests).toBeGreaterThan(Math.max(200, 20 * connectionAttempts));
     expect(load.missingRetryAfter).toBe(0);
     expectAnsweredWithoutTheServer(load);
     // one per health check in the window, whose length includes the load thread's start (plain TypeORM: thousands)
