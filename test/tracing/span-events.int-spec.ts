@@ -10,6 +10,7 @@ import type { Connection } from 'mysql2/promise';
 import { CircuitBreakerRegistry, CircuitOpenError, CommitOutcomeUnknownError } from 'nestjs-database-resilience';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import type { ServerTarget } from '../../apps/cli/src/support/server-target';
+import { deadlockOnce } from '../support/mysql-deadlock';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 import { useScratchDatabase } from '../support/scratch-database';
 
@@ -67,26 +68,9 @@ describe('OpenTelemetry: span events on the active span', () => {
 
   it('a deadlock re-run as a whole transaction: a deadlock event and a retry event, with db.system and error.type', async () => {
     let attempts = 0;
-    let sideBlocked: Promise<unknown> | undefined;
-    const span = await inSpan('transfer', () =>
-      app.resilience.transaction(async (manager) => {
-        attempts++;
-        if (attempts === 2) {
-          // The victim rolled back: the other transaction got row 1 and finishes.
-          await sideBlocked;
-          await side.query('COMMIT');
-        }
-        await manager.query('SELECT balance FROM accounts WHERE id = 1 FOR UPDATE');
-        if (attempts === 1) {
-          // The other transaction holds rows 2-5 (heavier: InnoDB picks this one as the victim) and waits for row 1.
-          await side.query('START TRANSACTION');
-          await side.query('UPDATE accounts SET balance = balance + 1 WHERE id >= 2');
-          sideBlocked = side.query('SELECT balance FROM accounts WHERE id = 1 FOR UPDATE');
-          await new Promise((resolve) => setTimeout(resolve, 200)); // let it queue behind our lock
-          await manager.query('SELECT balance FROM accounts WHERE id = 2 FOR UPDATE'); // closes the cycle
-        }
-      }),
-    );
+    const span = await inSpan('transfer', async () => {
+      attempts = await deadlockOnce(app.resilience, side, 'accounts');
+    });
     expect(attempts).toBe(2);
     expect(eventNames(span)).toEqual(expect.arrayContaining(['db.resilience.deadlock', 'db.resilience.retry']));
     const deadlock = span.events.find((e) => e.name === 'db.resilience.deadlock')!;

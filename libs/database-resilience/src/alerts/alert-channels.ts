@@ -21,6 +21,7 @@ export function logChannel(logger: ResilienceLogger): AlertChannel {
         database: alert.database,
         severity: alert.severity,
         suppressed: alert.suppressed,
+        instance: alert.instance,
       };
       if (alert.severity === 'critical' || alert.severity === 'high') logger.error(line, fields);
       else logger.warn(line, fields);
@@ -77,8 +78,11 @@ function emailBody(alert: Alert): string {
     `Rule: ${alert.rule}`,
     `Severity: ${alert.severity}`,
     `Database: ${alert.database}`,
+    `Instance: ${alert.instance}`,
     `At: ${alert.at.toISOString()}`,
-    alert.suppressed > 0 ? `Alerts of this rule suppressed since the last mail: ${alert.suppressed}` : '',
+    alert.suppressed > 0
+      ? `Occurrences held back since the last mail (all instances sharing the store): ${alert.suppressed}`
+      : '',
     '',
     'Sent by nestjs-database-resilience. Messages are redacted: no values, no credentials.',
   ]

@@ -1,3 +1,4 @@
+import { MemorySharedStateStore } from '../shared-state/shared-state-store';
 import { Logger } from '@nestjs/common';
 import { ErrorClassifier } from '../classification/error-classifier';
 import { ResilienceEvents } from '../events/resilience-events';
@@ -19,14 +20,50 @@ describe('AlertsService', () => {
   let service: AlertsService;
   let unitId = 0;
 
-  function setUp(alerts: DatabaseResilienceOptions['alerts'] = {}) {
+  function setUp(alerts: DatabaseResilienceOptions['alerts'] = {}, store = new MemorySharedStateStore()) {
     events = new ResilienceEvents();
     received = [];
     service = new AlertsService(
       events,
-      resolveOptions({ alerts: { log: false, callbacks: [(a) => void received.push(a)], ...alerts } }),
+      resolveOptions({
+        instanceId: 'api-1',
+        alerts: { log: false, callbacks: [(a) => void received.push(a)], ...alerts },
+      }),
+      store,
     );
   }
+
+  /** A store that answers claims as told, as the fleet would. */
+  function fleet(claim: boolean | undefined, count?: number) {
+    const store = new MemorySharedStateStore();
+    const claims: Array<[string, number, number]> = [];
+    store.claimAlert = async (key, ttlMs, occurrences) => {
+      claims.push([key, ttlMs, occurrences]);
+      return claim;
+    };
+    store.takeAlertCount = async () => count;
+    return { store, claims };
+  }
+
+  it('with a fleet: sends what this instance claimed, counting the fleet; sends nothing another instance claimed', async () => {
+    const won = fleet(true, 3);
+    setUp({ fleetGatherMs: 0, cooldownMs: 60_000 }, won.store);
+    fail();
+    await service.flush();
+    expect(won.claims).toEqual([['severe-error:default', 60_000, 1]]);
+    expect(received).toEqual([expect.objectContaining({ instance: 'api-1', suppressed: 2 })]);
+
+    setUp({ fleetGatherMs: 0 }, fleet(false).store);
+    fail();
+    await service.flush();
+    expect(received).toEqual([]);
+
+    // The store cannot answer (Redis down): the instance alerts on its own.
+    setUp({ fleetGatherMs: 0 }, fleet(undefined).store);
+    fail();
+    await service.flush();
+    expect(received).toEqual([expect.objectContaining({ instance: 'api-1', suppressed: 0 })]);
+  });
 
   const fail = (error = refused, at = Date.now(), database = 'default') =>
     events.emit({
@@ -110,6 +147,7 @@ describe('AlertsService', () => {
           ],
         },
       }),
+      new MemorySharedStateStore(),
     );
     expect(() => fail()).not.toThrow();
     expect(delivered).toEqual([]); // emit returned before any channel ran: nothing waits for them

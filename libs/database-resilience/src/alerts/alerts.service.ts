@@ -9,17 +9,20 @@ import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import type { Alert, AlertRule } from '../events/alert';
 import { callbackChannel, EmailChannel, logChannel, type AlertChannel } from './alert-channels';
 import { ResilienceLogger } from '../events/resilience-logger';
+import { SharedStateStore } from '../shared-state/shared-state-store';
+import { instanceIdOf } from '../options/instance-id';
 
 const RANK: Record<`${Severity}`, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 const MINUTE = 60_000;
 
-type Draft = Omit<Alert, 'suppressed' | 'at'>;
+type Draft = Omit<Alert, 'suppressed' | 'at' | 'instance'>;
 
 /**
  * Alert rules over ResilienceEvents: a severe error (at once), too many errors a minute, a breaker opening,
  * degradation turning on, a deadlock cluster. Each rule and database is rate-limited (`cooldownMs`); the next
- * alert says how many were held back. Channels run after the request, each bounded by `channelTimeoutMs`: a
- * channel that fails or hangs is logged and dropped.
+ * alert says how many were held back. With a shared store the cooldown holds for the fleet: the instance that
+ * claims the alert sends it (naming itself), the others' occurrences are counted in it. Channels run after the
+ * request, each bounded by `channelTimeoutMs`: a channel that fails or hangs is logged and dropped.
  */
 @Injectable()
 export class AlertsService implements OnModuleDestroy {
@@ -31,11 +34,14 @@ export class AlertsService implements OnModuleDestroy {
   private readonly perMinute = new Map<string, { minute: number; errors: number; alerted: boolean }>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
+  private readonly instance: string;
 
   constructor(
     private readonly events: ResilienceEvents,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
+    private readonly store: SharedStateStore,
   ) {
+    this.instance = instanceIdOf(options);
     const { alerts } = options;
     this.email = alerts.email ? new EmailChannel(alerts.email, alerts.channelTimeoutMs) : undefined;
     this.channels = [
@@ -132,16 +138,42 @@ export class AlertsService implements OnModuleDestroy {
 
   private raise(draft: Draft, at: number): void {
     const key = `${draft.rule}:${draft.database}`;
+    const occurrences = (this.suppressed.get(key) ?? 0) + 1;
     const last = this.lastSent.get(key);
     if (last !== undefined && at - last < this.options.alerts.cooldownMs) {
-      this.suppressed.set(key, (this.suppressed.get(key) ?? 0) + 1);
+      this.suppressed.set(key, occurrences);
       return;
     }
     this.lastSent.set(key, at);
-    const alert: Alert = { ...draft, at: new Date(at), suppressed: this.suppressed.get(key) ?? 0 };
     this.suppressed.delete(key);
+    this.track(this.claimAndSend(key, draft, at, occurrences));
+  }
+
+  /** Sends the alert if this instance claims it for the fleet (or when no store shares alerts). */
+  private async claimAndSend(key: string, draft: Draft, at: number, occurrences: number): Promise<void> {
+    const { cooldownMs, fleetGatherMs } = this.options.alerts;
+    const claimed = await this.store.claimAlert?.(key, cooldownMs, occurrences);
+    if (claimed === false) return; // another instance sends it, with these occurrences counted
+    let total = occurrences;
+    if (claimed) {
+      // The others met the same incident at about the same time: count them in this alert.
+      await new Promise((resolve) => setTimeout(resolve, fleetGatherMs).unref());
+      total = (await this.store.takeAlertCount?.(key)) ?? occurrences;
+    }
+    const alert: Alert = { ...draft, at: new Date(at), suppressed: Math.max(0, total - 1), instance: this.instance };
     this.events.emit({ type: 'alert-raised', at, rule: alert.rule, database: alert.database });
     for (const channel of this.channels) this.deliver(channel, alert);
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work
+      .catch((error: unknown) =>
+        this.logger.warn(`Alert not raised: ${redactMessage(String((error as Error)?.message ?? error))}`, {
+          event: 'alert-failed',
+        }),
+      )
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
   }
 
   /** Off the caller's path, bounded, and never throwing. */

@@ -13,8 +13,10 @@ export interface Alert {
   readonly title: string;
   /** A few lines: what happened, how often, what it means. */
   readonly summary: string;
-  /** Alerts of this rule and database held back since the last one was sent. */
+  /** Alerts of this rule and database held back since the last one was sent (on every instance, with a shared store). */
   readonly suppressed: number;
+  /** The instance that raised it (`instanceId`). */
+  readonly instance: string;
 }
 
 /** A channel of your own (`alerts.callbacks`). It may be async; it never delays a request. */

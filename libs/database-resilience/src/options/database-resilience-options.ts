@@ -169,8 +169,13 @@ export interface DatabaseResilienceOptions {
     minSeverity?: `${Severity}`;
     /** More errors than this in one minute raise an alert. Default 10. */
     errorsPerMinute?: number;
-    /** One alert per rule (and database) in this time; the next says how many were suppressed. Default 300 000 ms. */
+    /**
+     * One alert per rule (and database) in this time; the next says how many were suppressed. With a shared store
+     * (Redis) once for all the instances sharing it. Default 300 000 ms.
+     */
     cooldownMs?: number;
+    /** With a shared store: how long the instance that claimed an alert waits for the others' occurrences to count them. Default 1 000 ms. */
+    fleetGatherMs?: number;
     /** Longest time a channel may take; then it is abandoned and logged. Default 5 000 ms. */
     channelTimeoutMs?: number;
     /** Alerts go to the Nest logger. Default true. */
@@ -204,6 +209,8 @@ export interface DatabaseResilienceOptions {
    * below `ratio` × first attempts + `minRetriesPerSecond`; past that a unit that would be retried fails with
    * `RetryBudgetExhaustedError`. A first attempt is never refused.
    */
+  /** This instance's name in alerts and the fleet view. Default `<hostname>:<pid>`. */
+  instanceId?: string;
   retryBudget?: {
     /** Default true. */
     enabled?: boolean;

@@ -184,6 +184,7 @@ export const optionsSchema = z.strictObject({
     .prefault({}),
   alerts: z
     .strictObject({
+      fleetGatherMs: milliseconds(0, 60_000).default(1000),
       minSeverity: oneOf(Severity).default(Severity.CRITICAL),
       errorsPerMinute: integer(1, 1_000_000).default(10),
       cooldownMs: milliseconds(0, 86_400_000).default(300_000),
@@ -235,6 +236,10 @@ export const optionsSchema = z.strictObject({
       email: z.boolean({ error: 'must be true or false' }).default(false),
     })
     .prefault({}),
+  instanceId: z
+    .string({ error: 'must be a string of letters, digits and . _ : @ - (1 to 128)' })
+    .regex(/^[\w.:@-]{1,128}$/, { error: 'must be a string of letters, digits and . _ : @ - (1 to 128)' })
+    .optional(),
   retryBudget: z
     .strictObject({
       enabled: z.boolean({ error: 'must be true or false' }).default(true),

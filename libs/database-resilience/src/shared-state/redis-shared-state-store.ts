@@ -13,6 +13,16 @@ const WARNED_SOURCES_LIMIT = 100;
  * instances that start later. Redis slow or down: commands fail fast (no offline queue, short timeouts), the
  * breakers go on with their local state, and one warning says so until Redis is back.
  */
+/**
+ * KEYS: owner, count; ARGV: origin, ttl ms, occurrences. Adds the occurrences to the fleet's count (kept twice
+ * the cooldown) and claims the alert if nobody holds it: 1 for the claimant, 0 for the others.
+ */
+const CLAIM_ALERT = `
+local won = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+redis.call('INCRBY', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 2)
+if won then return 1 else return 0 end`;
+
 export class RedisSharedStateStore extends SharedStateStore {
   private readonly logger = new ResilienceLogger();
   private readonly publisher: Redis;
@@ -89,6 +99,43 @@ export class RedisSharedStateStore extends SharedStateStore {
         });
       }
     });
+  }
+
+  override async claimAlert(key: string, ttlMs: number, occurrences: number): Promise<boolean | undefined> {
+    try {
+      const won = await this.publisher.eval(
+        CLAIM_ALERT,
+        2,
+        `${this.keyPrefix}:alert:${key}:owner`,
+        `${this.keyPrefix}:alert:${key}:count`,
+        this.origin,
+        String(ttlMs),
+        String(occurrences),
+      );
+      this.available();
+      return won === 1;
+    } catch (error) {
+      this.unavailable(error as Error);
+      return undefined;
+    }
+  }
+
+  override async takeAlertCount(key: string): Promise<number | undefined> {
+    const source = `key ${this.keyPrefix}:alert:${key}:count`;
+    let raw: string | null;
+    try {
+      raw = await this.publisher.getdel(`${this.keyPrefix}:alert:${key}:count`);
+    } catch (error) {
+      this.unavailable(error as Error);
+      return undefined;
+    }
+    if (raw === null) return 0;
+    // What Redis holds is untrusted: a count or nothing.
+    if (!/^\d{1,15}$/.test(raw)) {
+      this.ignore(source, 'is not a count');
+      return undefined;
+    }
+    return Number(raw);
   }
 
   /** Where a message is kept for instances that start later (breaker states, revoked sessions). */

@@ -25,6 +25,25 @@ export abstract class SharedStateStore implements OnModuleDestroy {
   abstract storedStates(): Promise<SharedStateMessage[]>;
   abstract close(): Promise<void>;
 
+  /**
+   * Alerts once per incident across the fleet: adds this instance's `occurrences` of alert `key` to the fleet's
+   * count and tries to claim the alert for `ttlMs` (the cooldown). Resolves true for the one instance that
+   * claimed it, false for the others, undefined when the store shares nothing or cannot answer now (the
+   * instance then decides on its own). The default shares nothing; a store of your own may implement it.
+   */
+  async claimAlert(key: string, ttlMs: number, occurrences: number): Promise<boolean | undefined> {
+    void key;
+    void ttlMs;
+    void occurrences;
+    return undefined;
+  }
+
+  /** For the instance that claimed `key`: the fleet's occurrences since the last claim (then reset), if known. */
+  async takeAlertCount(key: string): Promise<number | undefined> {
+    void key;
+    return undefined;
+  }
+
   onModuleDestroy(): Promise<void> {
     return this.close();
   }
