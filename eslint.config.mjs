@@ -27,6 +27,8 @@ export default tseslint.config(
       globals: {
         document: 'readonly',
         fetch: 'readonly',
+        FormData: 'readonly',
+        URLSearchParams: 'readonly',
         location: 'readonly',
         Node: 'readonly',
         setInterval: 'readonly',

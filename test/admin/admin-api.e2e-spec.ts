@@ -52,6 +52,8 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
   const ROUTES: Array<['get' | 'post', string]> = [
     ['get', '/database-errors'.concat('/api/statistics')],
     ['get', '/database-errors/api/recent-errors'],
+    ['get', '/database-errors/api/incidents'],
+    ['get', '/database-errors/api/timeline'],
     ['get', '/database-errors/api/health-check'],
     ['get', '/database-errors/api/circuit-breakers'],
     ['get', '/database-errors/api/deadlocks'],
@@ -118,6 +120,13 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
       await request(server).get('/database-errors/api/recent-errors?limit=0').set(bearer).expect(400);
       const ten = await request(server).get('/database-errors/api/recent-errors?limit=10').set(bearer).expect(200);
       expect(ten.body.length).toBeLessThanOrEqual(10);
+      const severity = await request(server)
+        .get('/database-errors/api/incidents?severity=fatal')
+        .set(bearer)
+        .expect(400);
+      expect(severity.body.message).toMatch(/`severity`/);
+      await request(server).get('/database-errors/api/incidents?category=<script>').set(bearer).expect(400);
+      await request(server).get('/database-errors/api/timeline?hours=1000').set(bearer).expect(400);
       await request(server).post('/database-errors/api/circuit-breakers/nope/reset').set(bearer).expect(404);
       await request(server).post('/database-errors/api/circuit-breakers/bad%20name/reset').set(bearer).expect(400);
     });

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { CircuitBreakerRegistry, DatabaseResilienceModule, DegradationService } from 'nestjs-database-resilience';
+import {
+  CircuitBreakerRegistry,
+  DatabaseResilienceModule,
+  DegradationService,
+  ResilienceService,
+} from 'nestjs-database-resilience';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { chromium, type Browser } from 'playwright-core';
 import { useScratchDatabase } from '../support/scratch-database';
 
@@ -93,6 +100,29 @@ describe('admin dashboard in a real browser (Chromium)', () => {
     await row.locator('button[data-reset="default"]').click();
     await row.locator('td.closed').waitFor({ timeout: 10_000 });
     expect(app.get(CircuitBreakerRegistry).get('default').state).toBe('closed');
+    // The timeline: the breaker opened, then closed, newest first.
+    const timeline = page.locator('#timeline');
+    await timeline.locator('li', { hasText: 'breaker of default closed' }).waitFor({ timeout: 10_000 });
+    expect(await timeline.locator('li').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringContaining('breaker of default open')]),
+    );
+
+    // Incidents: three identical failures are one row with their count; the filter narrows it.
+    const resilience = app.get(ResilienceService);
+    const dataSource = app.get<DataSource>(getDataSourceToken());
+    for (let i = 0; i < 3; i++) {
+      await resilience
+        .execute(() => dataSource.query('SELECT * FROM no_such_table_dashboard'), { operation: 'report' })
+        .catch(() => undefined);
+    }
+    const incidents = page.locator('#incidents tbody tr');
+    await incidents.filter({ hasText: 'ER_NO_SUCH_TABLE' }).waitFor({ timeout: 10_000 });
+    const groupRow = incidents.filter({ hasText: 'ER_NO_SUCH_TABLE' });
+    expect(await groupRow.locator('td').first().textContent()).toBe('3');
+    await page.selectOption('#incident-filter select[name=severity]', 'critical');
+    await incidents.filter({ hasText: 'no failures match' }).waitFor({ timeout: 10_000 });
+    await page.selectOption('#incident-filter select[name=severity]', '');
+    await incidents.filter({ hasText: 'ER_NO_SUCH_TABLE' }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
 
     await page.setViewportSize({ width: 390, height: 844 });

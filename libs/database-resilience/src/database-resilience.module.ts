@@ -5,6 +5,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { DatabaseResilienceHealthIndicator } from './health/database-resilience.health-indicator';
 import { HealthCheckService } from './health/health-check.service';
 import { SlowQueryLog } from './history/slow-query-log.service';
+import { TimelineService } from './history/timeline.service';
 import { useJsonLogs } from './events/resilience-logger';
 import { metricProviders } from './metrics/metric-providers';
 import { ResilienceMetrics } from './metrics/resilience-metrics.service';
@@ -75,6 +76,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     HealthReportService,
     DegradationService,
     SlowQueryLog,
+    TimelineService,
     PoolMonitor,
     HealthCheckService,
     DatabaseResilienceHealthIndicator,

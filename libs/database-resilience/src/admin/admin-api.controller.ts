@@ -18,6 +18,9 @@ import { DegradationService } from '../degradation/degradation.service';
 import { HealthCheckService } from '../health/health-check.service';
 import { ErrorStatisticsService } from '../history/error-statistics.service';
 import { SlowQueryLog } from '../history/slow-query-log.service';
+import { TimelineService } from '../history/timeline.service';
+import { ErrorCategory } from '../classification/error-category.enum';
+import { Severity } from '../classification/severity.enum';
 import { AdminAccessGuard } from './admin-access.guard';
 
 const whole = (min: number, max: number, fallback: number) =>
@@ -56,6 +59,7 @@ export class AdminApiController {
     private readonly breakers: CircuitBreakerRegistry,
     private readonly deadlocks: DeadlockAnalyticsService,
     private readonly degradation: DegradationService,
+    private readonly timeline: TimelineService,
   ) {}
 
   @Get('api/statistics')
@@ -68,6 +72,32 @@ export class AdminApiController {
       }),
       slowQueries: { top: this.slowQueries.top(10), recent: this.slowQueries.recent(20) },
     };
+  }
+
+  /** Repeated failures grouped (code, route, database: count, first and last seen), by severity, category, database. */
+  @Get('api/incidents')
+  @Header('Cache-Control', 'no-store')
+  incidents(
+    @Query('severity') severity?: string,
+    @Query('category') category?: string,
+    @Query('database') database?: string,
+  ) {
+    return this.statistics.incidents({
+      severity: severity === undefined ? undefined : parse(z.enum(Severity), severity, 'severity'),
+      category: category === undefined ? undefined : parse(z.enum(ErrorCategory), category, 'category'),
+      database: database === undefined ? undefined : parse(name, database, 'database'),
+    });
+  }
+
+  /** Breaker transitions, degradation periods and health changes, newest first. */
+  @Get('api/timeline')
+  @Header('Cache-Control', 'no-store')
+  getTimeline(@Query('hours') hours?: string, @Query('database') database?: string) {
+    const sinceMs = Date.now() - parse(whole(1, 168, 24), hours, 'hours') * 3_600_000;
+    return this.timeline.list({
+      sinceMs,
+      database: database === undefined ? undefined : parse(name, database, 'database'),
+    });
   }
 
   @Get('api/recent-errors')

@@ -1,3 +1,4 @@
+import { groupIncidents, type IncidentFilter, type IncidentGroup } from './incidents';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { AttemptFailedEvent, ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
@@ -60,6 +61,11 @@ export class ErrorStatisticsService implements OnModuleDestroy {
   /** Newest first. */
   recentErrors(limit = 50, database?: string): ErrorRecordView[] {
     return this.history.recent(limit, database).map(viewOf);
+  }
+
+  /** The history's failures grouped by code, route and database (count, first and last seen), filtered. */
+  incidents(filter: IncidentFilter = {}): IncidentGroup[] {
+    return groupIncidents(this.history.recent(this.history.length), filter);
   }
 
   statistics(query: StatisticsQuery = {}): ErrorStatistics {

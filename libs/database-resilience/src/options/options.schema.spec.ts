@@ -52,6 +52,7 @@ describe('resolveOptions', () => {
         minSeverity: 'critical',
         errorsPerMinute: 10,
         cooldownMs: 300_000,
+        fleetGatherMs: 1000,
         channelTimeoutMs: 5_000,
         log: true,
         callbacks: [],

@@ -164,6 +164,64 @@
     );
   }
 
+  function renderIncidents(groups) {
+    $('incidents').tBodies[0].replaceChildren(
+      ...(groups.length
+        ? groups.map((g) =>
+            el(
+              'tr',
+              {},
+              el('td', {}, g.count),
+              el('td', {}, g.database),
+              el('td', {}, g.code),
+              el('td', {}, g.category),
+              el('td', { class: g.severity === 'critical' ? 'down' : '' }, g.severity),
+              el('td', {}, g.route ?? g.operation ?? ''),
+              el('td', {}, new Date(g.firstSeen).toLocaleTimeString()),
+              el('td', {}, new Date(g.lastSeen).toLocaleTimeString()),
+              el(
+                'td',
+                {},
+                Object.entries(g.outcomes)
+                  .filter(([, n]) => n > 0)
+                  .map(([outcome, n]) => `${outcome} ${n}`)
+                  .join(', '),
+              ),
+            ),
+          )
+        : [el('tr', {}, el('td', { class: 'muted' }, 'no failures match'))]),
+    );
+  }
+
+  function describeEntry(entry) {
+    if (entry.kind === 'breaker') return `breaker of ${entry.database} ${entry.state}`;
+    if (entry.kind === 'health') return `health of ${entry.database} ${entry.up ? 'up' : 'down'}`;
+    return entry.degraded ? `degradation on: ${entry.reason}` : `degradation off (${entry.reason})`;
+  }
+
+  function renderTimeline(entries) {
+    $('timeline').replaceChildren(
+      ...(entries.length
+        ? entries.map((entry) =>
+            el(
+              'li',
+              { class: entry.kind === 'breaker' && entry.state === 'open' ? 'down' : '' },
+              el('time', { datetime: entry.at }, new Date(entry.at).toLocaleString()),
+              ' ',
+              describeEntry(entry),
+            ),
+          )
+        : [el('li', { class: 'muted' }, 'nothing changed in the last 24 hours')]),
+    );
+  }
+
+  function incidentQuery() {
+    const form = new FormData($('incident-filter'));
+    const query = new URLSearchParams();
+    for (const [name, value] of form) if (String(value).trim() !== '') query.set(name, String(value).trim());
+    return `api/incidents?${query}`;
+  }
+
   function renderDeadlocks(reports) {
     $('deadlocks').replaceChildren(
       ...reports.map((r) =>
@@ -208,12 +266,14 @@
 
   async function load() {
     try {
-      const [statistics, recent, health, breakers, deadlocks] = await Promise.all([
+      const [statistics, recent, health, breakers, deadlocks, incidents, timeline] = await Promise.all([
         api('api/statistics'),
         api('api/recent-errors?limit=50'),
         api('api/health-check'),
         api('api/circuit-breakers'),
         api('api/deadlocks'),
+        api(incidentQuery()),
+        api('api/timeline'),
       ]);
       $('login').hidden = true;
       $('content').hidden = false;
@@ -223,6 +283,8 @@
       renderChart(statistics.trend.lastHour);
       renderCounts('by-severity', statistics.window.bySeverity);
       renderCounts('by-category', statistics.window.byCategory);
+      renderIncidents(incidents);
+      renderTimeline(timeline);
       renderRecent(recent);
       renderDeadlocks(deadlocks);
       $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -250,6 +312,11 @@
   }
 
   $('refresh').addEventListener('click', () => load());
+  $('incident-filter').addEventListener('change', () => load());
+  $('incident-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    load();
+  });
   $('reset-degradation').addEventListener('click', () => act('api/degradation/reset', 'Degradation reset'));
   load();
   setInterval(load, refreshMs);
