@@ -207,7 +207,7 @@ export interface DatabaseResilienceOptions {
   /**
    * Bounds the retries of each database on this instance, as Finagle's RetryBudget: over `windowMs`, retries stay
    * below `ratio` × first attempts + `minRetriesPerSecond`; past that a unit that would be retried fails with
-   * `RetryBudgetExhaustedError`. A first attempt is never refused.
+   * `RetryBudgetExhaustedError`. A first attempt is never refused; retries after a deadlock are not drawn from it.
    */
   /** This instance's name in alerts and the fleet view. Default `<hostname>:<pid>`. */
   instanceId?: string;

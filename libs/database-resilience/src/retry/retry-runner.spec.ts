@@ -20,6 +20,12 @@ const deadlock = () =>
   Object.assign(new Error('Deadlock found'), { errno: 1213, code: 'ER_LOCK_DEADLOCK', sqlState: '40001' });
 const duplicate = () =>
   Object.assign(new Error('Duplicate entry'), { errno: 1062, code: 'ER_DUP_ENTRY', sqlState: '23000' });
+const lockWait = () =>
+  Object.assign(new Error('Lock wait timeout exceeded'), {
+    errno: 1205,
+    code: 'ER_LOCK_WAIT_TIMEOUT',
+    sqlState: 'HY000',
+  });
 const lost = () => Object.assign(new Error('Connection lost'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
@@ -88,22 +94,35 @@ describe('RetryRunner (fake timers)', () => {
     bus.subscribe((e) => events.push(e));
     const budgeted = new RetryRunner(new ErrorClassifier(), bus, breakers, spent, () => 0.5);
     // Two units of work: one retry allowed (0.5 × 2 first attempts), taken by the first.
-    const first = failing(deadlock);
-    const second = failing(deadlock);
+    const first = failing(lockWait);
+    const second = failing(lockWait);
     const firstRun = settle(budgeted.run(first, unit, policy()));
     const { error } = await settle(budgeted.run(second, unit, policy()));
     expect((await firstRun).value).toBe('ok');
     expect(first).toHaveBeenCalledTimes(2);
     expect(second).toHaveBeenCalledTimes(1);
     expect(error).toBeInstanceOf(RetryBudgetExhaustedError);
-    expect((error as Error).cause).toMatchObject({ errno: 1213 });
+    expect((error as Error).cause).toMatchObject({ errno: 1205 });
     expect(spent.get('default').refused).toBe(1);
     const gaveUp = events.filter((e) => e.type === 'attempt-failed' && !e.willRetry);
-    // Recorded as the deadlock it was; the caller's error is marked with the budget's own classification.
-    expect(gaveUp).toEqual([expect.objectContaining({ error: expect.objectContaining({ code: 'ER_LOCK_DEADLOCK' }) })]);
+    // Recorded as the lock wait it was; the caller's error is marked with the budget's own classification.
+    expect(gaveUp).toEqual([
+      expect.objectContaining({ error: expect.objectContaining({ code: 'ER_LOCK_WAIT_TIMEOUT' }) }),
+    ]);
     expect(databaseErrorMarkOf(error)).toMatchObject({ code: 'RETRY_BUDGET_EXHAUSTED', category: 'overload' });
     // The budget never blocks a first attempt.
     expect((await settle(budgeted.run(failing(), unit, policy()))).value).toBe('ok');
+  });
+
+  it('retries after a deadlock are not drawn from the retry budget', async () => {
+    const spent = new RetryBudgets(resolveOptions({ retryBudget: { ratio: 0, minRetriesPerSecond: 0 } }));
+    const budgeted = new RetryRunner(new ErrorClassifier(), new ResilienceEvents(), breakers, spent, () => 0.5);
+    const work = failing(deadlock, deadlock);
+    expect((await settle(budgeted.run(work, unit, policy()))).value).toBe('ok');
+    expect(work).toHaveBeenCalledTimes(3);
+    expect((await settle(budgeted.run(failing(lockWait), unit, policy()))).error).toBeInstanceOf(
+      RetryBudgetExhaustedError,
+    );
   });
 
   it('stops at maxAttempts and hands back the original error, enriched', async () => {

@@ -85,6 +85,7 @@ export class RetryRunner {
           budget,
           unit.database,
           error,
+          seen,
         );
         // What is recorded is what the caller gets: the CommitOutcomeUnknownError, not the socket error inside it.
         const classified = verdict.retry || verdict.error === error ? seen : this.classifier.classify(verdict.error);
@@ -167,9 +168,19 @@ export class RetryRunner {
     return { retry: true, delayMs };
   }
 
-  /** A retry the database's budget cannot pay for becomes a failure of its own (the budget never blocks attempt 1). */
-  private withinBudget(verdict: Verdict, budget: RetryBudget, database: string, error: unknown): Verdict {
-    if (!verdict.retry || budget.tryRetry()) return verdict;
+  /**
+   * A retry the database's budget cannot pay for becomes a failure of its own (the budget never blocks attempt
+   * 1). Retries after a deadlock are not drawn from it: re-running the victim is how contention resolves, and
+   * it costs the server what the victim's rollback freed.
+   */
+  private withinBudget(
+    verdict: Verdict,
+    budget: RetryBudget,
+    database: string,
+    error: unknown,
+    seen: ClassifiedError,
+  ): Verdict {
+    if (!verdict.retry || seen.category === ErrorCategory.DEADLOCK || budget.tryRetry()) return verdict;
     return { retry: false, error: new RetryBudgetExhaustedError(database, { cause: error }) };
   }
 
