@@ -3,9 +3,9 @@ import { Redis } from 'ioredis';
 import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
 
-/** A redis-server of the test's own (to pause, stop or kill), on a free port; stopped by kill(). */
-export async function ownRedisServer(): Promise<{ url: string; process: ChildProcess }> {
-  const port = await closedPort();
+/** A redis-server of the test's own (to pause, stop or kill), on a free port or `port`; stopped by kill(). */
+export async function ownRedisServer(port?: number): Promise<{ url: string; port: number; process: ChildProcess }> {
+  port ??= await closedPort();
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -25,5 +25,5 @@ export async function ownRedisServer(): Promise<{ url: string; process: ChildPro
   } finally {
     probe.disconnect();
   }
-  return { url, process: child };
+  return { url, port, process: child };
 }

@@ -6,6 +6,7 @@ import { DatabaseResilienceHealthIndicator } from './health/database-resilience.
 import { HealthCheckService } from './health/health-check.service';
 import { SlowQueryLog } from './history/slow-query-log.service';
 import { TimelineService } from './history/timeline.service';
+import { FleetView } from './history/fleet-view.service';
 import { useJsonLogs } from './events/resilience-logger';
 import { metricProviders } from './metrics/metric-providers';
 import { ResilienceMetrics } from './metrics/resilience-metrics.service';
@@ -77,6 +78,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     DegradationService,
     SlowQueryLog,
     TimelineService,
+    FleetView,
     PoolMonitor,
     HealthCheckService,
     DatabaseResilienceHealthIndicator,

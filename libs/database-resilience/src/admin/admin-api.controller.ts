@@ -19,6 +19,7 @@ import { HealthCheckService } from '../health/health-check.service';
 import { ErrorStatisticsService } from '../history/error-statistics.service';
 import { SlowQueryLog } from '../history/slow-query-log.service';
 import { TimelineService } from '../history/timeline.service';
+import { FleetView } from '../history/fleet-view.service';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { Severity } from '../classification/severity.enum';
 import { AdminAccessGuard } from './admin-access.guard';
@@ -36,6 +37,9 @@ const whole = (min: number, max: number, fallback: number) =>
     )
     .optional()
     .transform((value) => value ?? fallback);
+const instanceName = z
+  .string()
+  .regex(/^[\w.:@-]{1,128}$/, { error: 'must be an instance id (letters, digits, . _ : @ -)' });
 const name = z.string().regex(/^[\w.-]{1,128}$/, { error: 'must be a database name (letters, digits, _ . -)' });
 
 /** Parses one query parameter, or answers 400 naming it. */
@@ -60,7 +64,39 @@ export class AdminApiController {
     private readonly deadlocks: DeadlockAnalyticsService,
     private readonly degradation: DegradationService,
     private readonly timeline: TimelineService,
+    private readonly fleet: FleetView,
   ) {}
+
+  /**
+   * Every instance's errors through the shared Redis store, newest first, with the instance each met them on;
+   * `scope: 'local'` (and why) when there is no shared store or Redis does not answer.
+   */
+  @Get('api/fleet/recent-errors')
+  @Header('Cache-Control', 'no-store')
+  fleetRecentErrors(
+    @Query('limit') limit?: string,
+    @Query('database') database?: string,
+    @Query('instance') instance?: string,
+  ) {
+    return this.fleet.recentErrors(parse(whole(1, 1000, 50), limit, 'limit'), {
+      database: database === undefined ? undefined : parse(name, database, 'database'),
+      instance: instance === undefined ? undefined : parse(instanceName, instance, 'instance'),
+    });
+  }
+
+  /** The fleet's error counts over the window: by category, severity, database and instance. */
+  @Get('api/fleet/statistics')
+  @Header('Cache-Control', 'no-store')
+  fleetStatistics(
+    @Query('windowMinutes') windowMinutes?: string,
+    @Query('database') database?: string,
+    @Query('instance') instance?: string,
+  ) {
+    return this.fleet.statistics(parse(whole(1, 1440, 60), windowMinutes, 'windowMinutes'), {
+      database: database === undefined ? undefined : parse(name, database, 'database'),
+      instance: instance === undefined ? undefined : parse(instanceName, instance, 'instance'),
+    });
+  }
 
   @Get('api/statistics')
   @Header('Cache-Control', 'no-store')

@@ -145,23 +145,45 @@
     );
   }
 
-  function renderRecent(errors) {
+  function renderRecent(recent) {
+    const { errors } = recent;
+    $('scope').textContent =
+      recent.scope === 'fleet' ? '(all instances)' : `(this instance, ${recent.instance}, only: ${recent.reason})`;
+    $('scope').className = recent.scope === 'fleet' ? 'muted' : 'down';
     $('recent').tBodies[0].replaceChildren(
       ...errors.map((e) =>
         el(
           'tr',
           {},
           el('td', {}, new Date(e.at).toLocaleTimeString()),
+          el('td', {}, e.instance),
           el('td', {}, e.database),
           el('td', {}, e.category),
           el('td', { class: e.severity === 'critical' ? 'down' : '' }, e.severity),
-          el('td', {}, e.errno ?? e.code ?? ''),
-          el('td', {}, e.outcome),
+          el('td', {}, e.code),
           el('td', {}, e.route ?? e.operation ?? ''),
           el('td', {}, e.message),
         ),
       ),
     );
+  }
+
+  function renderInstances(statistics) {
+    const select = $('fleet-filter').elements.namedItem('instance');
+    const known = new Set([...select.options].map((o) => o.value));
+    for (const id of Object.keys(statistics.byInstance))
+      if (!known.has(id)) select.append(el('option', { value: id }, id));
+    const rows = Object.entries(statistics.byInstance);
+    $('by-instance').tBodies[0].replaceChildren(
+      ...rows.map(([id, n]) =>
+        el('tr', { 'data-instance': id }, el('td', {}, id), el('td', {}, `${n} errors this hour`)),
+      ),
+    );
+  }
+
+  function fleetQuery(path) {
+    const instance = $('fleet-filter').elements.namedItem('instance').value;
+    return instance ? `${path}${path.includes('?') ? '&' : '?'}instance=${encodeURIComponent(instance)}` : path;
   }
 
   function renderIncidents(groups) {
@@ -266,14 +288,15 @@
 
   async function load() {
     try {
-      const [statistics, recent, health, breakers, deadlocks, incidents, timeline] = await Promise.all([
+      const [statistics, recent, health, breakers, deadlocks, incidents, timeline, fleet] = await Promise.all([
         api('api/statistics'),
-        api('api/recent-errors?limit=50'),
+        api(fleetQuery('api/fleet/recent-errors?limit=50')),
         api('api/health-check'),
         api('api/circuit-breakers'),
         api('api/deadlocks'),
         api(incidentQuery()),
         api('api/timeline'),
+        api('api/fleet/statistics'),
       ]);
       $('login').hidden = true;
       $('content').hidden = false;
@@ -285,6 +308,7 @@
       renderCounts('by-category', statistics.window.byCategory);
       renderIncidents(incidents);
       renderTimeline(timeline);
+      renderInstances(fleet);
       renderRecent(recent);
       renderDeadlocks(deadlocks);
       $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -313,6 +337,7 @@
 
   $('refresh').addEventListener('click', () => load());
   $('incident-filter').addEventListener('change', () => load());
+  $('fleet-filter').addEventListener('change', () => load());
   $('incident-filter').addEventListener('submit', (event) => {
     event.preventDefault();
     load();

@@ -1,0 +1,188 @@
+import { z } from 'zod';
+import { loadOptionalPeer } from '../options/optional-peer';
+import { ResilienceLogger } from '../events/resilience-logger';
+import type { Redis } from 'ioredis';
+
+/** One failed attempt as the fleet keeps it: what the dashboard shows, redacted, with the instance it met. */
+export interface FleetErrorRecord {
+  at: string;
+  instance: string;
+  database: string;
+  category: string;
+  severity: string;
+  code: string;
+  route?: string;
+  operation?: string;
+  message: string;
+}
+
+/** Counts of one minute or hour: `instance`, `database`, `category`, `severity` → errors. */
+export type FleetCounts = Array<{
+  instance: string;
+  database: string;
+  category: string;
+  severity: string;
+  errors: number;
+}>;
+
+const NAME = /^[\w.:@-]{1,128}$/;
+/** What comes back from Redis is untrusted: a record has this shape and bounded sizes, or it is skipped. */
+const recordSchema = z.strictObject({
+  at: z.iso.datetime(),
+  instance: z.string().regex(NAME),
+  database: z.string().regex(NAME),
+  category: z.string().regex(/^[a-z_]{1,40}$/),
+  severity: z.string().regex(/^[a-z]{1,10}$/),
+  code: z.string().max(64),
+  route: z.string().max(300).optional(),
+  operation: z.string().max(300).optional(),
+  message: z.string().max(2000),
+});
+
+export const FLEET_STREAM_LENGTH = 5000;
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+/**
+ * The fleet's errors in Redis, written in batches by every instance and read as one: the newest records in a
+ * capped stream (`<prefix>:fleet:errors`, about 5 000 entries whatever the rate), counts in per-minute and
+ * per-hour hashes that expire (2 h and 25 h). Memory stays bounded (a few MB) at 1 M errors a day. Every read
+ * is checked entry by entry; a bad one is skipped with one warning. Any Redis failure is reported as `undefined`:
+ * the caller shows its local view.
+ */
+export class RedisFleetStore {
+  private readonly logger = new ResilienceLogger();
+  private readonly client: Redis;
+  private warnedBadEntry = false;
+  /** Redis commands sent (for the benchmark). */
+  commands = 0;
+
+  constructor(
+    url: string,
+    private readonly keyPrefix: string,
+    timeoutMs: number,
+  ) {
+    const { Redis: Client } = loadOptionalPeer<typeof import('ioredis')>(
+      'ioredis',
+      "circuitBreaker.store { type: 'redis' }",
+    );
+    this.client = new Client(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: timeoutMs,
+      connectTimeout: timeoutMs,
+      retryStrategy: (attempt: number) => Math.min(attempt * 250, 2000),
+    });
+    this.client.on('error', () => undefined); // reported by the calls that fail
+  }
+
+  /** Appends a batch: one round trip. Resolves false if Redis did not take it. */
+  async append(records: readonly FleetErrorRecord[]): Promise<boolean> {
+    if (records.length === 0) return true;
+    const multi = this.client.multi();
+    const counts = new Map<string, number>();
+    for (const record of records) {
+      multi.xadd(
+        `${this.keyPrefix}:fleet:errors`,
+        'MAXLEN',
+        '~',
+        String(FLEET_STREAM_LENGTH),
+        '*',
+        'r',
+        JSON.stringify(record),
+      );
+      const at = Date.parse(record.at);
+      const field = [record.instance, record.database, record.category, record.severity].join('\t');
+      for (const key of [`m:${at - (at % MINUTE)}`, `h:${at - (at % HOUR)}`]) {
+        const bucketField = `${key}\n${field}`;
+        counts.set(bucketField, (counts.get(bucketField) ?? 0) + 1);
+      }
+    }
+    const buckets = new Set<string>();
+    for (const [bucketField, n] of counts) {
+      const [bucket, field] = bucketField.split('\n');
+      multi.hincrby(`${this.keyPrefix}:fleet:${bucket}`, field, n);
+      buckets.add(bucket);
+    }
+    for (const bucket of buckets) {
+      multi.pexpire(`${this.keyPrefix}:fleet:${bucket}`, bucket.startsWith('m:') ? 2 * HOUR : 25 * HOUR);
+    }
+    this.commands += records.length + counts.size + buckets.size + 2;
+    try {
+      await multi.exec();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The newest records, newest first, or undefined when Redis does not answer. */
+  async recent(limit: number): Promise<FleetErrorRecord[] | undefined> {
+    let entries: Array<[string, string[]]>;
+    try {
+      entries = await this.client.xrevrange(`${this.keyPrefix}:fleet:errors`, '+', '-', 'COUNT', limit);
+    } catch {
+      return undefined;
+    }
+    return entries.flatMap(([, fields]) => {
+      const parsed = this.parse(fields[1]);
+      return parsed ? [parsed] : [];
+    });
+  }
+
+  /** Counts per minute (windows up to an hour) or per hour, for the `buckets` starting at `starts`. */
+  async counts(starts: readonly number[], unit: 'minute' | 'hour'): Promise<FleetCounts | undefined> {
+    const pipeline = this.client.pipeline();
+    for (const start of starts) pipeline.hgetall(`${this.keyPrefix}:fleet:${unit === 'minute' ? 'm' : 'h'}:${start}`);
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await pipeline.exec();
+    } catch {
+      return undefined;
+    }
+    if (!results || results.some(([error]) => error)) return undefined;
+    const counts: FleetCounts = [];
+    for (const [, hash] of results) {
+      for (const [field, value] of Object.entries((hash ?? {}) as Record<string, string>)) {
+        const [instance, database, category, severity] = field.split('\t');
+        const errors = Number(value);
+        const valid =
+          NAME.test(instance ?? '') &&
+          NAME.test(database ?? '') &&
+          /^[a-z_]{1,40}$/.test(category ?? '') &&
+          /^[a-z]{1,10}$/.test(severity ?? '') &&
+          Number.isSafeInteger(errors) &&
+          errors >= 0;
+        if (valid) counts.push({ instance, database, category, severity, errors });
+        else this.badEntry();
+      }
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect();
+  }
+
+  private parse(raw: string | undefined): FleetErrorRecord | undefined {
+    try {
+      const result = recordSchema.safeParse(JSON.parse(raw ?? ''));
+      if (result.success) return result.data;
+    } catch {
+      // not JSON
+    }
+    this.badEntry();
+    return undefined;
+  }
+
+  private badEntry(): void {
+    if (this.warnedBadEntry) return;
+    this.warnedBadEntry = true;
+    this.logger.warn(
+      `Ignored entries of the fleet view in Redis (${this.keyPrefix}:fleet:*) that are not the module's`,
+      {
+        event: 'fleet-entry-ignored',
+      },
+    );
+  }
+}
