@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { printTable, toMarkdown, type BenchTable } from './bench-table';
 import { breakerBenches } from './breaker.bench';
 import { classifierBench } from './classifier.bench';
+import { fleetRecordingBench } from './fleet-recording.bench';
 import { guardOverheadBench } from './guard-overhead.bench';
 import { httpOverheadBench } from './http-overhead.bench';
 import { recordingBench } from './recording.bench';
@@ -17,6 +18,7 @@ const BENCHMARKS: ReadonlyArray<() => Promise<BenchTable | BenchTable[]>> = [
   retryableOverheadBench,
   stormGoodputBench,
   recordingBench,
+  fleetRecordingBench,
   breakerBenches,
   guardOverheadBench,
   httpOverheadBench,

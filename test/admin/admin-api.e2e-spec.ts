@@ -54,6 +54,8 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
     ['get', '/database-errors/api/recent-errors'],
     ['get', '/database-errors/api/incidents'],
     ['get', '/database-errors/api/timeline'],
+    ['get', '/database-errors/api/fleet/recent-errors'],
+    ['get', '/database-errors/api/fleet/statistics'],
     ['get', '/database-errors/api/health-check'],
     ['get', '/database-errors/api/circuit-breakers'],
     ['get', '/database-errors/api/deadlocks'],
@@ -127,6 +129,10 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
       expect(severity.body.message).toMatch(/`severity`/);
       await request(server).get('/database-errors/api/incidents?category=<script>').set(bearer).expect(400);
       await request(server).get('/database-errors/api/timeline?hours=1000').set(bearer).expect(400);
+      await request(server).get('/database-errors/api/fleet/recent-errors?instance=a%20b').set(bearer).expect(400);
+      // Without a shared store the fleet view is this instance's, and says so.
+      const fleet = await request(server).get('/database-errors/api/fleet/statistics').set(bearer).expect(200);
+      expect(fleet.body).toMatchObject({ scope: 'local', reason: 'no shared store (circuitBreaker.store)' });
       await request(server).post('/database-errors/api/circuit-breakers/nope/reset').set(bearer).expect(404);
       await request(server).post('/database-errors/api/circuit-breakers/bad%20name/reset').set(bearer).expect(400);
     });

@@ -37,7 +37,7 @@ export interface FleetStatistics extends FleetScope {
 const FLUSH_MS = 250;
 const NO_STORE = 'no shared store (circuitBreaker.store)';
 const NO_REDIS = 'Redis does not answer';
-/** Records waiting for the next flush, at most: beyond, the oldest wait are dropped (counted on the next flush). */
+/** Records waiting for the next flush, at most (20 000 errors a second): beyond, they stay in the local view only. */
 const MAX_BATCH = 5000;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -57,6 +57,8 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
   private unsubscribe: () => void = () => undefined;
   private reachable = true;
   private flushing?: Promise<void>;
+  /** Errors that did not fit in a batch (beyond 20 000 a second): in this instance's view, not the fleet's. */
+  dropped = 0;
 
   constructor(
     private readonly events: ResilienceEvents,
@@ -77,8 +79,8 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
     if (!this.store) return;
     this.unsubscribe = this.events.subscribe((event) => {
       if (event.type !== 'attempt-failed') return;
-      if (this.batch.length >= MAX_BATCH) this.batch.shift();
-      this.batch.push(event);
+      if (this.batch.length < MAX_BATCH) this.batch.push(event);
+      else this.dropped++;
     });
     this.timer = setInterval(() => void this.flush(), FLUSH_MS).unref();
   }

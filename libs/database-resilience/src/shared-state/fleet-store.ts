@@ -40,6 +40,8 @@ const recordSchema = z.strictObject({
 });
 
 export const FLEET_STREAM_LENGTH = 5000;
+/** Records of one batch added to the stream, at most (the newest). */
+const MAX_STREAMED = 100;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
@@ -76,28 +78,41 @@ export class RedisFleetStore {
     this.client.on('error', () => undefined); // reported by the calls that fail
   }
 
+  /** Resolves once connected, or after `timeoutMs`. */
+  async ready(timeoutMs: number): Promise<void> {
+    if (this.client.status === 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.client.once('ready', () => resolve())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
   /** Appends a batch: one round trip. Resolves false if Redis did not take it. */
   async append(records: readonly FleetErrorRecord[]): Promise<boolean> {
     if (records.length === 0) return true;
     const multi = this.client.multi();
     const counts = new Map<string, number>();
-    for (const record of records) {
-      multi.xadd(
-        `${this.keyPrefix}:fleet:errors`,
-        'MAXLEN',
-        '~',
-        String(FLEET_STREAM_LENGTH),
-        '*',
-        'r',
-        JSON.stringify(record),
-      );
+    // The stream shows the newest errors: in a storm a batch adds its newest MAX_STREAMED (the counts stay exact).
+    records.forEach((record, i) => {
+      if (i >= records.length - MAX_STREAMED)
+        multi.xadd(
+          `${this.keyPrefix}:fleet:errors`,
+          'MAXLEN',
+          '~',
+          String(FLEET_STREAM_LENGTH),
+          '*',
+          'r',
+          JSON.stringify(record),
+        );
       const at = Date.parse(record.at);
       const field = [record.instance, record.database, record.category, record.severity].join('\t');
       for (const key of [`m:${at - (at % MINUTE)}`, `h:${at - (at % HOUR)}`]) {
         const bucketField = `${key}\n${field}`;
         counts.set(bucketField, (counts.get(bucketField) ?? 0) + 1);
       }
-    }
+    });
     const buckets = new Set<string>();
     for (const [bucketField, n] of counts) {
       const [bucket, field] = bucketField.split('\n');
@@ -107,7 +122,7 @@ export class RedisFleetStore {
     for (const bucket of buckets) {
       multi.pexpire(`${this.keyPrefix}:fleet:${bucket}`, bucket.startsWith('m:') ? 2 * HOUR : 25 * HOUR);
     }
-    this.commands += records.length + counts.size + buckets.size + 2;
+    this.commands += Math.min(records.length, MAX_STREAMED) + counts.size + buckets.size + 2;
     try {
       await multi.exec();
       return true;
