@@ -100,7 +100,7 @@ export class RetryRunner {
           throw verdict.error;
         }
         const request = requestContext.getStore();
-        // A retry the budget refused is recorded as the failure it was (a deadlock stays a deadlock in the
+        // A retry the budget refused is recorded as the failure it was (a lock wait stays a lock wait in the
         // statistics and analytics); the caller gets the budget's error, counted by the budget.
         const recorded = verdict.retry || !(verdict.error instanceof RetryBudgetExhaustedError) ? classified : seen;
         this.events.emit({
