@@ -159,9 +159,11 @@ export class RedisFleetStore {
     const counts: FleetCounts = [];
     for (const [, hash] of results) {
       for (const [field, value] of Object.entries((hash ?? {}) as Record<string, string>)) {
-        const [instance, database, category, severity] = field.split('\t');
+        const parts = field.split('\t');
+        const [instance, database, category, severity] = parts;
         const errors = Number(value);
         const valid =
+          parts.length === 4 &&
           NAME.test(instance ?? '') &&
           NAME.test(database ?? '') &&
           /^[a-z_]{1,40}$/.test(category ?? '') &&
