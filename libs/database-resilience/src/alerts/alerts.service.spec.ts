@@ -58,6 +58,14 @@ describe('AlertsService', () => {
     await service.flush();
     expect(received).toEqual([]);
 
+    // No cooldown: nothing to share, no claim (Redis refuses a zero expiry).
+    const asked = fleet(true, 1);
+    setUp({ fleetGatherMs: 0, cooldownMs: 0 }, asked.store);
+    fail();
+    await service.flush();
+    expect(asked.claims).toEqual([]);
+    expect(received).toHaveLength(1);
+
     // The store cannot answer (Redis down): the instance alerts on its own.
     setUp({ fleetGatherMs: 0 }, fleet(undefined).store);
     fail();

@@ -152,7 +152,8 @@ export class AlertsService implements OnModuleDestroy {
   /** Sends the alert if this instance claims it for the fleet (or when no store shares alerts). */
   private async claimAndSend(key: string, draft: Draft, at: number, occurrences: number): Promise<void> {
     const { cooldownMs, fleetGatherMs } = this.options.alerts;
-    const claimed = await this.store.claimAlert?.(key, cooldownMs, occurrences);
+    // Without a cooldown there is nothing to share: every instance sends every alert.
+    const claimed = cooldownMs > 0 ? await this.store.claimAlert?.(key, cooldownMs, occurrences) : undefined;
     if (claimed === false) return; // another instance sends it, with these occurrences counted
     let total = occurrences;
     if (claimed) {
