@@ -149,7 +149,8 @@
     const { errors } = recent;
     $('scope').textContent =
       recent.scope === 'fleet' ? '(all instances)' : `(this instance, ${recent.instance}, only: ${recent.reason})`;
-    $('scope').className = recent.scope === 'fleet' ? 'muted' : 'down';
+    // Red only when a fleet view is configured but Redis does not answer; a single instance without a store is normal.
+    $('scope').className = recent.scope === 'fleet' || recent.reason.startsWith('no shared store') ? 'muted' : 'down';
     $('recent').tBodies[0].replaceChildren(
       ...errors.map((e) =>
         el(
