@@ -42,6 +42,11 @@ const instanceName = z
   .regex(/^[\w.:@-]{1,128}$/, { error: 'must be an instance id (letters, digits, . _ : @ -)' });
 const name = z.string().regex(/^[\w.-]{1,128}$/, { error: 'must be a database name (letters, digits, _ . -)' });
 
+/** Parses one query parameter if given, or answers 400 naming it. */
+function parseOptional<T>(schema: z.ZodType<T>, value: string | undefined, parameter: string): T | undefined {
+  return value === undefined ? undefined : parse(schema, value, parameter);
+}
+
 /** Parses one query parameter, or answers 400 naming it. */
 function parse<T>(schema: z.ZodType<T>, value: unknown, parameter: string): T {
   const result = schema.safeParse(value);
@@ -79,8 +84,8 @@ export class AdminApiController {
     @Query('instance') instance?: string,
   ) {
     return this.fleet.recentErrors(parse(whole(1, 1000, 50), limit, 'limit'), {
-      database: database === undefined ? undefined : parse(name, database, 'database'),
-      instance: instance === undefined ? undefined : parse(instanceName, instance, 'instance'),
+      database: parseOptional(name, database, 'database'),
+      instance: parseOptional(instanceName, instance, 'instance'),
     });
   }
 
@@ -93,8 +98,8 @@ export class AdminApiController {
     @Query('instance') instance?: string,
   ) {
     return this.fleet.statistics(parse(whole(1, 1440, 60), windowMinutes, 'windowMinutes'), {
-      database: database === undefined ? undefined : parse(name, database, 'database'),
-      instance: instance === undefined ? undefined : parse(instanceName, instance, 'instance'),
+      database: parseOptional(name, database, 'database'),
+      instance: parseOptional(instanceName, instance, 'instance'),
     });
   }
 
@@ -104,7 +109,7 @@ export class AdminApiController {
     return {
       ...this.statistics.statistics({
         windowMinutes: parse(whole(1, 1440, 60), windowMinutes, 'windowMinutes'),
-        database: database === undefined ? undefined : parse(name, database, 'database'),
+        database: parseOptional(name, database, 'database'),
       }),
       slowQueries: { top: this.slowQueries.top(10), recent: this.slowQueries.recent(20) },
     };
@@ -119,9 +124,9 @@ export class AdminApiController {
     @Query('database') database?: string,
   ) {
     return this.statistics.incidents({
-      severity: severity === undefined ? undefined : parse(z.enum(Severity), severity, 'severity'),
-      category: category === undefined ? undefined : parse(z.enum(ErrorCategory), category, 'category'),
-      database: database === undefined ? undefined : parse(name, database, 'database'),
+      severity: parseOptional(z.enum(Severity), severity, 'severity'),
+      category: parseOptional(z.enum(ErrorCategory), category, 'category'),
+      database: parseOptional(name, database, 'database'),
     });
   }
 
@@ -132,7 +137,7 @@ export class AdminApiController {
     const sinceMs = Date.now() - parse(whole(1, 168, 24), hours, 'hours') * 3_600_000;
     return this.timeline.list({
       sinceMs,
-      database: database === undefined ? undefined : parse(name, database, 'database'),
+      database: parseOptional(name, database, 'database'),
     });
   }
 
@@ -141,7 +146,7 @@ export class AdminApiController {
   recentErrors(@Query('limit') limit?: string, @Query('database') database?: string) {
     return this.statistics.recentErrors(
       parse(whole(1, 1000, 50), limit, 'limit'),
-      database === undefined ? undefined : parse(name, database, 'database'),
+      parseOptional(name, database, 'database'),
     );
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadOptionalPeer } from '../options/optional-peer';
+import { redisClient } from './redis-client';
 import { ResilienceLogger } from '../events/resilience-logger';
 import type { Redis } from 'ioredis';
 
@@ -26,13 +26,15 @@ export type FleetCounts = Array<{
 }>;
 
 const NAME = /^[\w.:@-]{1,128}$/;
+const CATEGORY = /^[a-z_]{1,40}$/;
+const SEVERITY = /^[a-z]{1,10}$/;
 /** What comes back from Redis is untrusted: a record has this shape and bounded sizes, or it is skipped. */
 const recordSchema = z.strictObject({
   at: z.iso.datetime(),
   instance: z.string().regex(NAME),
   database: z.string().regex(NAME),
-  category: z.string().regex(/^[a-z_]{1,40}$/),
-  severity: z.string().regex(/^[a-z]{1,10}$/),
+  category: z.string().regex(CATEGORY),
+  severity: z.string().regex(SEVERITY),
   code: z.string().max(64),
   route: z.string().max(300).optional(),
   operation: z.string().max(300).optional(),
@@ -64,17 +66,7 @@ export class RedisFleetStore {
     private readonly keyPrefix: string,
     timeoutMs: number,
   ) {
-    const { Redis: Client } = loadOptionalPeer<typeof import('ioredis')>(
-      'ioredis',
-      "circuitBreaker.store { type: 'redis' }",
-    );
-    this.client = new Client(url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: timeoutMs,
-      connectTimeout: timeoutMs,
-      retryStrategy: (attempt: number) => Math.min(attempt * 250, 2000),
-    });
+    this.client = redisClient(url, timeoutMs);
     this.client.on('error', () => undefined); // reported by the calls that fail
   }
 
@@ -166,8 +158,8 @@ export class RedisFleetStore {
           parts.length === 4 &&
           NAME.test(instance ?? '') &&
           NAME.test(database ?? '') &&
-          /^[a-z_]{1,40}$/.test(category ?? '') &&
-          /^[a-z]{1,10}$/.test(severity ?? '') &&
+          CATEGORY.test(category ?? '') &&
+          SEVERITY.test(severity ?? '') &&
           Number.isSafeInteger(errors) &&
           errors >= 0;
         if (valid) counts.push({ instance, database, category, severity, errors });

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { loadOptionalPeer } from '../options/optional-peer';
+import { redisClient } from './redis-client';
 import { redactMessage } from '../classification/redaction';
 import { decodeMessage, encodeMessage } from './shared-state-message';
 import { SharedStateStore, type SharedStateMessage } from './shared-state-store';
@@ -42,20 +42,8 @@ export class RedisSharedStateStore extends SharedStateStore {
   ) {
     super();
     this.channel = `${keyPrefix}:events`;
-    const options = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: timeoutMs,
-      connectTimeout: timeoutMs,
-      retryStrategy: (attempt: number) => Math.min(attempt * 250, 2000),
-      lazyConnect: false,
-    };
-    const { Redis: Client } = loadOptionalPeer<typeof import('ioredis')>(
-      'ioredis',
-      "circuitBreaker.store { type: 'redis' }",
-    );
-    this.publisher = new Client(url, options);
-    this.subscriber = new Client(url, { ...options, enableOfflineQueue: true, commandTimeout: undefined });
+    this.publisher = redisClient(url, timeoutMs, { lazyConnect: false });
+    this.subscriber = redisClient(url, timeoutMs, { enableOfflineQueue: true, commandTimeout: undefined });
     for (const client of [this.publisher, this.subscriber]) {
       client.on('error', (error: Error) => this.unavailable(error));
       client.on('ready', () => this.available());
