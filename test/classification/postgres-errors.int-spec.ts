@@ -144,18 +144,17 @@ describe('classifying real PostgreSQL errors (pg, TypeORM)', () => {
       'the statement to run',
     );
     await killer.query('SELECT pg_terminate_backend($1)', [pid]);
-    // It may have been COMMIT: unknown (500, never retried) until the PostgreSQL engine tracks COMMIT.
-    expectClass(await sleeping, { category: 'unknown', retryable: false, sqlState: '57P01' });
+    // A lost session: a new connection. Whether it was COMMIT is the engine's to say (it marks the error).
+    expectClass(await sleeping, { category: 'connection', retryable: true, sqlState: '57P01' });
   });
 
-  it("pg's own errors without a SQLSTATE: at connect a connection error; under a statement never retried", () => {
+  it("pg's own errors without a SQLSTATE: a lost session is a connection error, pg's query_timeout never retried", () => {
     expectClass(new Error('Connection terminated due to connection timeout'), {
       category: 'connection',
       retryable: true,
     });
     expectClass(new Error('timeout exceeded when trying to connect'), { category: 'overload', retryable: false });
-    for (const message of ['Connection terminated unexpectedly', 'Query read timeout']) {
-      expectClass(new Error(message), { category: 'unknown', retryable: false });
-    }
+    expectClass(new Error('Connection terminated unexpectedly'), { category: 'connection', retryable: true });
+    expectClass(new Error('Query read timeout'), { category: 'statement_timeout', retryable: false });
   });
 });

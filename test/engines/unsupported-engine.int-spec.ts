@@ -3,9 +3,8 @@ import { Test } from '@nestjs/testing';
 import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
 import { DatabaseResilienceModule, HealthCheckService, ResilienceService } from 'nestjs-database-resilience';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
-import { provokePostgresDeadlock } from '../support/postgres-deadlock';
 
 const TOKEN = 'admin-token-for-the-pg-app-0001';
 
@@ -25,11 +24,11 @@ class PingController {
 }
 
 /**
- * An app on a database engine the module does not support yet (PostgreSQL through TypeORM + pg): adding the
+ * An app on a database engine the module does not support (SQLite in memory through TypeORM + sql.js): adding the
  * module must not crash it. Its DataSource is left alone with one clear start-up line; the scheduled health check,
  * the admin API and the app's own queries keep working.
  */
-describe('a PostgreSQL app with the module (an engine not supported yet)', () => {
+describe('an app on an engine the module does not support (sql.js)', () => {
   let app: INestApplication;
   const warnings: string[] = [];
 
@@ -37,14 +36,7 @@ describe('a PostgreSQL app with the module (an engine not supported yet)', () =>
     jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
     @Module({
       imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          host: '127.0.0.1',
-          port: 5432,
-          username: 'postgres',
-          database: 'test',
-          retryAttempts: 0,
-        }),
+        TypeOrmModule.forRoot({ type: 'sqljs', retryAttempts: 0 }),
         DatabaseResilienceModule.forRoot({
           healthCheck: { intervalMs: 200, timeoutMs: 100 },
           admin: { token: TOKEN },
@@ -53,8 +45,8 @@ describe('a PostgreSQL app with the module (an engine not supported yet)', () =>
       ],
       controllers: [PingController],
     })
-    class PostgresAppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [PostgresAppModule] }).compile();
+    class SqlJsAppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [SqlJsAppModule] }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
   });
@@ -65,7 +57,7 @@ describe('a PostgreSQL app with the module (an engine not supported yet)', () =>
   });
 
   it('boots, says once that the DataSource is left alone, and keeps answering through scheduled health checks', async () => {
-    expect(warnings.filter((w) => w.includes('"default" is of type "postgres"'))).toHaveLength(1);
+    expect(warnings.filter((w) => w.includes('"default" is of type "sqljs"'))).toHaveLength(1);
     const server = app.getHttpServer();
     const started = Date.now();
     // Several scheduled checks (every 200 ms) run meanwhile: none may throw out of the app.
@@ -81,30 +73,9 @@ describe('a PostgreSQL app with the module (an engine not supported yet)', () =>
     await request(server).get('/metrics').expect(200);
   });
 
-  it('execute(fn, { retry: true }) re-runs a unit that met a real PostgreSQL deadlock, whole', async () => {
-    const dataSource = app.get(DataSource);
-    const table = `dr_pg_retry_${process.pid}`;
-    await dataSource.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, balance INT NOT NULL)`);
-    try {
-      await dataSource.query(`INSERT INTO ${table} VALUES (1, 100), (2, 100)`);
-      let attempts = 0;
-      const result = await app.get(ResilienceService).execute(
-        async () => {
-          attempts++;
-          if (attempts === 1) await provokePostgresDeadlock(table);
-          return 'done';
-        },
-        { retry: { baseDelayMs: 1 } },
-      );
-      expect({ result, attempts }).toEqual({ result: 'done', attempts: 2 });
-    } finally {
-      await dataSource.query(`DROP TABLE ${table}`);
-    }
-  });
-
-  it('transaction() on it fails with a clear error instead of a mysql2 call on a pg client', async () => {
+  it('transaction() on it fails with a clear error naming the engines that are supported', async () => {
     await expect(app.get(ResilienceService).transaction(async () => 1)).rejects.toThrow(
-      'DataSource "default" is of type "postgres": only MySQL and MariaDB (mysql2) are supported',
+      'DataSource "default" is of type "sqljs": MySQL/MariaDB (mysql2) and PostgreSQL (pg) are supported',
     );
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable, type Provider } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { TypeOrmModule, getDataSourceToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import {
   DatabaseResilienceModule,
@@ -27,22 +27,32 @@ export async function resilientApp(settings: {
   entities?: Array<new () => object>;
   options?: DatabaseResilienceOptions;
   providers?: Provider[];
+  /** PostgreSQL instead of MariaDB: the app's tables live in `schema` of the shared `test` database. */
+  postgres?: { schema: string; extra?: Record<string, unknown> };
 }): Promise<ResilientApp> {
-  const module = await Test.createTestingModule({
-    imports: [
-      TypeOrmModule.forRoot({
+  const common = { poolSize: settings.poolSize ?? 10, entities: settings.entities ?? [], retryAttempts: 0 };
+  const connection: TypeOrmModuleOptions = settings.postgres
+    ? {
+        type: 'postgres',
+        host: '127.0.0.1',
+        port: settings.port ?? 5432,
+        username: 'postgres',
+        database: settings.database,
+        schema: settings.postgres.schema,
+        extra: { options: `-c search_path=${settings.postgres.schema}`, ...settings.postgres.extra },
+        ...common,
+      }
+    : {
         type: 'mysql',
         host: '127.0.0.1',
         port: settings.port ?? 3306,
         username: 'root',
         password: '',
         database: settings.database,
-        poolSize: settings.poolSize ?? 10,
-        entities: settings.entities ?? [],
-        retryAttempts: 0,
-      }),
-      DatabaseResilienceModule.forRoot(settings.options ?? {}),
-    ],
+        ...common,
+      };
+  const module = await Test.createTestingModule({
+    imports: [TypeOrmModule.forRoot(connection), DatabaseResilienceModule.forRoot(settings.options ?? {})],
     providers: settings.providers ?? [],
   })
     .setLogger(quietLogger)

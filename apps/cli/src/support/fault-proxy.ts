@@ -2,11 +2,45 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 
 type CommitFault = 'cut-after' | 'drop';
 
+/** The wire protocol the proxy reads, to find COMMIT in the client's stream. */
+export type WireProtocol = 'mysql' | 'postgres';
+
+/** The next whole message at the head of `pending`: its length, and whether it is a simple-query COMMIT. */
+type Framing = (pending: Buffer) => { length: number; isCommit: boolean } | undefined;
+
+const COMMIT = /^\s*COMMIT\b/i;
+
+/** MySQL packets: 3-byte length, sequence, payload; COM_QUERY (0x03) COMMIT. */
+const mysqlFraming: Framing = (pending) => {
+  if (pending.length < 4) return undefined;
+  const length = 4 + (pending[0] | (pending[1] << 8) | (pending[2] << 16));
+  if (pending.length < length) return undefined;
+  return { length, isCommit: pending[4] === 0x03 && COMMIT.test(pending.subarray(5, length).toString('utf8')) };
+};
+
+/** PostgreSQL: untyped start-up messages (Int32 length, Int32 code), then type byte + Int32 length; `Q` COMMIT. */
+function postgresFraming(): Framing {
+  let startedUp = false;
+  return (pending) => {
+    if (!startedUp) {
+      if (pending.length < 8) return undefined;
+      const length = pending.readInt32BE(0);
+      if (pending.length < length) return undefined;
+      startedUp = pending.readInt32BE(4) !== 80877103; // an SSLRequest is followed by the real start-up
+      return { length, isCommit: false };
+    }
+    if (pending.length < 5) return undefined;
+    const length = 1 + pending.readInt32BE(1);
+    if (pending.length < length) return undefined;
+    return { length, isCommit: pending[0] === 0x51 && COMMIT.test(pending.subarray(5, length).toString('utf8')) };
+  };
+}
+
 /**
- * A TCP proxy between the client and a MySQL/MariaDB server that can fail on demand: cut the connection right
- * after a COMMIT was forwarded (the server commits, the client never hears), drop a COMMIT (nothing commits),
- * blackhole every open connection (a silent network drop), or refuse new connections.
- * It reads the client's stream as MySQL packets (3-byte length, sequence, payload) to find COM_QUERY COMMIT.
+ * A TCP proxy between the client and a MySQL/MariaDB or PostgreSQL server that can fail on demand: cut the
+ * connection right after a COMMIT was forwarded (the server commits, the client never hears), drop a COMMIT
+ * (nothing commits), blackhole every open connection (a silent network drop), or refuse new connections.
+ * It reads the client's stream as messages of the server's wire protocol to find a COMMIT.
  */
 export class FaultProxy {
   private server?: Server;
@@ -22,6 +56,7 @@ export class FaultProxy {
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly protocol: WireProtocol = 'mysql',
   ) {}
 
   get port(): number {
@@ -93,14 +128,13 @@ export class FaultProxy {
     this.pairs.add(pair);
     upstream.connect(this.targetPort, this.targetHost);
     let pending = Buffer.alloc(0);
+    const framing = this.protocol === 'postgres' ? postgresFraming() : mysqlFraming;
     client.on('data', (chunk) => {
       pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4) {
-        const length = pending[0] | (pending[1] << 8) | (pending[2] << 16);
-        if (pending.length < 4 + length) break;
-        const packet = pending.subarray(0, 4 + length);
-        pending = pending.subarray(4 + length);
-        const isCommit = packet[4] === 0x03 && /^\s*COMMIT\b/i.test(packet.subarray(5).toString('utf8'));
+      for (let message = framing(pending); message !== undefined; message = framing(pending)) {
+        const { length, isCommit } = message;
+        const packet = pending.subarray(0, length);
+        pending = pending.subarray(length);
         const fault = isCommit ? this.commitFault : undefined;
         if (fault) {
           this.commitFault = undefined;

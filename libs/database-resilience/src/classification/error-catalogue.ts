@@ -167,6 +167,11 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
     entry('PROTOCOL_SEQUENCE_TIMEOUT', C.STATEMENT_TIMEOUT, V.HIGH, A.RECONNECT, S.NEVER, { serverUnwell: true }),
   ],
   // The module's own errors.
+  // COMMIT was answered ROLLBACK (PostgreSQL): an error inside the transaction was caught; nothing was written.
+  [
+    'TRANSACTION_ROLLED_BACK',
+    entry('TRANSACTION_ROLLED_BACK', C.UNKNOWN, V.HIGH, A.MANUAL_INTERVENTION, S.NEVER, { serverUnwell: false }),
+  ],
   ['CIRCUIT_OPEN', entry('CIRCUIT_OPEN', C.CIRCUIT_OPEN, V.HIGH, A.CIRCUIT_BREAK, S.NEVER)],
   ['POOL_ACQUIRE_TIMEOUT', entry('POOL_ACQUIRE_TIMEOUT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
   // The retry budget refused a retry: the failure inside was already counted where it happened.
@@ -200,12 +205,24 @@ export const UNCODED_MESSAGE_CATALOGUE: ReadonlyArray<readonly [RegExp, Catalogu
   ],
   [/^Queue limit reached\.?$/, entry('POOL_QUEUE_LIMIT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
   [/^No connections available\.?$/, entry('POOL_EXHAUSTED', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
-  // node-postgres and pg-pool while getting a connection: nothing was sent (reference: postgres-facts §1.4). A
-  // connection lost under a statement stays unknown until the PostgreSQL engine tracks COMMIT: it may have hit one.
+  // node-postgres and pg-pool (reference: postgres-facts §1.4). A session lost under a statement: the PostgreSQL
+  // engine marks it "outcome unknown" when it was COMMIT or an autocommit write, so only the rest is retried.
   [/^Connection terminated due to connection timeout$/, lost('PG_CONNECT_TIMEOUT')],
   [
     /^timeout exceeded when trying to connect$/,
     entry('PG_POOL_TIMEOUT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER),
+  ],
+  [/^Connection terminated( unexpectedly)?$/, lost('PG_CONNECTION_TERMINATED')],
+  [/^Client (has encountered a connection error|was closed) and is not queryable$/, lost('PG_CLIENT_NOT_QUERYABLE')],
+  // pg's client-side query_timeout: the server goes on executing (the engine ends the session).
+  [
+    /^Query read timeout$/,
+    entry('PG_QUERY_READ_TIMEOUT', C.STATEMENT_TIMEOUT, V.HIGH, A.RECONNECT, S.NEVER, { serverUnwell: true }),
+  ],
+  // TypeORM, after the backend under a held QueryRunner died (the SQLSTATE is lost): the transaction is gone.
+  [
+    /^(Query runner already released|Database connection provided by a query runner was already released)/,
+    lost('QUERY_RUNNER_RELEASED'),
   ],
 ];
 
@@ -213,7 +230,9 @@ export const UNCODED_MESSAGE_CATALOGUE: ReadonlyArray<readonly [RegExp, Catalogu
 export const SQLSTATE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   ['40001', deadlock('SQLSTATE_40001')],
   ['40003', entry('SQLSTATE_40003', C.COMMIT_OUTCOME_UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)],
-  ['25006', entry('SQLSTATE_25006', C.READ_ONLY, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER, { serverUnwell: false })],
+  // A standby or a demoted primary (PostgreSQL; MySQL's read-only errors arrive by errno): the engine drops the
+  // connection. Not retried: a READ ONLY transaction that writes is a bug, and a retry would meet the same server.
+  ['25006', entry('SQLSTATE_25006', C.READ_ONLY, V.HIGH, A.FAILOVER, S.NEVER, { serverUnwell: false })],
   ['42S02', schema('SQLSTATE_42S02')],
   ['42S22', schema('SQLSTATE_42S22')],
   ['HY001', exhausted('SQLSTATE_HY001', S.TRANSACTION)],
@@ -226,14 +245,25 @@ export const SQLSTATE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   ['25P02', entry('PG_IN_FAILED_SQL_TRANSACTION', C.UNKNOWN, V.LOW, A.MANUAL_INTERVENTION, S.NEVER)],
   // At connect only (the server is starting or stopping): nothing was sent.
   ['57P03', entry('PG_CANNOT_CONNECT_NOW', C.CONNECTION, V.HIGH, A.RECONNECT, S.CONNECTION)],
-  // A session ended under a statement (57P01 terminated, 25P03 idle in transaction, 08006 / 08P01 from a
-  // pooler): it may have been COMMIT. Unknown — not retried, not answered 503 — until the engine tracks COMMIT.
-  ['57P01', UNKNOWN_ENTRY],
-  ['57P02', UNKNOWN_ENTRY],
-  ['25P03', UNKNOWN_ENTRY],
-  ['08006', UNKNOWN_ENTRY],
-  ['08P01', UNKNOWN_ENTRY],
+  // A session ended under a statement (57P01 terminated or shut down, 57P02 crash of another backend, 25P03 idle
+  // in transaction, 57P04 database dropped, 57P05 idle session, 08006 / 08P01 from a pooler): a new connection. The
+  // PostgreSQL engine marks it "outcome unknown" when it was COMMIT or an autocommit write.
+  ['57P01', lost('PG_ADMIN_SHUTDOWN', V.HIGH)],
+  ['57P02', lost('PG_CRASH_SHUTDOWN')],
+  ['57P04', lost('PG_DATABASE_DROPPED', V.HIGH)],
+  ['57P05', lost('PG_IDLE_SESSION_TIMEOUT', V.LOW)],
+  ['25P03', lost('PG_IDLE_IN_TRANSACTION_TIMEOUT', V.MEDIUM)],
+  ['08006', lost('PG_CONNECTION_FAILURE', V.HIGH)],
+  ['08P01', lost('PG_PROTOCOL_VIOLATION', V.HIGH)],
   ['53300', overload('PG_TOO_MANY_CONNECTIONS')],
+  ['53100', exhausted('PG_DISK_FULL')],
+  ['53200', exhausted('PG_OUT_OF_MEMORY', S.TRANSACTION)],
+  ['28P01', denied('PG_INVALID_PASSWORD')],
+  ['28000', denied('PG_INVALID_AUTHORIZATION')],
+  ['23505', integrity('PG_UNIQUE_VIOLATION')],
+  ['23503', integrity('PG_FOREIGN_KEY_VIOLATION')],
+  ['23502', integrity('PG_NOT_NULL_VIOLATION')],
+  ['23514', integrity('PG_CHECK_VIOLATION')],
   ['3D000', entry('PG_INVALID_CATALOG_NAME', C.CONFIGURATION, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)],
   ['42P01', schema('PG_UNDEFINED_TABLE')],
   ['42703', schema('PG_UNDEFINED_COLUMN')],

@@ -11,6 +11,9 @@ import type { EngineGuard } from './database-engine';
 import { ENGINES } from './engines';
 import { ResilienceLogger } from '../events/resilience-logger';
 
+/** For messages: `MySQL/MariaDB (mysql2) and PostgreSQL (pg)`. */
+const SUPPORTED = ENGINES.map((engine) => engine.name).join(' and ');
+
 /** A guarded DataSource and what its engine presents of it. */
 export interface GuardedDataSource {
   readonly name: string;
@@ -48,7 +51,7 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
         });
       } else {
         this.logger.warn(
-          `DataSource "${name}" is of type "${type}": only MySQL and MariaDB (mysql2) are supported, so it is left ` +
+          `DataSource "${name}" is of type "${type}": ${SUPPORTED} are supported, so it is left ` +
             'alone (not guarded, not health-checked, no transaction() or execute() on it)',
           { event: 'data-source-unsupported', database: name, type: String(type) },
         );
@@ -66,7 +69,7 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
     if (found) return found;
     const type = this.unsupported.get(name);
     if (type !== undefined) {
-      throw new Error(`DataSource "${name}" is of type "${type}": only MySQL and MariaDB (mysql2) are supported`);
+      throw new Error(`DataSource "${name}" is of type "${type}": ${SUPPORTED} are supported`);
     }
     throw new Error(
       `No TypeORM DataSource named "${name}": import TypeOrmModule.forRoot(${name === 'default' ? '' : `{ name: '${name}', ... }`}) ` +

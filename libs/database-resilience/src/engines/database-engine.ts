@@ -3,6 +3,7 @@ import type { ErrorClassifier } from '../classification/error-classifier';
 import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
+import type { LostCommit } from '../errors/database-error-marks';
 
 /**
  * The seam a database engine plugs into. Everything that knows a driver's objects, its SQL dialect or its
@@ -47,14 +48,19 @@ export interface EngineGuard {
   dispose(): void;
 }
 
-/** A marker row written inside the transaction, looked up when COMMIT's outcome is unknown. */
+/**
+ * Settles a commit whose outcome is unknown: by a marker row written inside the transaction with the unit's
+ * idempotency key, or (PostgreSQL) by the transaction's id, which needs no key.
+ */
 export interface CommitMarkers {
   /** Makes the marker table (DDL, outside any transaction). */
   ensureTable(): Promise<void>;
   /** Inside the transaction: commits with it, or not at all. */
   write(queryRunner: QueryRunner, key: string): Promise<void>;
-  /** Whether the transaction that wrote `key` committed; undefined if that cannot be told in time. */
-  settle(threadId: number | undefined, key: string): Promise<boolean | undefined>;
+  /** Whether this lost commit can be settled at all: with a key, or by what the engine recorded of it. */
+  canSettle(lost: LostCommit, key: string | undefined): boolean;
+  /** Whether the lost transaction committed; undefined if that cannot be told in time. */
+  settle(lost: LostCommit, key: string | undefined): Promise<boolean | undefined>;
 }
 
 /** What one timed check of one server found. */
@@ -82,4 +88,13 @@ export interface PoolFigures {
   waiting: number;
   /** The pool's connection limit (`poolSize` / `connectionLimit`); null when unlimited. */
   limit: number | null;
+}
+
+/** What the guard needs of the module's options. */
+export interface GuardSettings {
+  pool: ResolvedResilienceOptions['pool'];
+  replicaRetryMs: number;
+  slowQueryMs: number;
+  /** `queries.timeoutMs`: the bound of a data statement without a deadline of its own. */
+  statementTimeoutMs: number | null;
 }

@@ -10,8 +10,18 @@ import type { ClassifiedError } from '../classification/classified-error';
  */
 interface ErrorMarks {
   classified?: ClassifiedError;
-  outcomeUnknown?: { threadId: number | undefined };
+  outcomeUnknown?: LostCommit;
   countedBy?: string;
+  /** PostgreSQL's 25P02 "transaction is aborted": the failure that aborted it, which is what the error means. */
+  abortedBy?: ClassifiedError;
+}
+
+/** What is known of a write whose connection failed while it was in flight: enough to ask the server later. */
+export interface LostCommit {
+  /** The server's id of the session (MySQL thread id, PostgreSQL backend pid). */
+  threadId: number | undefined;
+  /** PostgreSQL: the transaction's id (`pg_current_xact_id()`), when it had one before COMMIT was sent. */
+  transactionId?: string;
 }
 
 const marks = new WeakMap<object, ErrorMarks>();
@@ -46,13 +56,13 @@ export function databaseErrorMarkOf(error: unknown): ClassifiedError | undefined
   return findMark(error, (m) => m.classified);
 }
 
-export function markOutcomeUnknown(error: unknown, threadId: number | null): void {
+export function markOutcomeUnknown(error: unknown, threadId: number | null, transactionId?: string): void {
   const found = marksFor(error);
-  if (found) found.outcomeUnknown = { threadId: threadId ?? undefined };
+  if (found) found.outcomeUnknown = { threadId: threadId ?? undefined, transactionId };
 }
 
 /** Set when nobody knows whether the write was applied (see markOutcomeUnknown). */
-export function outcomeUnknownOf(error: unknown): { threadId: number | undefined } | undefined {
+export function outcomeUnknownOf(error: unknown): LostCommit | undefined {
   return findMark(error, (m) => m.outcomeUnknown);
 }
 
@@ -64,4 +74,14 @@ export function markCounted(error: unknown, breaker: string): void {
 /** Whether `breaker` has counted this error already (or the error inside it). */
 export function wasCounted(error: unknown, breaker: string): boolean {
   return findMark(error, (m) => (m.countedBy === breaker ? true : undefined)) === true;
+}
+
+/** A statement refused because an earlier failure aborted the transaction: that failure is what it means. */
+export function markAbortedBy(error: unknown, cause: ClassifiedError): void {
+  const found = marksFor(error);
+  if (found) found.abortedBy = cause;
+}
+
+export function abortedByOf(error: unknown): ClassifiedError | undefined {
+  return findMark(error, (m) => m.abortedBy);
 }

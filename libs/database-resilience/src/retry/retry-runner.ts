@@ -3,7 +3,13 @@ import { ErrorCategory } from '../classification/error-category.enum';
 import type { ErrorClassifier } from '../classification/error-classifier';
 import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
-import { databaseErrorMarkOf, markDatabaseError, outcomeUnknownOf, wasCounted } from '../errors/database-error-marks';
+import {
+  abortedByOf,
+  databaseErrorMarkOf,
+  markDatabaseError,
+  outcomeUnknownOf,
+  wasCounted,
+} from '../errors/database-error-marks';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
 import type { ResilienceEvents } from '../events/resilience-events';
@@ -78,7 +84,8 @@ export class RetryRunner {
         }
         return result;
       } catch (error) {
-        const seen = this.classifier.classify(error);
+        // A PostgreSQL statement refused in an aborted transaction means what aborted it.
+        const seen = abortedByOf(error) ?? this.classifier.classify(error);
         if (seen.serverUnwell && !wasCounted(error, breaker.name)) breaker.failure(); // work the connection guard did not see
         const verdict = this.withinBudget(
           this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey),

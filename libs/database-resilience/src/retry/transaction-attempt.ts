@@ -39,11 +39,11 @@ export async function runTransactionAttempt<T>(
     return result;
   } catch (error) {
     const unknown = callbackDone ? outcomeUnknownOf(error) : undefined;
-    if (unknown && key && markers) {
+    if (unknown && markers?.canSettle(unknown, key)) {
       // Settled within the caller's deadline, or reported unknown (with the key): a hung server must not hold
       // the caller past it while the marker is looked up.
       const deadline = unitOfWork.getStore()?.deadline ?? requestContext.getStore()?.deadline;
-      const settling = markers.settle(unknown.threadId, key).catch(() => undefined);
+      const settling = markers.settle(unknown, key).catch(() => undefined);
       const committed = deadline ? await withTimeout(settling, Math.max(0, deadline.at - Date.now())) : await settling;
       if (committed !== undefined) {
         events.emit({ type: 'commit-settled', at: Date.now(), database, operation, committed });

@@ -5,29 +5,20 @@ import { requestContext } from '../../context/request-context';
 import { housekeeping, unitOfWork } from '../../context/unit-of-work';
 import { markDatabaseError } from '../../errors/database-error-marks';
 import type { ResilienceEvents } from '../../events/resilience-events';
-import type { ResolvedResilienceOptions } from '../../options/options.schema';
+import type { GuardSettings } from '../database-engine';
 import { newConnectionState, type ConnectionState } from './connection-state';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { fromPool, PoolBorrow, type Deadline, type Obtain, type PooledDriver } from './pool-borrow';
 import { ReplicaRouting, type ReplicaCluster, type ReplicatedDriver } from './replica-routing';
 import { StatementKiller } from './statement-deadline';
 import { StatementGuard } from './statement-guard';
-import { StatementReporter } from './statement-reporter';
-import { Watchdog } from './watchdog';
+import { StatementReporter } from '../statement-reporter';
+import { Watchdog } from '../watchdog';
 import { ResilienceLogger } from '../../events/resilience-logger';
 
 /** How late the default bounds (pool wait, `queries.timeoutMs`) may fire. */
 const WATCHDOG_TICK_MS = 100;
 const GUARDED = Symbol('database-resilience.guarded');
-
-/** What the guard needs of the module's options. */
-export interface GuardSettings {
-  pool: ResolvedResilienceOptions['pool'];
-  replicaRetryMs: number;
-  slowQueryMs: number;
-  /** `queries.timeoutMs`: the bound of a data statement without a deadline of its own. */
-  statementTimeoutMs: number | null;
-}
 
 /**
  * The one place between TypeORM and mysql2's pool for a DataSource: installed on the driver

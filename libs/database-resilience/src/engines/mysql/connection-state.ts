@@ -2,8 +2,8 @@ import type { ClassifiedError } from '../../classification/classified-error';
 import { ErrorCategory } from '../../classification/error-category.enum';
 import { markOutcomeUnknown } from '../../errors/database-error-marks';
 import type { Mysql2Connection } from './mysql2-connection';
-import type { StatementKind } from './statement-kind';
-import type { Watched } from './watchdog';
+import type { StatementKind } from '../statement-kind';
+import type { Watched } from '../watchdog';
 
 /**
  * What the guard follows of one pooled connection: its side of a transaction, and whether it may be pooled

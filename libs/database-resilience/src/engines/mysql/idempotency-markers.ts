@@ -2,6 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../options/idempotency-key';
 import type { CommitMarkers } from '../database-engine';
 import { housekeeping } from '../../context/unit-of-work';
+import type { LostCommit } from '../../errors/database-error-marks';
 
 /**
  * Settles ambiguous commits (facts file §6): a marker row with the unit's idempotency key is written inside the
@@ -43,7 +44,12 @@ export class IdempotencyMarkers implements CommitMarkers {
    * Whether the transaction that wrote `key` committed. Kills the old session first (it may still be
    * committing, or holding locks) and waits until it is gone; undefined if that does not happen in time.
    */
-  settle(threadId: number | undefined, key: string): Promise<boolean | undefined> {
+  canSettle(_lost: LostCommit, key: string | undefined): boolean {
+    return key !== undefined;
+  }
+
+  settle({ threadId }: LostCommit, key: string | undefined): Promise<boolean | undefined> {
+    if (key === undefined) return Promise.resolve(undefined);
     return this.outside(async () => {
       const deadline = Date.now() + this.settleTimeoutMs;
       if (threadId !== undefined) {

@@ -4,7 +4,7 @@ import { resolveOptions } from '../../options/options.schema';
 import { fakeConnection } from './fake-connection.spec-support';
 import type { Mysql2Connection } from './mysql2-connection';
 import { PoolBorrow, type Obtain } from './pool-borrow';
-import { Watchdog } from './watchdog';
+import { Watchdog } from '../watchdog';
 
 const pool = resolveOptions({
   pool: { acquireTimeoutMs: 1000, validateAfterIdleMs: 5000, validationTimeoutMs: 300 },

@@ -3,7 +3,7 @@ import { PoolAcquireTimeoutError } from '../../errors/pool-acquire-timeout.error
 import type { ResolvedResilienceOptions } from '../../options/options.schema';
 import type { UnitOfWork } from '../../context/unit-of-work';
 import type { Mysql2Connection } from './mysql2-connection';
-import { preciseWatch, type Watch, type Watchdog } from './watchdog';
+import { preciseWatch, type Watch, type Watchdog } from '../watchdog';
 
 export type Deadline = NonNullable<UnitOfWork['deadline']>;
 type Callback = (error: unknown, connection?: Mysql2Connection) => void;

@@ -5,7 +5,7 @@ import { resolveOptions } from '../../options/options.schema';
 import { fakeConnection } from './fake-connection.spec-support';
 import { PoolBorrow, type Obtain } from './pool-borrow';
 import { ReplicaRouting } from './replica-routing';
-import { Watchdog } from './watchdog';
+import { Watchdog } from '../watchdog';
 
 describe('ReplicaRouting', () => {
   const logger = { warn: jest.fn() } as unknown as ResilienceLogger;

@@ -1,13 +1,6 @@
+import { CheckTimeoutError } from '../check-timeout.error';
 import type { ServerCheck } from '../database-engine';
 import type { Mysql2Connection } from './mysql2-connection';
-
-export class CheckTimeoutError extends Error {
-  override readonly name = 'CheckTimeoutError';
-  readonly code = 'HEALTH_CHECK_TIMEOUT';
-  constructor(timeoutMs: number) {
-    super(`No answer within ${timeoutMs} ms`);
-  }
-}
 
 /**
  * Borrows a connection, runs `statements` on it in turn and hands the last result to `read`, all within

@@ -1,7 +1,7 @@
 import { housekeeping } from '../../context/unit-of-work';
 import { withTimeout } from '../../context/with-timeout';
 import type { Mysql2Connection } from './mysql2-connection';
-import type { StatementKind } from './statement-kind';
+import type { StatementKind } from '../statement-kind';
 
 /**
  * The server is told to stop a statement this much before the caller's deadline (at most a quarter of the time

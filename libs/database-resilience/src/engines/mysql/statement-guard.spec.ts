@@ -8,8 +8,8 @@ import { resolveOptions } from '../../options/options.schema';
 import { newConnectionState, type ConnectionState } from './connection-state';
 import { fakeConnection } from './fake-connection.spec-support';
 import { StatementGuard } from './statement-guard';
-import { StatementReporter } from './statement-reporter';
-import { Watchdog } from './watchdog';
+import { StatementReporter } from '../statement-reporter';
+import { Watchdog } from '../watchdog';
 
 describe('StatementGuard (a connection without a server)', () => {
   const options = resolveOptions({});

@@ -6,9 +6,9 @@ import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
 import { outcomeUnknownIfLost, trackFailure, trackSuccess, type ConnectionState } from './connection-state';
 import type { Mysql2Connection } from './mysql2-connection';
 import { withServerDeadline } from './statement-deadline';
-import { statementOf, type StatementKind } from './statement-kind';
-import type { StatementReporter } from './statement-reporter';
-import { preciseWatch, type Watch, type Watchdog } from './watchdog';
+import { statementOf, type StatementKind } from '../statement-kind';
+import type { StatementReporter } from '../statement-reporter';
+import { preciseWatch, type Watch, type Watchdog } from '../watchdog';
 
 /**
  * The statement path of a guarded connection, for every statement: the caller's deadline (or the default

@@ -1,4 +1,4 @@
-import type { StatementKind } from '../../events/resilience-event';
+import type { StatementKind } from '../events/resilience-event';
 
 export type { StatementKind };
 

@@ -1,12 +1,12 @@
-import type { ClassifiedError } from '../../classification/classified-error';
-import type { ErrorClassifier } from '../../classification/error-classifier';
-import { fingerprintSql } from '../../classification/sql-fingerprint';
-import type { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
-import type { RequestContext } from '../../context/request-context';
-import { nextUnitId } from '../../context/unit-of-work';
-import { CommitOutcomeUnknownError } from '../../errors/commit-outcome-unknown.error';
-import { markCounted } from '../../errors/database-error-marks';
-import type { ResilienceEvents } from '../../events/resilience-events';
+import type { ClassifiedError } from '../classification/classified-error';
+import type { ErrorClassifier } from '../classification/error-classifier';
+import { fingerprintSql } from '../classification/sql-fingerprint';
+import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
+import type { RequestContext } from '../context/request-context';
+import { nextUnitId } from '../context/unit-of-work';
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import { markCounted } from '../errors/database-error-marks';
+import type { ResilienceEvents } from '../events/resilience-events';
 import type { StatementKind } from './statement-kind';
 
 /**
@@ -48,6 +48,11 @@ export class StatementReporter {
       this.breaker.success();
     }
     return classified;
+  }
+
+  /** What the error means, without telling the breaker (replicas, errors the module makes itself). */
+  classify(error: unknown): ClassifiedError {
+    return this.classifier.classify(error);
   }
 
   success(): void {

@@ -1,0 +1,81 @@
+import type { QueryRunner } from 'typeorm';
+import type { LostCommit } from '../../errors/database-error-marks';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../options/idempotency-key';
+import type { CommitMarkers } from '../database-engine';
+import type { PgConnectionGuard } from './pg-connection-guard';
+
+/**
+ * Settles ambiguous commits on PostgreSQL. The guard reads the transaction's id before COMMIT, so a lost COMMIT
+ * is settled without any key by `pg_xact_status(xid)`: committed, aborted, or still in progress (then its
+ * session is terminated and the question asked again). With an idempotency key a marker row is written inside the
+ * transaction too, and looked up once the old session is gone (when the id is unknown or too old to tell).
+ */
+export class PgCommitMarkers implements CommitMarkers {
+  private tableReady?: Promise<void>;
+
+  constructor(
+    private readonly guard: PgConnectionGuard,
+    private readonly table: string,
+    private readonly settleTimeoutMs: number,
+  ) {}
+
+  ensureTable(): Promise<void> {
+    this.tableReady ??= this.guard
+      .housekeepingQuery(
+        `CREATE TABLE IF NOT EXISTS "${this.table}" (idempotency_key VARCHAR(${MAX_IDEMPOTENCY_KEY_LENGTH}) ` +
+          'NOT NULL PRIMARY KEY, created_at TIMESTAMPTZ(3) NOT NULL DEFAULT now())',
+        undefined,
+        { boundMs: this.settleTimeoutMs },
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.tableReady = undefined;
+          throw error;
+        },
+      );
+    return this.tableReady;
+  }
+
+  async write(queryRunner: QueryRunner, key: string): Promise<void> {
+    await queryRunner.query(`INSERT INTO "${this.table}" (idempotency_key) VALUES ($1)`, [key]);
+  }
+
+  canSettle(lost: LostCommit, key: string | undefined): boolean {
+    return lost.transactionId !== undefined || key !== undefined;
+  }
+
+  async settle({ threadId, transactionId }: LostCommit, key: string | undefined): Promise<boolean | undefined> {
+    const deadline = Date.now() + this.settleTimeoutMs;
+    let terminated = false;
+    const endOldSession = async () => {
+      if (terminated || threadId === undefined) return;
+      terminated = true;
+      await this.guard.housekeepingQuery('SELECT pg_terminate_backend($1)', [threadId]);
+    };
+    for (;;) {
+      if (transactionId !== undefined) {
+        const [row] = await this.guard.housekeepingQuery('SELECT pg_xact_status($1::xid8) AS status', [transactionId]);
+        if (row?.status === 'committed') return true;
+        if (row?.status === 'aborted') return false;
+        if (row?.status !== 'in progress') transactionId = undefined; // too old to tell: the key, if any
+      }
+      if (transactionId === undefined) {
+        if (key === undefined) return undefined;
+        const [session] =
+          threadId === undefined
+            ? []
+            : await this.guard.housekeepingQuery('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [threadId]);
+        if (session === undefined) {
+          const rows = await this.guard.housekeepingQuery(`SELECT 1 FROM "${this.table}" WHERE idempotency_key = $1`, [
+            key,
+          ]);
+          return rows.length > 0;
+        }
+      }
+      await endOldSession(); // still committing, or holding its locks: end it, then ask again
+      if (Date.now() > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
