@@ -1,0 +1,100 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { closedPort } from '../scenarios/error-recipes';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+
+/**
+ * A PostgreSQL server of our own, from the installed binaries (run as the `postgres` user), in a temporary
+ * folder on a free port: to stop, restart, freeze or kill without touching the shared server. Trust
+ * authentication, user `postgres`, database `test`.
+ */
+export class PostgresInstance {
+  private constructor(
+    readonly folder: string,
+    readonly port: number,
+  ) {}
+
+  static async create(): Promise<PostgresInstance> {
+    const folder = mkdtempSync(join(tmpdir(), 'dr-postgres-'));
+    chmodSync(folder, 0o755);
+    const { uid, gid } = idsOf('postgres');
+    chownSync(folder, uid, gid);
+    asPostgres('initdb', ['-D', join(folder, 'data'), '-A', 'trust', '-U', 'postgres']);
+    const instance = new PostgresInstance(folder, await closedPort());
+    instance.start();
+    const admin = await instance.connect('postgres');
+    await admin.query('CREATE DATABASE test');
+    await admin.end();
+    return instance;
+  }
+
+  async connect(database = 'test'): Promise<Client> {
+    const client = new Client({ host: '127.0.0.1', port: this.port, user: 'postgres', database });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  }
+
+  /** Starts the server and returns once it accepts connections. */
+  start(): void {
+    const options = `-p ${this.port} -k ${this.folder} -c listen_addresses=127.0.0.1`;
+    asPostgres('pg_ctl', ['-D', this.dataDir, '-o', options, '-l', join(this.folder, 'log'), '-w', 'start']);
+  }
+
+  /** A fast shutdown: every session gets FATAL 57P01, then the server is gone. */
+  stop(): void {
+    asPostgres('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']);
+  }
+
+  /** Freezes the postmaster and every backend (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void {
+    this.signalAll('STOP');
+  }
+
+  resume(): void {
+    this.signalAll('CONT');
+  }
+
+  async destroy(): Promise<void> {
+    try {
+      this.resume();
+      this.stop();
+    } catch {
+      // already stopped
+    }
+    rmSync(this.folder, { recursive: true, force: true });
+  }
+
+  private get dataDir(): string {
+    return join(this.folder, 'data');
+  }
+
+  private signalAll(signal: 'STOP' | 'CONT'): void {
+    const postmaster = execFileSync('head', ['-1', join(this.dataDir, 'postmaster.pid')])
+      .toString()
+      .trim();
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', postmaster]).toString().split(/\s+/).filter(Boolean);
+    // The children first on STOP (none may notice the postmaster gone), the postmaster first on CONT.
+    const order = signal === 'STOP' ? [...children, postmaster] : [postmaster, ...children];
+    for (const pid of order) {
+      try {
+        process.kill(Number(pid), `SIG${signal}`);
+      } catch {
+        // a backend that ended meanwhile
+      }
+    }
+  }
+}
+
+function asPostgres(binary: string, args: string[]): void {
+  execFileSync('runuser', ['-u', 'postgres', '--', join(BIN, binary), ...args], { stdio: 'pipe' });
+}
+
+function idsOf(user: string): { uid: number; gid: number } {
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, user]).toString().trim()));
+  return { uid, gid };
+}
