@@ -32,6 +32,7 @@ const PUBLIC_API = [
   'DatabaseResilienceModule',
   'DatabaseResilienceOptions',
   'DeadlineExceededError',
+  'TransactionRolledBackError',
   'DeadlockAnalyticsService',
   'DeadlockClusterEvent',
   'DeadlockLock',

@@ -52,6 +52,7 @@ export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error
 export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
 export { RetryBudgetExhaustedError } from './errors/retry-budget-exhausted.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';
+export { TransactionRolledBackError } from './errors/transaction-rolled-back.error';
 
 export { ErrorClassifier } from './classification/error-classifier';
 export type { ClassifiedError, MatchedBy } from './classification/classified-error';
