@@ -117,7 +117,8 @@ export class PgStatementGuard {
     }
     const unknownIfLost = kind === 'commit' ? state.transactionId !== null : kind === 'write' && !state.inTransaction;
     const result = await this.execute(client, state, sent, parameters, kind, unknownIfLost, bound, inUnit, request);
-    const first = (Array.isArray(result) ? result[0] : result) as PgResult | undefined;
+    // BEGIN with SET LOCAL answers twice: TypeORM gets BEGIN's answer (a caller's own multi-statement query, all).
+    const first = (sent !== sql && Array.isArray(result) ? result[0] : result) as PgResult | undefined;
     if (kind === 'commit' && first?.command === 'ROLLBACK') {
       // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK and no error: nothing was written.
       const error = new TransactionRolledBackError(this.database, state.abortedBy);
