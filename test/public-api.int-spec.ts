@@ -52,7 +52,7 @@ const PUBLIC_API = [
   'HealthCheckedEvent',
   'HealthReportService',
   'HealthStatus',
-  'InnodbDeadlock',
+  'DeadlockAccount',
   'JitterKind',
   'MatchedBy',
   'NonEssential',

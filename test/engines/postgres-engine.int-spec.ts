@@ -1,7 +1,9 @@
 import { Client } from 'pg';
 import {
   CommitOutcomeUnknownError,
+  DeadlockAnalyticsService,
   ErrorCategory,
+  type DeadlockReport,
   resilienceDetailsOf,
   HealthCheckService,
 } from 'nestjs-database-resilience';
@@ -84,6 +86,35 @@ describe('the PostgreSQL engine (TypeORM + pg, real server)', () => {
     const failed = app.events.filter((e) => e.type === 'attempt-failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ willRetry: true, error: { category: 'deadlock', sqlState: '40P01' } });
+
+    // The analytics: the victim's statement, the table pair, and the account read from the error and the other
+    // session while it was still open (PostgreSQL keeps no report of its own).
+    const analytics = app.module.get(DeadlockAnalyticsService);
+    let report!: DeadlockReport;
+    await waitUntil(
+      async () => ([report] = await analytics.report('default')) && report.latest !== null,
+      'the account',
+    );
+    expect(report.topTablePairs).toEqual([{ tables: 'account ↔ account', deadlocks: 1 }]);
+    expect(report.topStatements).toEqual([
+      { fingerprint: 'UPDATE account SET balance = balance + ? WHERE id = $1', deadlocks: 1 },
+    ]);
+    const { transactions, victim } = report.latest!;
+    expect(transactions).toHaveLength(2);
+    expect(transactions.find((t) => t.number === victim)).toMatchObject({
+      victim: true,
+      statement: 'UPDATE account SET balance = balance + ? WHERE id = $1',
+      tables: ['account'],
+      waitsFor: [expect.objectContaining({ mode: 'ShareLock', kind: 'record', table: 'account' })],
+    });
+    const survivor = transactions.find((t) => !t.victim)!;
+    expect(survivor.tables).toEqual(['account']);
+    // Its statement, while it is still in its transaction; empty once it has committed.
+    expect(survivor.statement).toMatch(/^(UPDATE account SET balance = balance [-+] \? WHERE id = \$1|COMMIT|)$/);
+    await waitUntil(
+      async () => ((await analytics.report('default'))[0].serverDeadlocks ?? 0) >= 1,
+      'the server counter',
+    );
   });
 
   it('a serialization failure (40001, REPEATABLE READ) re-runs the whole transaction', async () => {
@@ -264,9 +295,10 @@ describe('the PostgreSQL engine (TypeORM + pg, real server)', () => {
       );
       expect(error).toBeInstanceOf(CommitOutcomeUnknownError);
       expect(runs).toBe(1);
-      expect((await admin.query(`SELECT count(*)::int AS n FROM ${schema}.note WHERE body = 'cut-3'`)).rows[0].n).toBe(
-        1,
-      );
+      // The server commits what it read before the cut, a moment after the client saw the socket go.
+      const count = async () =>
+        (await admin.query(`SELECT count(*)::int AS n FROM ${schema}.note WHERE body = 'cut-3'`)).rows[0].n as number;
+      await waitUntil(async () => (await count()) === 1, 'the cut COMMIT to be applied, once');
     });
   });
 });

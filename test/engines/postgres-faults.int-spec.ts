@@ -46,7 +46,11 @@ describe('PostgreSQL faults under 20 callers (own instance, fault proxy)', () =>
       database: 'test',
       port: proxy.port,
       postgres: { schema: 'public' },
-      options: { circuitBreaker: { failureThreshold: 5, recoveryTimeoutMs: 300 }, alerts: { log: false } },
+      options: {
+        circuitBreaker: { failureThreshold: 5, recoveryTimeoutMs: 300 },
+        healthCheck: { enabled: false }, // its checks connect outside the breaker, by design: not calls
+        alerts: { log: false },
+      },
     });
   }, 120_000);
 
@@ -158,9 +162,15 @@ describe('PostgreSQL faults under 20 callers (own instance, fault proxy)', () =>
     breakers.forceOpen('default');
     const forcedAt = traffic.outcomes.length;
     // Calls admitted before it opened may still wait in pg-pool's queue (and connect when they get a slot).
-    const pool = (app.dataSource.driver as unknown as { master: { waitingCount: number } }).master;
+    // Nothing admitted before is left: no caller waiting for a client, no client lent out.
+    const pool = (
+      app.dataSource.driver as unknown as { master: Record<'waitingCount' | 'totalCount' | 'idleCount', number> }
+    ).master;
     await waitUntil(
-      async () => traffic.outcomes.length >= forcedAt + 2 * CALLERS && pool.waitingCount === 0,
+      async () =>
+        traffic.outcomes.length >= forcedAt + 2 * CALLERS &&
+        pool.waitingCount === 0 &&
+        pool.totalCount === pool.idleCount,
       'the calls admitted before to end',
     );
     const before = proxy.accepted;

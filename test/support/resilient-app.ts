@@ -28,16 +28,13 @@ export async function resilientApp(settings: {
   options?: DatabaseResilienceOptions;
   providers?: Provider[];
   /** PostgreSQL instead of MariaDB: the app's tables live in `schema` of the shared `test` database. */
-  postgres?: { schema: string; extra?: Record<string, unknown> };
+  postgres?: { schema: string; extra?: Record<string, unknown>; replicaPort?: number };
 }): Promise<ResilientApp> {
   const common = { poolSize: settings.poolSize ?? 10, entities: settings.entities ?? [], retryAttempts: 0 };
   const connection: TypeOrmModuleOptions = settings.postgres
     ? {
         type: 'postgres',
-        host: '127.0.0.1',
-        port: settings.port ?? 5432,
-        username: 'postgres',
-        database: settings.database,
+        ...postgresServers(settings.port ?? 5432, settings.database, settings.postgres.replicaPort),
         schema: settings.postgres.schema,
         extra: { options: `-c search_path=${settings.postgres.schema}`, ...settings.postgres.extra },
         ...common,
@@ -83,3 +80,10 @@ class QuietLogger {
   verbose() {}
 }
 const quietLogger = new QuietLogger();
+
+/** One server, or TypeORM's replication: a primary and a standby. */
+function postgresServers(port: number, database: string, replicaPort: number | undefined) {
+  const server = (p: number) => ({ host: '127.0.0.1', port: p, username: 'postgres', database });
+  if (replicaPort === undefined) return server(port);
+  return { replication: { master: server(port), slaves: [server(replicaPort)] } };
+}

@@ -37,7 +37,7 @@ export {
 } from './history/error-statistics.service';
 export type { ErrorRecordView, ErrorOutcome } from './history/error-history';
 export { DeadlockAnalyticsService, type DeadlockReport } from './deadlock/deadlock-analytics.service';
-export type { InnodbDeadlock, DeadlockTransaction, DeadlockLock } from './deadlock/innodb-deadlock-parser';
+export type { DeadlockAccount, DeadlockTransaction, DeadlockLock } from './engines/deadlock-account';
 export { AlertsService } from './alerts/alerts.service';
 export { HealthReportService } from './alerts/health-report.service';
 export type { Alert, AlertRule, AlertCallback } from './events/alert';

@@ -32,6 +32,21 @@ export class PostgresInstance {
     return instance;
   }
 
+  /** A streaming-replication standby of this server (`pg_basebackup -R`), started on a port of its own. */
+  async standby(): Promise<PostgresInstance> {
+    const folder = mkdtempSync(join(tmpdir(), 'dr-postgres-'));
+    chmodSync(folder, 0o755);
+    const { uid, gid } = idsOf('postgres');
+    chownSync(folder, uid, gid);
+    asPostgres('pg_basebackup', [
+      ...['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres'],
+      ...['-D', join(folder, 'data'), '-R', '-X', 'stream', '-c', 'fast'],
+    ]);
+    const standby = new PostgresInstance(folder, await closedPort());
+    standby.start();
+    return standby;
+  }
+
   async connect(database = 'test'): Promise<Client> {
     const client = new Client({ host: '127.0.0.1', port: this.port, user: 'postgres', database });
     client.on('error', () => undefined);

@@ -6,7 +6,7 @@ import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { DataSourceRegistry } from '../engines/data-source-registry';
-import { parseLatestDeadlock, type InnodbDeadlock } from './innodb-deadlock-parser';
+import type { DeadlockAccount } from '../engines/deadlock-account';
 import { ResilienceLogger } from '../events/resilience-logger';
 
 interface DatabaseDeadlocks {
@@ -17,7 +17,7 @@ interface DatabaseDeadlocks {
   recent: number[];
   clusters: number;
   clusterUntil: number;
-  latest?: InnodbDeadlock;
+  latest?: DeadlockAccount;
   lastFetch: number;
   /** false once the server said we lack the PROCESS privilege. */
   innodbStatus: boolean;
@@ -35,7 +35,7 @@ export interface DeadlockReport {
   topStatements: Array<{ fingerprint: string; deadlocks: number }>;
   topTablePairs: Array<{ tables: string; deadlocks: number }>;
   /** InnoDB's account of the latest deadlock, parsed; null without the PROCESS privilege or before the first. */
-  latest: InnodbDeadlock | null;
+  latest: DeadlockAccount | null;
 }
 
 /**
@@ -113,8 +113,7 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
   private async fetchInnodbStatus(database: string, state: DatabaseDeadlocks): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve)); // after the failing request has moved on
     try {
-      const report = await this.dataSources.get(database).guard.latestDeadlockReport();
-      const parsed = parseLatestDeadlock(report ?? '');
+      const parsed = await this.dataSources.get(database).guard.latestDeadlock();
       if (!parsed || parsed.at === state.latest?.at) return;
       state.latest = parsed;
       const tables = [...new Set(parsed.transactions.flatMap((t) => t.tables))].sort();

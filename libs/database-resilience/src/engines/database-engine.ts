@@ -4,6 +4,7 @@ import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import type { LostCommit } from '../errors/database-error-marks';
+import type { DeadlockAccount } from './deadlock-account';
 
 /**
  * The seam a database engine plugs into. Everything that knows a driver's objects, its SQL dialect or its
@@ -38,8 +39,8 @@ export interface EngineGuard {
   checkReplicas(timeoutMs: number): Promise<ReplicaCheck[]>;
   /** The pool now; undefined before it exists. */
   poolFigures(): PoolFigures | undefined;
-  /** The server's own account of its latest deadlock (text the deadlock analytics parse), if it keeps one. */
-  latestDeadlockReport(): Promise<string | undefined>;
+  /** The server's account of the latest deadlock, parsed, if it can tell one. */
+  latestDeadlock(): Promise<DeadlockAccount | undefined>;
   /** The server's deadlock counter since it started, if it keeps one. */
   deadlockCounter(): Promise<number | undefined>;
   /** Settles a commit whose outcome is unknown, by the unit's idempotency key. */

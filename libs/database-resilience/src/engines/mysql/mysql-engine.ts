@@ -3,6 +3,7 @@ import { housekeeping } from '../../context/unit-of-work';
 import type { DatabaseEngine, EngineGuard, GuardDependencies } from '../database-engine';
 import { ConnectionGuard } from './connection-guard';
 import { IdempotencyMarkers } from './idempotency-markers';
+import { parseLatestDeadlock } from './innodb-deadlock-parser';
 import { poolFiguresOf } from './pool-figures';
 import { replicationLagOf, timedCheck } from './server-check';
 
@@ -53,10 +54,10 @@ export const mysqlEngine: DatabaseEngine = {
           }),
         ),
       poolFigures: () => poolFiguresOf(dataSource.driver),
-      latestDeadlockReport: () =>
+      latestDeadlock: () =>
         housekeeping(async () => {
           const [row] = await dataSource.query('SHOW ENGINE INNODB STATUS');
-          return row?.Status === undefined ? undefined : String(row.Status);
+          return row?.Status === undefined ? undefined : parseLatestDeadlock(String(row.Status));
         }),
       // MariaDB's Innodb_deadlocks, else MySQL's INNODB_METRICS lock_deadlocks.
       deadlockCounter: () =>

@@ -13,6 +13,7 @@ import { CheckTimeoutError } from '../check-timeout.error';
 import { StatementReporter } from '../statement-reporter';
 import type { GuardSettings } from '../database-engine';
 import type { PgClient, PgDriver, PgPool, PgRelease } from './pg-client';
+import { PgDeadlocks } from './pg-deadlocks';
 import { closeClient, newPgClientState, PgStatementGuard, type PgClientState } from './pg-statement-guard';
 
 const GUARDED = Symbol('database-resilience.guarded');
@@ -32,6 +33,10 @@ export class PgConnectionGuard {
   private readonly reporter: StatementReporter;
   private readonly statements: PgStatementGuard;
   private readonly replicaDownUntil = new Map<PgPool, number>();
+  /** Replicas whose outage was said (again once they served a read). */
+  private readonly replicaWarned = new Set<PgPool>();
+  /** The latest deadlock's account, put together when its victim's error arrives. */
+  readonly deadlocks: PgDeadlocks;
   private driver?: PgDriver;
 
   constructor(
@@ -41,13 +46,22 @@ export class PgConnectionGuard {
     classifier: ErrorClassifier,
     private readonly breaker: CircuitBreaker,
     events: ResilienceEvents,
+    /** How often the other sessions of a deadlock are read (`deadlocks.innodbStatusMinIntervalMs`); null: never. */
+    deadlockMinIntervalMs: number | null,
   ) {
     this.reporter = new StatementReporter(database, classifier, breaker, events, settings.slowQueryMs);
+    this.deadlocks = new PgDeadlocks(
+      (sql, parameters) => this.housekeepingQuery(sql, parameters),
+      deadlockMinIntervalMs ?? Infinity,
+    );
     this.statements = new PgStatementGuard(
       database,
       settings.statementTimeoutMs,
       this.reporter,
       (pid) => void this.terminate(pid),
+      (error, sql, pid) => {
+        if (deadlockMinIntervalMs !== null) this.deadlocks.capture(error, sql, pid);
+      },
     );
   }
 
@@ -104,18 +118,30 @@ export class PgConnectionGuard {
       const lent = this.instrument(
         await this.acquire(pool, undefined, this.settings.pool.validationTimeoutMs),
         'replica',
+        () => this.replicaDown(pool),
       );
-      if (await this.alive(lent[0])) return lent;
+      if (await this.alive(lent[0])) {
+        this.replicaWarned.delete(pool); // serving again: its next outage is said again
+        return lent;
+      }
       lent[1](true);
     } catch {
       // refused, or no answer in time: read from the primary meanwhile
     }
-    this.replicaDownUntil.set(pool, now + this.settings.replicaRetryMs);
+    this.replicaDown(pool);
+    return this.borrowPrimary();
+  }
+
+  /** A replica failed: reads go to the primary for `failover.replicaRetryMs`; said once per outage. */
+  private replicaDown(pool: PgPool): void {
+    const wasUp = (this.replicaDownUntil.get(pool) ?? 0) <= Date.now();
+    this.replicaDownUntil.set(pool, Date.now() + this.settings.replicaRetryMs);
+    if (!wasUp || this.replicaWarned.has(pool)) return;
+    this.replicaWarned.add(pool);
     this.logger.warn(`A replica of database "${this.database}" does not answer: reads go to the primary`, {
       event: 'replica-unavailable',
       database: this.database,
     });
-    return this.borrowPrimary();
   }
 
   /** Takes a client from `pool`, waiting at most `pool.acquireTimeoutMs` and never past the deadline. */
@@ -144,10 +170,11 @@ export class PgConnectionGuard {
   }
 
   /** Puts the statement guard on a client (once) and wraps its release: a doomed client is destroyed. */
-  private instrument([client, release]: Lent, role: PgClientState['role']): Lent {
+  private instrument([client, release]: Lent, role: PgClientState['role'], onLost?: () => void): Lent {
     let state = this.states.get(client);
     if (!state) {
       const created = newPgClientState(role, client.query);
+      created.onLost = onLost;
       state = created;
       this.states.set(client, created);
       client.query = (...args: unknown[]) => this.statements.run(client, created, args);

@@ -37,6 +37,8 @@ export interface PgClientState {
   releasedAt: number;
   /** pg's own query(): the module's housekeeping goes through it, unbounded and unrecorded. */
   readonly rawQuery: PgClient['query'];
+  /** Told when its session is lost (a replica's: reads go to the primary for a while). */
+  onLost?: () => void;
 }
 
 export function newPgClientState(role: PgClientState['role'], rawQuery: PgClient['query']): PgClientState {
@@ -71,6 +73,8 @@ export class PgStatementGuard {
     private readonly reporter: StatementReporter,
     /** Ends a session from another connection (pg_terminate_backend); never waited for. */
     private readonly terminate: (pid: number | undefined) => void,
+    /** Told of each deadlock this client's statement lost (40P01), with the statement. */
+    private readonly onDeadlock: (error: unknown, sql: string, pid: number | undefined) => void,
   ) {}
 
   /** Wraps pg's `client.query(...)`: promise-style calls (TypeORM's) are guarded; callbacks and streams pass. */
@@ -176,7 +180,7 @@ export class PgStatementGuard {
           finished = true;
           clearTimeout(timer);
           this.reporter.timed(sql, kind, performance.now() - startedAt, true, request);
-          this.afterError(client, state, error, kind, unknownIfLost, inUnit, request);
+          this.afterError(client, state, error, sql, kind, unknownIfLost, inUnit, request);
           reject(error);
         },
       );
@@ -215,12 +219,14 @@ export class PgStatementGuard {
     client: PgClient,
     state: PgClientState,
     error: unknown,
+    sql: string,
     kind: StatementKind,
     unknownIfLost: boolean,
     inUnit: boolean,
     request: RequestContext | undefined,
   ): void {
     let seen = state.role === 'primary' ? this.reporter.report(error) : this.reporter.classify(error);
+    if (seen.sqlState === '40P01') this.onDeadlock(error, sql, client.processID ?? undefined);
     if (seen.sqlState === '25P02' && state.abortedBy) {
       seen = state.abortedBy; // the cause, not the consequence
       markAbortedBy(error, seen);
@@ -228,6 +234,7 @@ export class PgStatementGuard {
     if (state.inTransaction) state.abortedBy ??= seen;
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
     const lost = seen.category === ErrorCategory.CONNECTION || seen.fatal === true;
+    if (lost) state.onLost?.();
     if (lost || READ_ONLY_STATES.has(seen.sqlState ?? '') || seen.name === 'PG_QUERY_READ_TIMEOUT') {
       state.doomed = true;
       // pg's own query_timeout leaves the statement running and the transaction open: end the session.

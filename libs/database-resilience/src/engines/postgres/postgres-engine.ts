@@ -26,6 +26,7 @@ export const postgresEngine: DatabaseEngine = {
       classifier,
       breaker,
       events,
+      options.deadlocks.innodbStatus ? options.deadlocks.innodbStatusMinIntervalMs : null,
     );
     guard.install();
     const engineGuard: EngineGuard = {
@@ -35,8 +36,7 @@ export const postgresEngine: DatabaseEngine = {
       checkPrimary: (timeoutMs) => checkPgPrimary(guard, timeoutMs),
       checkReplicas: (timeoutMs) => checkPgReplicas(guard, timeoutMs),
       poolFigures: () => pgPoolFigures(dataSource.driver as unknown as PgDriver),
-      // PostgreSQL keeps no report of its latest deadlock: the analytics read the error itself.
-      latestDeadlockReport: () => Promise.resolve(undefined),
+      latestDeadlock: () => guard.deadlocks.latestDeadlock(),
       deadlockCounter: async () => {
         const [row] = await guard.housekeepingQuery(
           'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',

@@ -1,44 +1,5 @@
-import { fingerprintSql } from '../classification/sql-fingerprint';
-
-/** One lock line of InnoDB's deadlock report. */
-export interface DeadlockLock {
-  kind: 'record' | 'table';
-  /** `schema.table`. */
-  table: string;
-  index?: string;
-  /** X, S, IX, IS, AUTO-INC. */
-  mode: string;
-  /** `locks gap before rec`. */
-  gap: boolean;
-  /** `locks rec but not gap`. */
-  recordOnly: boolean;
-  insertIntention: boolean;
-  waiting: boolean;
-  trxId?: string;
-}
-
-export interface DeadlockTransaction {
-  /** 1 or 2, as InnoDB numbers them in the report. */
-  number: number;
-  trxId?: string;
-  activeSeconds?: number;
-  threadId?: number;
-  /** The transaction's current statement, as a fingerprint: no values. */
-  statement: string;
-  tables: string[];
-  holds: DeadlockLock[];
-  waitsFor: DeadlockLock[];
-  victim: boolean;
-}
-
-/** InnoDB's account of the latest deadlock, parsed; values never kept. */
-export interface InnodbDeadlock {
-  /** As the server printed it, e.g. `2026-03-02 14:07:19`. */
-  at: string;
-  transactions: DeadlockTransaction[];
-  /** Number of the transaction InnoDB rolled back. */
-  victim?: number;
-}
+import { fingerprintSql } from '../../classification/sql-fingerprint';
+import type { DeadlockAccount, DeadlockLock, DeadlockTransaction } from '../deadlock-account';
 
 const LOCK_LINE =
   /^(RECORD LOCKS .*? index (\S+) of table|TABLE LOCK table) `([^`]+)`\.`([^`]+)`(?: \/\* .*? \*\/)? trx id (\d+) lock[_ ]mode ([A-Z-]+)(.*)$/;
@@ -49,13 +10,13 @@ const LOCK_LINE =
  * (`*** WAITING FOR THIS LOCK TO BE GRANTED:` / `*** CONFLICTING WITH:`, where the conflicting locks are the other
  * transaction's). Record dumps (hex of row values) are skipped. Undefined when there is no deadlock section.
  */
-export function parseLatestDeadlock(status: string): InnodbDeadlock | undefined {
+export function parseLatestDeadlock(status: string): DeadlockAccount | undefined {
   const start = status.indexOf('LATEST DETECTED DEADLOCK');
   if (start === -1) return undefined;
   const end = status.indexOf('\nTRANSACTIONS\n', start);
   const lines = status.slice(start, end === -1 ? undefined : end).split('\n');
 
-  const deadlock: InnodbDeadlock = { at: '', transactions: [] };
+  const deadlock: DeadlockAccount = { at: '', transactions: [] };
   const conflicting: DeadlockLock[] = [];
   let current: DeadlockTransaction | undefined;
   let section: 'header' | 'statement' | 'holds' | 'waits' | 'conflicting' | 'none' = 'none';
