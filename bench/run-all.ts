@@ -1,7 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { printTable, toMarkdown, type BenchTable } from './bench-table';
+import { printTable, type BenchTable } from './bench-table';
+import { writeBenchmarksSection } from './benchmarks-document';
 import { breakerBenches } from './breaker.bench';
 import { classifierBench } from './classifier.bench';
 import { fleetRecordingBench } from './fleet-recording.bench';
@@ -25,17 +23,6 @@ const BENCHMARKS: ReadonlyArray<() => Promise<BenchTable | BenchTable[]>> = [
   requestPipelineBench,
 ];
 
-const SECTION_MARK = '<!-- node ';
-
-/** The sections of earlier runs on other Node versions, by major version. */
-function existingSections(file: string): Array<[number, string]> {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split(SECTION_MARK)
-    .slice(1)
-    .map((text) => [Number(text.slice(0, text.indexOf(' '))), SECTION_MARK + text] as [number, string]);
-}
-
 async function main(): Promise<void> {
   const tables: BenchTable[] = [];
   for (const bench of BENCHMARKS) {
@@ -44,32 +31,8 @@ async function main(): Promise<void> {
       tables.push(table);
     }
   }
-  const cpu = cpus();
   const major = process.versions.node.split('.')[0];
-  const section = [
-    `${SECTION_MARK}${major} -->`,
-    `## Node ${major}`,
-    '',
-    `Machine: ${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} cores), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
-      `Node ${process.version}. Run: ${new Date().toISOString().slice(0, 10)}.`,
-    '',
-    ...tables.flatMap((t) => [toMarkdown(t), '']),
-  ].join('\n');
-  const file = join(__dirname, '..', '..', 'docs', 'BENCHMARKS.md');
-  // One section per Node major version: this run replaces its own and keeps the others'.
-  const sections = new Map(existingSections(file));
-  sections.set(Number(major), section);
-  const document = [
-    '# Benchmarks',
-    '',
-    'Written by `npm run bench` (it builds, then runs `node --expose-gc dist/bench/run-all.js`; the storm needs the local',
-    'MariaDB of `.env.example`), one section per Node version it ran on (run it with each: the section of that',
-    'version is replaced, the others kept). Every figure sits beside a baseline measured in the same run.',
-    '',
-    ...[...sections.entries()].sort(([a], [b]) => a - b).map(([, text]) => text.trimEnd() + '\n'),
-  ].join('\n');
-  writeFileSync(file, document);
-  console.log('\nwrote docs/BENCHMARKS.md');
+  writeBenchmarksSection(`node ${major}`, `Node ${major}`, tables, Number(major));
 }
 
 void main();

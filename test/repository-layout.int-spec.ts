@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { DATABASE_ENV_DEFAULTS } from '../libs/shared/src/database-env';
+import { databaseEnv, DATABASE_ENV_DEFAULTS } from '../libs/shared/src/database-env';
 
 const root = join(__dirname, '..');
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
@@ -81,6 +81,22 @@ describe('repository layout, docker-compose.yml and .env.example', () => {
     const example = envExample();
     const unknown = Object.keys(api.environment).filter((name) => !example.has(name));
     expect(unknown).toEqual([]);
+  });
+
+  it('docker-compose.yml runs PostgreSQL 15 the way the PostgreSQL tests reach it, and the api on it', () => {
+    const { postgres, 'api-postgres': api } = parse(read('docker-compose.yml')).services;
+    expect(postgres.image).toMatch(/^postgres:15/);
+    expect(postgres.ports).toContain('5432:5432');
+    expect(postgres.environment).toMatchObject({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'test' });
+    expect(postgres.healthcheck.test).toEqual(expect.arrayContaining(['pg_isready']));
+    expect(api.depends_on.postgres.condition).toBe('service_healthy');
+    expect(databaseEnv({ DATABASE_URL: api.environment.DATABASE_URL })).toMatchObject({
+      engine: 'postgres',
+      host: 'postgres',
+      port: 5432,
+      username: 'postgres',
+      database: 'test',
+    });
   });
 
   it('targets the current Node LTS: engines and the compose image on Node 22 or later', () => {

@@ -14,15 +14,18 @@ import { resilienceOptionsFromEnv } from './resilience-options';
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      useFactory: () => ({
-        type: 'mysql',
-        ...databaseEnv(),
-        entities: [Account, Transfer],
-        // The demo creates its own tables; a real service runs migrations instead.
-        synchronize: process.env.DB_SYNCHRONIZE !== 'false',
-        retryAttempts: 2,
-        retryDelay: 1000,
-      }),
+      useFactory: () => {
+        const { engine, ...server } = databaseEnv();
+        return {
+          type: engine,
+          ...server,
+          entities: [Account, Transfer],
+          // The demo creates its own tables; a real service runs migrations instead.
+          synchronize: process.env.DB_SYNCHRONIZE !== 'false',
+          retryAttempts: 2,
+          retryDelay: 1000,
+        };
+      },
     }),
     // The demo shows request ids, route tags and the request deadline: requestContext on.
     DatabaseResilienceModule.forRootAsync({ requestContext: true, useFactory: () => resilienceOptionsFromEnv() }),

@@ -132,6 +132,12 @@ export class TestErrorHandlingCommand extends CommandRunner {
       if (error instanceof DatabaseEnvError) return this.unusable(error.message);
       throw error;
     }
+    if (env.engine !== 'mysql') {
+      return this.unusable(
+        'the scenarios provoke MySQL/MariaDB errors and run against a MySQL or MariaDB server; the module guards ' +
+          'PostgreSQL too (apps/api runs on it), but these scenarios do not',
+      );
+    }
     if (!options.ephemeral) return this.runAgainst(env, options, workers);
     if (!options.json) this.out.line('starting a throwaway MariaDB server...');
     let server: MariaDbInstance;
@@ -144,7 +150,7 @@ export class TestErrorHandlingCommand extends CommandRunner {
       () => server.destroy(),
       () =>
         this.runAgainst(
-          { host: '127.0.0.1', port: server.port, username: 'root', password: '', database: 'test' },
+          { engine: 'mysql', host: '127.0.0.1', port: server.port, username: 'root', password: '', database: 'test' },
           options,
           workers,
         ),

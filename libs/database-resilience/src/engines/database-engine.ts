@@ -99,3 +99,13 @@ export interface GuardSettings {
   /** `queries.timeoutMs`: the bound of a data statement without a deadline of its own. */
   statementTimeoutMs: number | null;
 }
+
+/** The guard's settings, read from the module's options: the same for every engine. */
+export function guardSettingsOf(options: ResolvedResilienceOptions): GuardSettings {
+  return {
+    pool: options.pool,
+    replicaRetryMs: options.failover.replicaRetryMs,
+    slowQueryMs: options.queries.slowQueryMs,
+    statementTimeoutMs: options.queries.timeoutMs,
+  };
+}

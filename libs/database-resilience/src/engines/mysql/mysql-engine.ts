@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { housekeeping } from '../../context/unit-of-work';
-import type { DatabaseEngine, EngineGuard, GuardDependencies } from '../database-engine';
+import { guardSettingsOf, type DatabaseEngine, type EngineGuard, type GuardDependencies } from '../database-engine';
 import { ConnectionGuard } from './connection-guard';
 import { IdempotencyMarkers } from './idempotency-markers';
 import { parseLatestDeadlock } from './innodb-deadlock-parser';
@@ -17,19 +17,7 @@ export const mysqlEngine: DatabaseEngine = {
   },
 
   guard(dataSource: DataSource, database: string, { options, classifier, breaker, events }: GuardDependencies) {
-    const guard = new ConnectionGuard(
-      dataSource,
-      database,
-      {
-        pool: options.pool,
-        replicaRetryMs: options.failover.replicaRetryMs,
-        slowQueryMs: options.queries.slowQueryMs,
-        statementTimeoutMs: options.queries.timeoutMs,
-      },
-      classifier,
-      breaker,
-      events,
-    );
+    const guard = new ConnectionGuard(dataSource, database, guardSettingsOf(options), classifier, breaker, events);
     guard.install();
     const markers = new IdempotencyMarkers(dataSource, options.idempotency.table, options.idempotency.settleTimeoutMs);
     const engineGuard: EngineGuard = {

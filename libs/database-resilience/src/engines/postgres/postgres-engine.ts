@@ -1,5 +1,11 @@
 import type { DataSource } from 'typeorm';
-import type { DatabaseEngine, EngineGuard, GuardDependencies, PoolFigures } from '../database-engine';
+import {
+  guardSettingsOf,
+  type DatabaseEngine,
+  type EngineGuard,
+  type GuardDependencies,
+  type PoolFigures,
+} from '../database-engine';
 import type { PgDriver } from './pg-client';
 import { PgCommitMarkers } from './pg-commit-markers';
 import { PgConnectionGuard } from './pg-connection-guard';
@@ -17,12 +23,7 @@ export const postgresEngine: DatabaseEngine = {
     const guard = new PgConnectionGuard(
       dataSource,
       database,
-      {
-        pool: options.pool,
-        replicaRetryMs: options.failover.replicaRetryMs,
-        slowQueryMs: options.queries.slowQueryMs,
-        statementTimeoutMs: options.queries.timeoutMs,
-      },
+      guardSettingsOf(options),
       classifier,
       breaker,
       events,
