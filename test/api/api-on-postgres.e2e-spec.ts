@@ -78,7 +78,7 @@ describe('apps/api on PostgreSQL (DATABASE_URL=postgres://…)', () => {
     expect(answers.filter((x) => x.status !== 201 && !(x.status === 503 && x.retryAfter !== undefined))).toEqual([]);
     expect(answers.some((x) => x.status === 201)).toBe(true);
     const expected = new Map(accounts.map((a) => [a.id, 10_000]));
-    for (const { fromId, toId, status } of answers.filter((x) => x.status === 201)) {
+    for (const { fromId, toId } of answers.filter((x) => x.status === 201)) {
       expected.set(fromId, expected.get(fromId)! - 1);
       expected.set(toId, expected.get(toId)! + 1);
     }
