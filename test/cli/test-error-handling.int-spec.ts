@@ -196,8 +196,17 @@ describe('cli test-error-handling', () => {
     await CommandTestFactory.run(command, ['test-error-handling']);
     expect(process.exitCode).toBe(EXIT.unusable);
     expect(output.errors).toEqual([
-      'test-error-handling: DATABASE_URL is not a URL; expected mysql://user:password@host:port/database',
+      'test-error-handling: DATABASE_URL is not a URL; expected mysql://user:password@host:port/database or postgres://…',
     ]);
+    expect(output.lines).toEqual([]);
+  });
+
+  it('exits 2 for a PostgreSQL target, saying the scenarios need MySQL or MariaDB', async () => {
+    process.env.DATABASE_URL = 'postgres://postgres:secret-pw@127.0.0.1:5432/test';
+    await CommandTestFactory.run(command, ['test-error-handling']);
+    expect(process.exitCode).toBe(EXIT.unusable);
+    expect(output.errors).toEqual([expect.stringContaining('run against a MySQL or MariaDB server')]);
+    expect(output.errors.join('')).not.toContain('secret-pw');
     expect(output.lines).toEqual([]);
   });
 });
