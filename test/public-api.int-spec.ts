@@ -33,6 +33,7 @@ const PUBLIC_API = [
   'DatabaseResilienceOptions',
   'DeadlineExceededError',
   'TransactionRolledBackError',
+  'replicaTolerantDataSource',
   'DeadlockAnalyticsService',
   'DeadlockClusterEvent',
   'DeadlockLock',

@@ -1,4 +1,7 @@
-import { HealthCheckService } from 'nestjs-database-resilience';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DatabaseResilienceModule, HealthCheckService, replicaTolerantDataSource } from 'nestjs-database-resilience';
+import { DataSource } from 'typeorm';
 import type { Client } from 'pg';
 import { PostgresInstance } from '../../apps/cli/src/support/postgres-instance';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
@@ -75,5 +78,42 @@ describe('PostgreSQL streaming replication (own primary and standby)', () => {
     });
     standby.start();
     await waitUntil(readServedByStandby, 'reads on the standby again', 10_000);
+  });
+
+  it('with replicaTolerantDataSource, the app starts while the standby is down, reads from the primary, then from the standby once it is back', async () => {
+    standby.stop();
+    const server = (port: number) => ({ host: '127.0.0.1', port, username: 'postgres', database: 'test' });
+    const module = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            type: 'postgres',
+            replication: { master: server(primary.port), slaves: [server(standby.port)] },
+            retryAttempts: 0,
+          }),
+          dataSourceFactory: replicaTolerantDataSource,
+        }),
+        DatabaseResilienceModule.forRoot({ failover: { replicaRetryMs: 200 }, healthCheck: { enabled: false } }),
+      ],
+    })
+      .setLogger(false as never)
+      .compile();
+    await module.init();
+    try {
+      const dataSource = module.get(DataSource);
+      const onStandby = async () => {
+        const runner = dataSource.createQueryRunner('slave');
+        try {
+          return (await runner.query('SELECT pg_is_in_recovery() AS standby'))[0].standby as boolean;
+        } finally {
+          await runner.release();
+        }
+      };
+      expect(await onStandby()).toBe(false);
+      standby.start();
+      await waitUntil(onStandby, 'reads on the standby', 10_000);
+    } finally {
+      await module.close();
+    }
   });
 });

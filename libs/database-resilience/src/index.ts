@@ -53,6 +53,7 @@ export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
 export { RetryBudgetExhaustedError } from './errors/retry-budget-exhausted.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';
 export { TransactionRolledBackError } from './errors/transaction-rolled-back.error';
+export { replicaTolerantDataSource } from './engines/postgres/replica-tolerant-data-source';
 
 export { ErrorClassifier } from './classification/error-classifier';
 export type { ClassifiedError, MatchedBy } from './classification/classified-error';
