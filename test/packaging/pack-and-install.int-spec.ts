@@ -71,7 +71,7 @@ describe('the packed library in a separate Nest app', () => {
     }
   });
 
-  it('installs without its optional peers (ioredis, nodemailer, helmet, @opentelemetry/api), compiles and boots in a fresh app', () => {
+  it('installs without its optional peers (ioredis, nodemailer, helmet, @opentelemetry/api), compiles and boots in a fresh app, on MySQL and on PostgreSQL', () => {
     const app = join(scratch, 'app');
     mkdirSync(join(app, 'src'), { recursive: true });
     const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -90,6 +90,7 @@ describe('the packed library in a separate Nest app', () => {
           typeorm: version('typeorm'),
           '@nestjs/typeorm': version('@nestjs/typeorm'),
           mysql2: version('mysql2'),
+          pg: version('pg'),
           // as README tells users to install them
           '@nestjs/schedule': version('@nestjs/schedule'),
           '@willsoto/nestjs-prometheus': version('@willsoto/nestjs-prometheus'),
@@ -150,6 +151,49 @@ async function main(): Promise<void> {
 void main();
 `,
     );
+    // A PostgreSQL app, as README shows it: the engine is picked from the DataSource's type.
+    writeFileSync(
+      join(app, 'src', 'postgres.ts'),
+      `import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { DatabaseResilienceModule, HealthCheckService, ResilienceService } from 'nestjs-database-resilience';
+import type { DataSource } from 'typeorm';
+
+const schema = process.argv[2];
+
+@Module({
+  imports: [
+    TypeOrmModule.forRoot({
+      type: 'postgres', host: '127.0.0.1', port: 5432, username: 'postgres', database: 'test', schema,
+      extra: { options: '-c search_path=' + schema },
+    }),
+    DatabaseResilienceModule.forRoot({ healthCheck: { enabled: false } }),
+  ],
+})
+class AppModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+  const resilience = app.get(ResilienceService);
+  const dataSource = app.get<DataSource>(getDataSourceToken());
+  await dataSource.query('CREATE TABLE note (body TEXT PRIMARY KEY)');
+  await resilience.transaction((manager) => manager.query("INSERT INTO note VALUES ('kept')"));
+  const swallowed = await resilience
+    .transaction(async (manager) => {
+      await manager.query("INSERT INTO note VALUES ('lost')");
+      await manager.query('SELECT * FROM no_such_table').catch(() => undefined);
+    })
+    .then(() => 'resolved', (error: { code?: string }) => error.code);
+  const [health] = await app.get(HealthCheckService).check();
+  const rows = await dataSource.query('SELECT body FROM note ORDER BY body');
+  process.stdout.write(JSON.stringify({ health: health?.status, swallowed, rows: rows.map((r: { body: string }) => r.body) }));
+  await app.close();
+}
+void main();
+`,
+    );
     run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], app);
     run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], app);
     const output = run(process.execPath, [join(app, 'dist', 'main.js')], app);
@@ -165,5 +209,14 @@ void main();
         `circuitBreaker.store { type: 'redis' } needs the package "ioredis", which is not installed: npm install ioredis`,
       ),
     });
+    // The PostgreSQL app through the packed library: guarded, a COMMIT answered ROLLBACK fails, nothing half-written.
+    const schema = `dr_pack_${process.pid}`;
+    run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `CREATE SCHEMA ${schema}`], app);
+    try {
+      const onPostgres = run(process.execPath, [join(app, 'dist', 'postgres.js'), schema], app);
+      expect(JSON.parse(onPostgres)).toEqual({ health: 'up', swallowed: 'TRANSACTION_ROLLED_BACK', rows: ['kept'] });
+    } finally {
+      run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `DROP SCHEMA ${schema} CASCADE`], app);
+    }
   }, 180_000);
 });
