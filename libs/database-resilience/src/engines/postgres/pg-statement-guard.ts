@@ -161,7 +161,9 @@ export class PgStatementGuard {
               () => {
                 if (finished) return;
                 finished = true;
-                reject(this.expire(client, state, deadline?.ms ?? timeoutMs!, unknownIfLost));
+                reject(
+                  this.expire(client, state, deadline?.ms ?? timeoutMs!, unknownIfLost, lostTransactionOf(state, kind)),
+                );
               },
               Math.max(0, waitMs),
             );
@@ -204,10 +206,16 @@ export class PgStatementGuard {
    * The statement outlived its deadline (a hung server, a lock held too long): stop waiting, close the client so
    * that it never goes back to the pool inside its transaction, and end its session on the server.
    */
-  private expire(client: PgClient, state: PgClientState, ms: number, unknownIfLost: boolean): DeadlineExceededError {
+  private expire(
+    client: PgClient,
+    state: PgClientState,
+    ms: number,
+    unknownIfLost: boolean,
+    transactionId: string | undefined,
+  ): DeadlineExceededError {
     const error = new DeadlineExceededError(ms, this.database);
     const pid = client.processID ?? undefined;
-    if (unknownIfLost) markOutcomeUnknown(error, pid ?? null, state.transactionId ?? undefined);
+    if (unknownIfLost) markOutcomeUnknown(error, pid ?? null, transactionId);
     state.doomed = true;
     closeClient(client);
     this.terminate(pid);
@@ -240,12 +248,17 @@ export class PgStatementGuard {
       // pg's own query_timeout leaves the statement running and the transaction open: end the session.
       if (!lost) this.terminate(client.processID ?? undefined);
     }
-    if (unknownIfLost && lost) markOutcomeUnknown(error, client.processID ?? null, state.transactionId ?? undefined);
+    if (unknownIfLost && lost) markOutcomeUnknown(error, client.processID ?? null, lostTransactionOf(state, kind));
     const unknown = outcomeUnknownOf(error);
     const classified = unknown ? this.reporter.unknownOutcome(error, unknown.threadId) : seen;
     markDatabaseError(error, classified);
     if (!inUnit) this.reporter.recordOutsideUnit(classified, request);
   }
+}
+
+/** The id that settles a lost statement: its transaction's, for COMMIT only (an autocommit write has none). */
+function lostTransactionOf(state: PgClientState, kind: StatementKind): string | undefined {
+  return kind === 'commit' ? (state.transactionId ?? undefined) : undefined;
 }
 
 /** Closes a client at once, whatever its server does: no error event, its pending query rejected. */
