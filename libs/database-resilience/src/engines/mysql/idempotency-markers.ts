@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../options/idempotency-key';
 import type { CommitMarkers } from '../database-engine';
+import { onceUntilFailure } from '../once-until-failure';
 import { housekeeping } from '../../context/unit-of-work';
 import type { LostCommit } from '../../errors/database-error-marks';
 
@@ -10,8 +11,6 @@ import type { LostCommit } from '../../errors/database-error-marks';
  * the marker tells whether the transaction committed.
  */
 export class IdempotencyMarkers implements CommitMarkers {
-  private tableReady?: Promise<void>;
-
   constructor(
     private readonly dataSource: DataSource,
     private readonly table: string,
@@ -19,21 +18,14 @@ export class IdempotencyMarkers implements CommitMarkers {
   ) {}
 
   /** Creates the marker table once. DDL commits implicitly, so this runs before the transaction opens. */
-  ensureTable(): Promise<void> {
-    this.tableReady ??= this.outside(() =>
+  readonly ensureTable = onceUntilFailure(() =>
+    this.outside(() =>
       this.dataSource.query(
         `CREATE TABLE IF NOT EXISTS \`${this.table}\` (idempotency_key VARCHAR(${MAX_IDEMPOTENCY_KEY_LENGTH}) NOT NULL PRIMARY KEY, ` +
           'created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB',
       ),
-    ).then(
-      () => undefined,
-      (error: unknown) => {
-        this.tableReady = undefined;
-        throw error;
-      },
-    );
-    return this.tableReady;
-  }
+    ),
+  );
 
   /** Inside the transaction: commits with it, or not at all. A key used before fails with a duplicate key. */
   async write(queryRunner: QueryRunner, key: string): Promise<void> {

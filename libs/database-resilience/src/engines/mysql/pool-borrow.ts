@@ -1,5 +1,4 @@
-import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
-import { PoolAcquireTimeoutError } from '../../errors/pool-acquire-timeout.error';
+import { poolWait } from '../pool-wait';
 import type { ResolvedResilienceOptions } from '../../options/options.schema';
 import type { UnitOfWork } from '../../context/unit-of-work';
 import type { Mysql2Connection } from './mysql2-connection';
@@ -57,18 +56,12 @@ export class PoolBorrow {
   /** Takes a connection; `callback` is called once, with an error or the connection. */
   acquire(obtain: Obtain, deadline: Deadline | undefined, callback: Callback): void {
     if (deadline === undefined && obtain.hasIdle?.()) return obtain(callback); // no wait to bound
-    const poolWaitMs = this.options.acquireTimeoutMs;
     const now = Date.now();
-    const leftMs = deadline === undefined ? Infinity : deadline.at - now;
-    const waitMs = Math.max(0, Math.min(poolWaitMs, leftMs));
+    const { waitMs, timeoutError } = poolWait(this.database, this.options.acquireTimeoutMs, deadline, now);
     let settled = false;
     const expire = () => {
       settled = true;
-      callback(
-        leftMs < poolWaitMs
-          ? new DeadlineExceededError(deadline!.ms, this.database)
-          : new PoolAcquireTimeoutError(this.database, waitMs),
-      );
+      callback(timeoutError());
     };
     // A caller's own deadline gets a precise timer; the module's default bound the coarse watchdog.
     const watch: Watch =

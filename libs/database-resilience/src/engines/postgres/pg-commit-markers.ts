@@ -2,6 +2,7 @@ import type { QueryRunner } from 'typeorm';
 import type { LostCommit } from '../../errors/database-error-marks';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../options/idempotency-key';
 import type { CommitMarkers } from '../database-engine';
+import { onceUntilFailure } from '../once-until-failure';
 import type { PgConnectionGuard } from './pg-connection-guard';
 
 /**
@@ -11,31 +12,21 @@ import type { PgConnectionGuard } from './pg-connection-guard';
  * transaction too, and looked up once the old session is gone (when the id is unknown or too old to tell).
  */
 export class PgCommitMarkers implements CommitMarkers {
-  private tableReady?: Promise<void>;
-
   constructor(
     private readonly guard: PgConnectionGuard,
     private readonly table: string,
     private readonly settleTimeoutMs: number,
   ) {}
 
-  ensureTable(): Promise<void> {
-    this.tableReady ??= this.guard
-      .housekeepingQuery(
-        `CREATE TABLE IF NOT EXISTS "${this.table}" (idempotency_key VARCHAR(${MAX_IDEMPOTENCY_KEY_LENGTH}) ` +
-          'NOT NULL PRIMARY KEY, created_at TIMESTAMPTZ(3) NOT NULL DEFAULT now())',
-        undefined,
-        { boundMs: this.settleTimeoutMs },
-      )
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          this.tableReady = undefined;
-          throw error;
-        },
-      );
-    return this.tableReady;
-  }
+  /** Makes the marker table once (and again after a failure). */
+  readonly ensureTable = onceUntilFailure(() =>
+    this.guard.housekeepingQuery(
+      `CREATE TABLE IF NOT EXISTS "${this.table}" (idempotency_key VARCHAR(${MAX_IDEMPOTENCY_KEY_LENGTH}) ` +
+        'NOT NULL PRIMARY KEY, created_at TIMESTAMPTZ(3) NOT NULL DEFAULT now())',
+      undefined,
+      { boundMs: this.settleTimeoutMs },
+    ),
+  );
 
   async write(queryRunner: QueryRunner, key: string): Promise<void> {
     await queryRunner.query(`INSERT INTO "${this.table}" (idempotency_key) VALUES ($1)`, [key]);

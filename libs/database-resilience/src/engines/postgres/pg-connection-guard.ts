@@ -4,9 +4,8 @@ import type { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
 import { requestContext } from '../../context/request-context';
 import { housekeeping, unitOfWork } from '../../context/unit-of-work';
 import { withTimeout } from '../../context/with-timeout';
-import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
 import { markDatabaseError } from '../../errors/database-error-marks';
-import { PoolAcquireTimeoutError } from '../../errors/pool-acquire-timeout.error';
+import { poolWait } from '../pool-wait';
 import type { ResilienceEvents } from '../../events/resilience-events';
 import { ResilienceLogger } from '../../events/resilience-logger';
 import { CheckTimeoutError } from '../check-timeout.error';
@@ -146,18 +145,12 @@ export class PgConnectionGuard {
 
   /** Takes a client from `pool`, waiting at most `pool.acquireTimeoutMs` and never past the deadline. */
   private acquire(pool: PgPool, deadline: { at: number; ms: number } | undefined, boundMs?: number): Promise<Lent> {
-    const poolWaitMs = boundMs ?? this.settings.pool.acquireTimeoutMs;
-    const leftMs = deadline === undefined ? Infinity : deadline.at - Date.now();
-    const waitMs = Math.max(0, Math.min(poolWaitMs, leftMs));
+    const { waitMs, timeoutError } = poolWait(this.database, boundMs ?? this.settings.pool.acquireTimeoutMs, deadline);
     return new Promise((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
-        reject(
-          leftMs < poolWaitMs
-            ? new DeadlineExceededError(deadline!.ms, this.database)
-            : new PoolAcquireTimeoutError(this.database, waitMs),
-        );
+        reject(timeoutError());
       }, waitMs);
       pool.connect((error, client, release) => {
         if (settled) return error ? undefined : release?.(); // came too late: back to the pool
