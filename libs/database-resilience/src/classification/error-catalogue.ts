@@ -181,7 +181,9 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   ],
   [
     'DEADLINE_EXCEEDED',
-    entry('DEADLINE_EXCEEDED', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: true }),
+    // Not by itself a sign of an unwell server (a lock held long, a queue for the pool): the engine's guard counts
+    // a statement past its deadline when the server answered nothing meanwhile (statement-reporter.ts).
+    entry('DEADLINE_EXCEEDED', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: false }),
   ],
   [
     'COMMIT_OUTCOME_UNKNOWN',

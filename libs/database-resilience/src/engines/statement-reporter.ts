@@ -5,15 +5,25 @@ import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { RequestContext } from '../context/request-context';
 import { nextUnitId } from '../context/unit-of-work';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { markCounted } from '../errors/database-error-marks';
 import type { ResilienceEvents } from '../events/resilience-events';
 import type { StatementKind } from './statement-kind';
+
+/** Errors the module makes itself that say nothing of how the server is doing: neither a failure nor a success. */
+const SAYS_NOTHING_OF_THE_SERVER = new Set(['CIRCUIT_OPEN', 'DEADLINE_EXCEEDED']);
+
+/** The longest silence of the server that a deadline may have met without counting as the server's failure. */
+const SILENCE_MS = 2000;
 
 /**
  * What the guard tells about statements: their time (a `query` event, a `slow-query` one past
  * `queries.slowQueryMs`), the server's health to the breaker, and the failures no unit of work will record.
  */
 export class StatementReporter {
+  /** When the server last answered a statement of this database (a result or a server error). */
+  private lastAnswerAt = 0;
+
   constructor(
     private readonly database: string,
     private readonly classifier: ErrorClassifier,
@@ -38,16 +48,26 @@ export class StatementReporter {
     });
   }
 
-  /** Tells the breaker how the server did: unwell (connection, overload...) or answering (even with an error). */
+  /**
+   * Tells the breaker how the server did: unwell (connection, overload...) or answering (even with an error).
+   * A deadline that ran out says "unwell" only when the server has answered nothing for the last half of it
+   * (at most {@link SILENCE_MS}): a hung server answers nobody, while under lock contention or a queue for the
+   * pool other statements keep getting answers, and a breaker opened then would turn away a healthy server's work.
+   */
   report(error: unknown): ClassifiedError {
     const classified = this.classifier.classify(error);
-    if (classified.serverUnwell) {
+    if (classified.serverUnwell || (classified.name === 'DEADLINE_EXCEEDED' && this.silentDuring(error))) {
       this.breaker.failure();
       markCounted(error, this.breaker.name);
-    } else if (classified.name !== 'CIRCUIT_OPEN') {
-      this.breaker.success();
+    } else if (!SAYS_NOTHING_OF_THE_SERVER.has(classified.name)) {
+      this.success();
     }
     return classified;
+  }
+
+  private silentDuring(error: unknown): boolean {
+    const deadlineMs = error instanceof DeadlineExceededError ? error.deadlineMs : 0;
+    return Date.now() - this.lastAnswerAt > Math.min(SILENCE_MS, deadlineMs / 2);
   }
 
   /** What the error means, without telling the breaker (replicas, errors the module makes itself). */
@@ -56,6 +76,7 @@ export class StatementReporter {
   }
 
   success(): void {
+    this.lastAnswerAt = Date.now();
     this.breaker.success();
   }
 

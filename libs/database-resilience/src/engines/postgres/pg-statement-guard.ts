@@ -20,6 +20,9 @@ import type { PgClient, PgResult } from './pg-client';
  */
 const SERVER_MARGIN_MS = 250;
 
+/** The server's limit for a statement sent with `leftMs` to the deadline. */
+const serverLimitOf = (leftMs: number) => Math.max(1, Math.floor(leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4)));
+
 /** What the guard follows of one pooled pg client. */
 export interface PgClientState {
   /** Replica clients say nothing to the primary's breaker. */
@@ -31,6 +34,8 @@ export interface PgClientState {
   transactionId: string | null | undefined;
   /** The first failure in the open transaction: PostgreSQL aborts the whole transaction on any error. */
   abortedBy: ClassifiedError | undefined;
+  /** The open transaction's `statement_timeout` (SET LOCAL under a deadline): a limit per statement, not in all. */
+  serverLimitMs: number | undefined;
   /** Destroyed instead of going back to the pool: its session is lost, timed out, or on a read-only server. */
   doomed: boolean;
   /** When it last went back to the pool (for the validation of idle clients). */
@@ -48,6 +53,7 @@ export function newPgClientState(role: PgClientState['role'], rawQuery: PgClient
     wrote: false,
     transactionId: undefined,
     abortedBy: undefined,
+    serverLimitMs: undefined,
     doomed: false,
     releasedAt: Date.now(),
     rawQuery,
@@ -112,15 +118,26 @@ export class PgStatementGuard {
       state.transactionId = (found.rows?.[0]?.xid as string | null | undefined) ?? null;
     }
     let sent = sql;
+    let limitMs: number | undefined;
     if (kind === 'begin' && deadline !== undefined && parameters === undefined) {
       // The server stops the transaction's statements a little before the deadline: SET LOCAL in the same
       // message as BEGIN costs no round trip, and ends with the transaction.
-      const leftMs = deadline.at - Date.now();
-      const limitMs = Math.max(1, Math.floor(leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4)));
+      limitMs = serverLimitOf(deadline.at - Date.now());
       sent = `${sql}; SET LOCAL statement_timeout = ${limitMs}`;
+    } else if (data && deadline !== undefined && state.inTransaction && !state.abortedBy) {
+      // statement_timeout bounds each statement: once the earlier ones used up a tenth of it (20 ms at least),
+      // lower it (one round trip, paid only after slow statements), so that the server's own 57014 still comes
+      // before the client gives up — a server that answers is not taken for a hung one.
+      const wanted = serverLimitOf(deadline.at - Date.now());
+      if (state.serverLimitMs !== undefined && state.serverLimitMs - wanted > Math.max(20, wanted / 10)) {
+        const lower = `SET LOCAL statement_timeout = ${wanted}`;
+        await this.execute(client, state, lower, undefined, 'read', false, bound, inUnit, request);
+        state.serverLimitMs = wanted;
+      }
     }
     const unknownIfLost = kind === 'commit' ? state.transactionId !== null : kind === 'write' && !state.inTransaction;
     const result = await this.execute(client, state, sent, parameters, kind, unknownIfLost, bound, inUnit, request);
+    if (kind === 'begin') state.serverLimitMs = limitMs;
     // BEGIN with SET LOCAL answers twice: TypeORM gets BEGIN's answer (a caller's own multi-statement query, all).
     const first = (sent !== sql && Array.isArray(result) ? result[0] : result) as PgResult | undefined;
     if (kind === 'commit' && first?.command === 'ROLLBACK') {
