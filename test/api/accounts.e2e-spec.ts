@@ -71,11 +71,11 @@ describe('apps/api accounts and transfers (e2e, real MariaDB)', () => {
       .expect(400);
     expect((await request(app.getHttpServer()).get(`/accounts/${b.id}`).expect(200)).body.balance).toBe(55);
     const [marker] = await scratch.connect().then(async (c) => {
-      const [rows] = await c.query(
+      const rows = await c.query(
         "SELECT idempotency_key FROM resilience_idempotency_keys WHERE idempotency_key = 'transfer-a-b-1'",
       );
       await c.end();
-      return rows as unknown[];
+      return rows;
     });
     expect(marker).toBeDefined();
   });

@@ -1,6 +1,6 @@
 import { DataSource, QueryFailedError } from 'typeorm';
 import { ErrorCategory, ErrorClassifier, RetryScope, Severity } from 'nestjs-database-resilience';
-import { closedPort, ERROR_RECIPES } from '../../apps/cli/src/scenarios/error-recipes';
+import { closedPort, MYSQL_ERROR_RECIPES } from '../../apps/cli/src/scenarios/error-recipes';
 import { ServerTarget, waitUntil } from '../../apps/cli/src/support/server-target';
 import { databaseEnv } from '../../libs/shared/src/database-env';
 
@@ -13,7 +13,7 @@ describe('ErrorClassifier on real MariaDB errors', () => {
   });
   afterAll(() => target?.dropScratch());
 
-  it.each(ERROR_RECIPES.map((r) => [r.name, r] as const))('%s', async (_name, recipe) => {
+  it.each(MYSQL_ERROR_RECIPES.map((r) => [r.name, r] as const))('%s', async (_name, recipe) => {
     const error = await recipe.provoke(target);
     const classified = classifier.classify(error);
     expect(classified.category).toBe(recipe.expected.category);

@@ -138,10 +138,10 @@ describe('PostgreSQL faults under 20 callers (own instance, fault proxy)', () =>
   it('a restart (fast shutdown, start) mid-traffic: connection errors, then service back; no write lost or doubled', async () => {
     const traffic = load();
     await waitUntil(async () => succeeded(traffic.outcomes) >= 40, 'traffic to flow');
-    server.stop();
+    await server.stop();
     const downAt = traffic.outcomes.length;
     await waitUntil(async () => traffic.outcomes.length >= downAt + 50, 'calls while the server is down', 20_000);
-    server.start();
+    await server.start();
     await waitUntil(async () => succeeded(traffic.outcomes.slice(downAt + 50)) >= 40, 'service back', 20_000);
     const outcomes = await traffic.stop();
     expect(outcomes.filter((o) => o.ms > DEADLINE_MS + MARGIN_MS)).toEqual([]);

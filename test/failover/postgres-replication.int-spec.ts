@@ -64,7 +64,7 @@ describe('PostgreSQL streaming replication (own primary and standby)', () => {
   });
 
   it('while the standby is down reads fall back to the primary, and return to the standby after it is back', async () => {
-    standby.stop();
+    await standby.stop();
     // 20 reads, through the module: a pooled standby client that died with it fails its read once (a lost
     // connection, retried), and the standby rests; every read is answered, by the primary.
     const reads = await Promise.all(
@@ -76,12 +76,12 @@ describe('PostgreSQL streaming replication (own primary and standby)', () => {
       status: 'degraded',
       replicas: [expect.objectContaining({ up: false, lagSeconds: null })],
     });
-    standby.start();
+    await standby.start();
     await waitUntil(readServedByStandby, 'reads on the standby again', 10_000);
   });
 
   it('with replicaTolerantDataSource, the app starts while the standby is down, reads from the primary, then from the standby once it is back', async () => {
-    standby.stop();
+    await standby.stop();
     const server = (port: number) => ({ host: '127.0.0.1', port, username: 'postgres', database: 'test' });
     const module = await Test.createTestingModule({
       imports: [
@@ -110,7 +110,7 @@ describe('PostgreSQL streaming replication (own primary and standby)', () => {
         }
       };
       expect(await onStandby()).toBe(false);
-      standby.start();
+      await standby.start();
       await waitUntil(onStandby, 'reads on the standby', 10_000);
     } finally {
       await module.close();

@@ -37,14 +37,16 @@ describe('read failover (TypeORM replication: own primary, replica behind a faul
   beforeAll(async () => {
     primary = await MariaDbInstance.create();
     scratch = await useScratchDatabase('dr_it_replica');
-    for (const [connection, source] of [
-      [await primary.connect('test'), 'primary'],
-      [await scratch.connect(), 'replica'],
-    ] as const) {
+    const seed = async (connection: { query(sql: string, params?: unknown[]): Promise<unknown> }, source: string) => {
       await connection.query('CREATE TABLE item (id INT PRIMARY KEY, source VARCHAR(20) NOT NULL)');
       await connection.query('INSERT INTO item VALUES (1, ?)', [source]);
-      await connection.end();
-    }
+    };
+    const onPrimary = await primary.connect('test');
+    await seed(onPrimary, 'primary');
+    await onPrimary.end();
+    const onReplica = await scratch.connect();
+    await seed(onReplica, 'replica');
+    await onReplica.end();
     proxy = await new FaultProxy('127.0.0.1', 3306).start();
     module = await Test.createTestingModule({
       imports: [

@@ -34,15 +34,15 @@ describe('statement deadlines and doomed connections, each mechanism alone (real
   /** The server thread of the pool's (only) connection. */
   const threadId = async () => Number((await app.dataSource.query('SELECT CONNECTION_ID() AS id'))[0].id);
   const running = async (fragment: string) => {
-    const [rows] = await observer.query(
+    const rows = await observer.query(
       'SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()',
       [`%${fragment}%`],
     );
-    return (rows as unknown[]).length;
+    return rows.length;
   };
   const alive = async (id: number) => {
-    const [rows] = await observer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
-    return (rows as unknown[]).length > 0;
+    const rows = await observer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
+    return rows.length > 0;
   };
 
   it("MariaDB: the server's own limit stops the statement first; the connection stays in use", async () => {

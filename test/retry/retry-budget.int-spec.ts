@@ -1,6 +1,5 @@
-import type { Connection } from 'mysql2/promise';
 import { RetryBudgetExhaustedError, type ResilienceEvent } from 'nestjs-database-resilience';
-import type { ServerTarget } from '../../apps/cli/src/support/server-target';
+import type { RawSession, ServerTarget } from '../../apps/cli/src/support/server-target';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 import { useScratchDatabase } from '../support/scratch-database';
 
@@ -18,7 +17,7 @@ const WINDOW_MS = 10_000;
  */
 describe('retry budget: a struggling server gets the traffic plus a bounded share of retries, not N × maxAttempts', () => {
   let scratch: ServerTarget & { restoreEnv(): Promise<void> };
-  let holder: Connection;
+  let holder: RawSession;
 
   beforeAll(async () => {
     scratch = await useScratchDatabase('dr_budget');

@@ -1,5 +1,9 @@
-import type { Connection } from 'mysql2/promise';
 import type { ResilienceService } from 'nestjs-database-resilience';
+
+/** A connection that runs statements: mysql2's own or the CLI's RawSession. */
+interface Side {
+  query(sql: string): Promise<unknown>;
+}
 
 /**
  * One real InnoDB deadlock, with the unit of work as its victim, re-run by `resilience.transaction()`: the unit
@@ -8,7 +12,7 @@ import type { ResilienceService } from 'nestjs-database-resilience';
  * `side` to commit. `table` needs rows with ids 1 and 2 and an integer column `balance`.
  * Resolves with the number of attempts the unit took (2).
  */
-export async function deadlockOnce(resilience: ResilienceService, side: Connection, table: string): Promise<number> {
+export async function deadlockOnce(resilience: ResilienceService, side: Side, table: string): Promise<number> {
   let attempts = 0;
   let sideBlocked: Promise<unknown> | undefined;
   await resilience.transaction(async (manager) => {

@@ -6,10 +6,9 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
-import type { Connection } from 'mysql2/promise';
 import { CircuitBreakerRegistry, CircuitOpenError, CommitOutcomeUnknownError } from 'nestjs-database-resilience';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
-import type { ServerTarget } from '../../apps/cli/src/support/server-target';
+import type { RawSession, ServerTarget } from '../../apps/cli/src/support/server-target';
 import { deadlockOnce } from '../support/mysql-deadlock';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 import { useScratchDatabase } from '../support/scratch-database';
@@ -25,7 +24,7 @@ describe('OpenTelemetry: span events on the active span', () => {
   let scratch: ServerTarget & { restoreEnv(): Promise<void> };
   let proxy: FaultProxy;
   let app: ResilientApp;
-  let side: Connection;
+  let side: RawSession;
 
   /** Runs `work` inside a span of its own, ends it, and returns what was recorded on it. */
   async function inSpan(name: string, work: () => Promise<unknown>): Promise<ReadableSpan> {

@@ -17,6 +17,7 @@ import { ConnectionScenario } from './scenarios/connection.scenario';
 import { DeadlockScenario } from './scenarios/deadlock.scenario';
 import { TimeoutScenario } from './scenarios/timeout.scenario';
 import { MariaDbInstance } from './support/mariadb-instance';
+import { PostgresInstance } from './support/postgres-instance';
 import { collectEvents } from './support/resilient-context';
 import type { Scenario, ScenarioReport } from './scenarios/scenario-report';
 import { ServerTarget } from './support/server-target';
@@ -40,7 +41,7 @@ export const EXIT = { passed: 0, failed: 1, unusable: 2 } as const;
 
 @Command({
   name: 'test-error-handling',
-  description: 'Run the error-handling scenarios against a real MySQL/MariaDB server',
+  description: 'Run the error-handling scenarios against a real MySQL/MariaDB or PostgreSQL server',
   options: { isDefault: true },
 })
 export class TestErrorHandlingCommand extends CommandRunner {
@@ -92,7 +93,8 @@ export class TestErrorHandlingCommand extends CommandRunner {
 
   @Option({
     flags: '--ephemeral',
-    description: 'start a throwaway MariaDB server of its own for the run (needs mariadbd installed), removed after',
+    description:
+      'start a throwaway server of its own for the run, of the engine DATABASE_URL / DB_ENGINE names (needs mariadbd, or PostgreSQL 15 binaries run as user postgres), removed after',
   })
   parseEphemeral(): boolean {
     return true;
@@ -132,28 +134,56 @@ export class TestErrorHandlingCommand extends CommandRunner {
       if (error instanceof DatabaseEnvError) return this.unusable(error.message);
       throw error;
     }
-    if (env.engine !== 'mysql') {
-      return this.unusable(
-        'the scenarios provoke MySQL/MariaDB errors and run against a MySQL or MariaDB server; the module guards ' +
-          'PostgreSQL too (apps/api runs on it), but these scenarios do not',
-      );
-    }
     if (!options.ephemeral) return this.runAgainst(env, options, workers);
-    if (!options.json) this.out.line('starting a throwaway MariaDB server...');
-    let server: MariaDbInstance;
+    return env.engine === 'postgres'
+      ? this.onThrowaway(
+          options,
+          workers,
+          'PostgreSQL',
+          () => PostgresInstance.create(),
+          (server) => ({
+            ...env,
+            host: '127.0.0.1',
+            port: server.port,
+            username: 'postgres',
+            password: '',
+            database: 'test',
+          }),
+        )
+      : this.onThrowaway(
+          options,
+          workers,
+          'MariaDB',
+          () => MariaDbInstance.create(),
+          (server) => ({
+            ...env,
+            host: '127.0.0.1',
+            port: server.port,
+            username: 'root',
+            password: '',
+            database: 'test',
+          }),
+        );
+  }
+
+  /** --ephemeral: the scenarios on a server started for the run (same engine as the target), removed after. */
+  private async onThrowaway<Server extends { port: number; destroy(): unknown }>(
+    options: Options,
+    workers: number,
+    product: string,
+    create: () => Promise<Server>,
+    envOf: (server: Server) => DatabaseEnv,
+  ): Promise<number> {
+    if (!options.json) this.out.line(`starting a throwaway ${product} server...`);
+    let server: Server;
     try {
-      server = await MariaDbInstance.create();
+      server = await create();
     } catch (error) {
       return this.unusable(`--ephemeral could not start a server: ${(error as Error).message.split('\n')[0]}`);
     }
     return this.cleaningUp(
-      () => server.destroy(),
-      () =>
-        this.runAgainst(
-          { engine: 'mysql', host: '127.0.0.1', port: server.port, username: 'root', password: '', database: 'test' },
-          options,
-          workers,
-        ),
+      async () => server.destroy(),
+      () => this.runAgainst(envOf(server), options, workers),
     );
   }
 
@@ -203,7 +233,7 @@ export class TestErrorHandlingCommand extends CommandRunner {
       const hint =
         reason.category === 'authentication'
           ? 'check DB_USER / DB_PASSWORD (or DATABASE_URL) and what that user may do (see .env.example)'
-          : 'start one with `docker compose up -d mysql`, or set DATABASE_URL / DB_* (see .env.example)';
+          : `start one with \`docker compose up -d ${env.engine === 'postgres' ? 'postgres' : 'mysql'}\`, or set DATABASE_URL / DB_* (see .env.example)`;
       return this.unusable(
         `cannot use the server at ${env.host}:${env.port} (${reason.code ?? reason.errno ?? reason.category}: ${reason.message}); ${hint}`,
       );

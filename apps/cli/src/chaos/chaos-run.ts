@@ -7,7 +7,10 @@ import { ResilienceEvents, type BreakerStateEvent } from 'nestjs-database-resili
 import { AppModule } from '../../../api/src/app.module';
 import { configureApp } from '../../../api/src/configure-app';
 import { FaultProxy } from '../support/fault-proxy';
+import type { DatabaseEngineName } from '../../../../libs/shared/src/database-env';
 import { MariaDbInstance } from '../support/mariadb-instance';
+import { PostgresInstance } from '../support/postgres-instance';
+import { ServerTarget } from '../support/server-target';
 import { evaluateChaos, mb, type ChaosCheck } from './chaos-checks';
 import { startLoad, type LoadRecord } from './chaos-load';
 
@@ -17,25 +20,48 @@ const OPENING_BALANCE = 1_000_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A server of the run's own, from the installed binaries. */
+interface ChaosServer {
+  readonly port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+const PRODUCT: Record<DatabaseEngineName, { name: string; user: string; create(): Promise<ChaosServer> }> = {
+  mysql: { name: 'MariaDB', user: 'root', create: () => MariaDbInstance.create() },
+  postgres: { name: 'PostgreSQL', user: 'postgres', create: () => PostgresInstance.create() },
+};
+
 /**
- * apps/api on a MariaDB server of the run's own, behind a fault proxy, under load from a worker thread, while
- * faults come on a schedule: a deadlock burst, KILLs of random connections, a lock held past the request
+ * apps/api on a MariaDB or PostgreSQL server of the run's own, behind a fault proxy, under load from a worker
+ * thread, while faults come on a schedule: a deadlock burst, kills of random sessions, a lock held past the request
  * deadline, a 10 s outage, a full restart, a second burst; about two and a half minutes in all. Then it checks the
  * data and the service's behaviour.
  */
-export async function runChaos(print: (line: string) => void): Promise<ChaosCheck[]> {
+export async function runChaos(
+  print: (line: string) => void,
+  engine: DatabaseEngineName = 'mysql',
+): Promise<ChaosCheck[]> {
   const startedAt = Date.now();
   const at = () => `${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s`;
   const phase = (line: string) => print(`${at()}  ${line}`);
+  const product = PRODUCT[engine];
 
-  phase('starting a MariaDB server of its own and a fault proxy');
-  const server = await MariaDbInstance.create();
-  const proxy = await new FaultProxy('127.0.0.1', server.port).start();
+  phase(`starting a ${product.name} server of its own and a fault proxy`);
+  const server = await product.create();
+  const target = new ServerTarget(
+    { engine, host: '127.0.0.1', port: server.port, username: product.user, password: '', database: 'test' },
+    'test',
+  );
+  const { sql } = target;
+  const proxy = await new FaultProxy('127.0.0.1', server.port, engine).start();
   const savedEnv = setEnv({
     DATABASE_URL: '',
+    DB_ENGINE: engine,
     DB_HOST: '127.0.0.1',
     DB_PORT: String(proxy.port),
-    DB_USER: 'root',
+    DB_USER: product.user,
     DB_PASSWORD: '',
     DB_NAME: 'test',
     DB_SYNCHRONIZE: 'true',
@@ -60,7 +86,7 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
     }
     phase(`apps/api up at ${baseUrl}; ${ACCOUNTS} accounts; load: 16 callers, 70 % transfers`);
     const load = startLoad({ baseUrl, name: 'steady', workers: 16, accounts, transferShare: 0.7 });
-    const admin = await server.connect('test');
+    const admin = await target.connect();
     const recoveries: Array<{ fault: string; upAt: number }> = [];
     let heapAfterWarmUp = 0;
     const loads = [load];
@@ -79,19 +105,17 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
       phase('deadlock burst: 16 more callers move money between two accounts, 10 s');
       await burst('burst', accounts.slice(0, 2));
 
-      phase('KILL of random connections: two every 2 s, 12 s');
+      phase('kill of random sessions: two every 2 s, 12 s');
       for (let i = 0; i < 6; i++) {
-        const [rows] = await admin.query(
-          "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = 'test' AND ID <> CONNECTION_ID()",
-        );
-        const ids = (rows as Array<{ ID: number }>).map((r) => r.ID).sort(() => Math.random() - 0.5);
-        for (const id of ids.slice(0, 2)) await admin.query(`KILL ${Number(id)}`).catch(() => undefined);
+        const rows = await admin.query<{ id: number }>(sql.otherSessions('test'));
+        const ids = rows.map((r) => Number(r.id)).sort(() => Math.random() - 0.5);
+        for (const id of ids.slice(0, 2)) await admin.query(sql.kill(id)).catch(() => undefined);
         await sleep(2000);
       }
 
       phase(`lock wait: one account locked for ${(REQUEST_DEADLINE_MS * 1.4) / 1000} s, past the request deadline`);
       await admin.query('BEGIN');
-      await admin.query('SELECT id FROM account WHERE id = ? FOR UPDATE', [accounts[2]]);
+      await admin.query(sql.params('SELECT id FROM account WHERE id = ? FOR UPDATE'), [accounts[2]]);
       await sleep(REQUEST_DEADLINE_MS * 1.4);
       await admin.query('ROLLBACK');
       await sleep(2000);
@@ -125,15 +149,14 @@ export async function runChaos(print: (line: string) => void): Promise<ChaosChec
     const records: LoadRecord[] = (await Promise.all(loads.map((l) => l.collect()))).flat();
     phase(`load stopped: ${records.length} requests`);
 
-    const check = await server.connect('test');
+    const check = await target.connect();
     try {
-      const [transferRows] = await check.query(
-        'SELECT idempotencyKey AS k, COUNT(*) AS n FROM transfer WHERE idempotencyKey IS NOT NULL GROUP BY idempotencyKey',
+      const key = sql.quote('idempotencyKey'); // TypeORM's column name: quoted on PostgreSQL, or it folds to lower case
+      const transferRows = await check.query<{ k: string; n: number }>(
+        `SELECT ${key} AS k, COUNT(*) AS n FROM transfer WHERE ${key} IS NOT NULL GROUP BY ${key}`,
       );
-      const [[sumRow]] = (await check.query('SELECT SUM(balance) AS total FROM account')) as unknown as [
-        Array<{ total: string }>,
-      ];
-      const applied = new Map((transferRows as Array<{ k: string; n: number }>).map((r) => [r.k, Number(r.n)]));
+      const [sumRow] = await check.query<{ total: string }>('SELECT SUM(balance) AS total FROM account');
+      const applied = new Map(transferRows.map((r) => [r.k, Number(r.n)]));
       return evaluateChaos({
         deadlineMs: REQUEST_DEADLINE_MS,
         records,

@@ -18,7 +18,7 @@ export class CircuitBreakerScenario implements Scenario {
     const list = new CheckList(onProgress);
     const check = list.add.bind(list);
     const figures: Record<string, number> = {};
-    const proxy = await new FaultProxy(this.target.env.host, this.target.env.port).start();
+    const proxy = await new FaultProxy(this.target.env.host, this.target.env.port, this.target.engine).start();
     const context = await resilientContext(
       { ...this.target.env, host: '127.0.0.1', port: proxy.port },
       this.target.database,

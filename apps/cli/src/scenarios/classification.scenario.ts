@@ -1,6 +1,7 @@
 import { ErrorClassifier, type ClassifiedError } from 'nestjs-database-resilience';
 import type { ServerTarget } from '../support/server-target';
-import { ERROR_RECIPES } from './error-recipes';
+import { MYSQL_ERROR_RECIPES } from './error-recipes';
+import { POSTGRES_ERROR_RECIPES } from './postgres-error-recipes';
 import type { CheckResult, Scenario } from './scenario-report';
 
 /** Provokes each kind of error for real and checks that the classifier names it right. */
@@ -18,7 +19,8 @@ export class ClassificationScenario implements Scenario {
 
   async run(onProgress: (check: CheckResult) => void) {
     const checks: CheckResult[] = [];
-    for (const recipe of ERROR_RECIPES) {
+    const recipes = this.target.engine === 'postgres' ? POSTGRES_ERROR_RECIPES : MYSQL_ERROR_RECIPES;
+    for (const recipe of recipes) {
       let check: CheckResult;
       try {
         const error = await recipe.provoke(this.target);
@@ -27,8 +29,9 @@ export class ClassificationScenario implements Scenario {
         const passed =
           c.category === recipe.expected.category &&
           (recipe.expected.errno === undefined || c.errno === recipe.expected.errno) &&
-          (recipe.expected.code === undefined || c.code === recipe.expected.code);
-        const id = c.errno ?? c.code ?? '-';
+          (recipe.expected.code === undefined || c.code === recipe.expected.code) &&
+          (recipe.expected.sqlState === undefined || c.sqlState === recipe.expected.sqlState);
+        const id = c.errno ?? c.sqlState ?? c.code ?? '-';
         check = {
           name: recipe.name,
           passed,

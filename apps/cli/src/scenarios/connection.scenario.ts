@@ -36,6 +36,7 @@ export class ConnectionScenario implements Scenario {
       const resilience = context.app.get(ResilienceService);
       let attempts = 0;
       context.app.get(ResilienceEvents).subscribe((e) => e.type === 'attempt-failed' && attempts++);
+      const sql = this.target.sql;
       await context.dataSource.query(
         'CREATE TABLE IF NOT EXISTS connection_check (id INT PRIMARY KEY, note VARCHAR(20))',
       );
@@ -43,11 +44,12 @@ export class ConnectionScenario implements Scenario {
       const started = Date.now();
       await resilience.transaction(
         async (manager) => {
-          const [{ id }] = await manager.query('SELECT CONNECTION_ID() AS id');
+          const [{ id }] = await manager.query(sql.sessionId);
           threads.push(Number(id));
-          await manager.query('REPLACE INTO connection_check VALUES (1, ?)', ['attempt']);
+          await manager.query('DELETE FROM connection_check WHERE id = 1');
+          await manager.query(sql.params('INSERT INTO connection_check VALUES (1, ?)'), ['attempt']);
           if (threads.length === 1) {
-            await context.dataSource.query(`KILL CONNECTION ${Number(id)}`);
+            await context.dataSource.query(sql.kill(Number(id)));
             await manager.query('SELECT 1');
           }
         },
@@ -59,7 +61,7 @@ export class ConnectionScenario implements Scenario {
       check(
         'killed connection',
         threads.length === 2 && threads[0] !== threads[1] && Number(n) === 1,
-        `re-run on a new connection (thread ${threads[0]} → ${threads[1]}), committed once, ${attempts} failed attempt(s)`,
+        `re-run on a new connection (session ${threads[0]} → ${threads[1]}), committed once, ${attempts} failed attempt(s)`,
       );
 
       const healed = await Promise.all(

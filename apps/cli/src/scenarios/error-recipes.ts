@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import type { Connection } from 'mysql2/promise';
 import { ErrorCategory } from 'nestjs-database-resilience';
-import { waitUntil, withConnections, type ServerTarget } from '../support/server-target';
+import { waitUntil, withConnections, type RawSession, type ServerTarget } from '../support/server-target';
 
 /** One way to make the server (or the network) fail for real, and what the classifier must say about it. */
 export interface ErrorRecipe {
   name: string;
-  expected: { category: ErrorCategory; errno?: number; code?: string };
+  expected: { category: ErrorCategory; errno?: number; code?: string; sqlState?: string };
   /** Resolves with the error the failure produced; rejects if no error came. */
   provoke(target: ServerTarget): Promise<unknown>;
 }
 
-async function failure(action: Promise<unknown>): Promise<unknown> {
+export async function failure(action: Promise<unknown>): Promise<unknown> {
   try {
     await action;
   } catch (error) {
@@ -21,14 +20,14 @@ async function failure(action: Promise<unknown>): Promise<unknown> {
   throw new Error('expected an error, but the statement succeeded');
 }
 
-async function createTable(target: ServerTarget, ddl: string, ...rows: string[]): Promise<void> {
+export async function createTable(target: ServerTarget, ddl: string, ...rows: string[]): Promise<void> {
   await withConnections(target, 1, async (c) => {
     await c.query(ddl);
     for (const row of rows) await c.query(row);
   });
 }
 
-const unique = () => randomBytes(4).toString('hex');
+export const unique = () => randomBytes(4).toString('hex');
 
 /** A port nothing listens on: bind an ephemeral port, then close it. */
 export async function closedPort(): Promise<number> {
@@ -39,12 +38,15 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-async function lockWaits(c: Connection): Promise<number> {
-  const [rows] = await c.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'");
-  return Number((rows as Array<{ n: number }>)[0].n);
+async function lockWaits(c: RawSession): Promise<number> {
+  const [{ n }] = await c.query(
+    "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+  );
+  return Number(n);
 }
 
-export const ERROR_RECIPES: readonly ErrorRecipe[] = [
+/** The MySQL/MariaDB errors the classification scenario provokes (PostgreSQL's: postgres-error-recipes.ts). */
+export const MYSQL_ERROR_RECIPES: readonly ErrorRecipe[] = [
   {
     name: 'deadlock (two transactions, opposite order)',
     expected: { category: ErrorCategory.DEADLOCK, errno: 1213 },
@@ -184,7 +186,7 @@ export const ERROR_RECIPES: readonly ErrorRecipe[] = [
     provoke: (target) =>
       withConnections(target, 2, async (victim, killer) => {
         const running = failure(victim.query('SELECT SLEEP(30)'));
-        await killer.query(`KILL CONNECTION ${victim.threadId}`);
+        await killer.query(`KILL CONNECTION ${victim.id}`);
         return running;
       }),
   },

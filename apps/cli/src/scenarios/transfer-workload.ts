@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { scenarioSqlFor } from '../support/scenario-sql';
 
 /**
  * The deadlock-prone workload shared by the storm test, the storm benchmark and the CLI's deadlock scenario:
@@ -22,16 +23,10 @@ export interface WorkloadShape {
 
 export const STORM: WorkloadShape = { workers: 16, transfersPerWorker: 100, accounts: 8, openingBalance: 1000 };
 
-/** The same statements on MySQL and PostgreSQL: `?` placeholders become `$1, $2…` there, no table engine. */
+/** The same statements on MySQL and PostgreSQL: placeholders as the engine takes them, no table engine there. */
 function dialect(dataSource: DataSource): { sql: (text: string) => string; engine: string } {
-  if (dataSource.options.type !== 'postgres') return { sql: (text) => text, engine: ' ENGINE=InnoDB' };
-  return {
-    sql: (text) => {
-      let n = 0;
-      return text.replace(/\?/g, () => `$${++n}`);
-    },
-    engine: '',
-  };
+  const postgres = dataSource.options.type === 'postgres';
+  return { sql: scenarioSqlFor(postgres ? 'postgres' : 'mysql').params, engine: postgres ? '' : ' ENGINE=InnoDB' };
 }
 
 export async function createTransferTables(dataSource: DataSource, shape: WorkloadShape): Promise<void> {

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +24,9 @@ export class PostgresInstance {
     chmodSync(folder, 0o755);
     const { uid, gid } = idsOf('postgres');
     chownSync(folder, uid, gid);
-    asPostgres('initdb', ['-D', join(folder, 'data'), '-A', 'trust', '-U', 'postgres']);
+    await asPostgres('initdb', ['-D', join(folder, 'data'), '-A', 'trust', '-U', 'postgres']);
     const instance = new PostgresInstance(folder, await closedPort());
-    instance.start();
+    await instance.start();
     const admin = await instance.connect('postgres');
     await admin.query('CREATE DATABASE test');
     await admin.end();
@@ -38,12 +39,12 @@ export class PostgresInstance {
     chmodSync(folder, 0o755);
     const { uid, gid } = idsOf('postgres');
     chownSync(folder, uid, gid);
-    asPostgres('pg_basebackup', [
+    await asPostgres('pg_basebackup', [
       ...['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres'],
       ...['-D', join(folder, 'data'), '-R', '-X', 'stream', '-c', 'fast'],
     ]);
     const standby = new PostgresInstance(folder, await closedPort());
-    standby.start();
+    await standby.start();
     return standby;
   }
 
@@ -54,15 +55,15 @@ export class PostgresInstance {
     return client;
   }
 
-  /** Starts the server and returns once it accepts connections. */
-  start(): void {
+  /** Starts the server; resolves once it accepts connections (the event loop keeps running meanwhile). */
+  async start(): Promise<void> {
     const options = `-p ${this.port} -k ${this.folder} -c listen_addresses=127.0.0.1`;
-    asPostgres('pg_ctl', ['-D', this.dataDir, '-o', options, '-l', join(this.folder, 'log'), '-w', 'start']);
+    await asPostgres('pg_ctl', ['-D', this.dataDir, '-o', options, '-l', join(this.folder, 'log'), '-w', 'start']);
   }
 
   /** A fast shutdown: every session gets FATAL 57P01, then the server is gone. */
-  stop(): void {
-    asPostgres('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']);
+  async stop(): Promise<void> {
+    await asPostgres('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']);
   }
 
   /** Freezes the postmaster and every backend (SIGSTOP): connections stay open, nothing answers. */
@@ -77,7 +78,7 @@ export class PostgresInstance {
   async destroy(): Promise<void> {
     try {
       this.resume();
-      this.stop();
+      await this.stop();
     } catch {
       // already stopped
     }
@@ -105,8 +106,10 @@ export class PostgresInstance {
   }
 }
 
-function asPostgres(binary: string, args: string[]): void {
-  execFileSync('runuser', ['-u', 'postgres', '--', join(BIN, binary), ...args], { stdio: 'pipe' });
+const run = promisify(execFile);
+
+async function asPostgres(binary: string, args: string[]): Promise<void> {
+  await run('runuser', ['-u', 'postgres', '--', join(BIN, binary), ...args]);
 }
 
 function idsOf(user: string): { uid: number; gid: number } {

@@ -24,16 +24,28 @@ export function collectEvents(listener: ((event: ResilienceEvent) => void) | und
   sink = listener;
 }
 
+/** `driverExtra`: the driver's own settings (TypeORM's `extra`), e.g. PostgreSQL session settings in `options`. */
 export async function resilientContext(
   env: DatabaseEnv,
   database: string,
   options: DatabaseResilienceOptions,
   poolSize = 10,
+  driverExtra?: Record<string, unknown>,
 ): Promise<ResilientContext> {
-  const { host, port, username, password } = env;
+  const { engine: type, host, port, username, password } = env;
   @Module({
     imports: [
-      TypeOrmModule.forRoot({ type: 'mysql', host, port, username, password, database, poolSize, retryAttempts: 0 }),
+      TypeOrmModule.forRoot({
+        type,
+        host,
+        port,
+        username,
+        password,
+        database,
+        poolSize,
+        retryAttempts: 0,
+        extra: driverExtra,
+      }),
       DatabaseResilienceModule.forRoot(options),
     ],
   })
