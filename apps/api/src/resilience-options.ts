@@ -2,10 +2,18 @@ import type { DatabaseResilienceOptions } from 'nestjs-database-resilience';
 
 /** A number from the environment; unset or empty keeps the module's default. A bad one is named at start-up. */
 const number = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
+/** `true` / `false`; unset or empty keeps the default; anything else reaches the module, which names it. */
+const flag = (value: string | undefined) =>
+  value === undefined || value === '' ? undefined : value === 'true' ? true : value === 'false' ? false : value;
 
 /** The demo's module options, from the environment (see .env.example). */
 export function resilienceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DatabaseResilienceOptions {
   return {
+    instanceId: env.RESILIENCE_INSTANCE_ID || undefined,
+    retryBudget: {
+      enabled: flag(env.RESILIENCE_RETRY_BUDGET_ENABLED) as boolean | undefined,
+      ratio: number(env.RESILIENCE_RETRY_BUDGET_RATIO),
+    },
     http: { requestDeadlineMs: number(env.RESILIENCE_REQUEST_DEADLINE_MS) },
     admin: { token: env.DB_ADMIN_TOKEN || undefined },
     healthCheck: {
