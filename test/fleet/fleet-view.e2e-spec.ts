@@ -9,6 +9,7 @@ import type { DataSource } from 'typeorm';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
 import type { ServerTarget } from '../../apps/cli/src/support/server-target';
 import { ownRedisServer } from '../support/redis-server';
+import { deadlockOnce } from '../support/mysql-deadlock';
 import { useScratchDatabase } from '../support/scratch-database';
 
 const TOKEN = 'fleet-view-token-0123456789';
@@ -52,6 +53,7 @@ describe('fleet view: the errors of every instance, read as one through Redis', 
           admin: { token: TOKEN },
           healthCheck: { enabled: false },
           alerts: { log: false },
+          queries: { slowQueryMs: 50 },
           circuitBreaker: { store: { type: 'redis', url: redis.url, keyPrefix: `dr-fleet-view-${process.pid}` } },
         }),
       ],
@@ -136,6 +138,51 @@ describe('fleet view: the errors of every instance, read as one through Redis', 
     expect((await admin<Recent>(third, 'api/fleet/recent-errors?instance=api-2')).errors).toHaveLength(2);
   }, 30_000);
 
+  it('slow statements met by instance 1 and a deadlock lost by instance 2 are among the hot spots instance 3 shows', async () => {
+    const [first, second, third] = instances;
+    const dataSource = (instance: Instance) => instance.app.get<DataSource>(getDataSourceToken());
+    for (let i = 0; i < 3; i++) await dataSource(first).query('SELECT SLEEP(0.06) AS fleet_slow_probe');
+    await dataSource(second).query('CREATE TABLE hot_accounts (id INT PRIMARY KEY, balance INT NOT NULL)');
+    await dataSource(second).query('INSERT INTO hot_accounts VALUES (1, 0), (2, 0), (3, 0)');
+    const side = await scratch.connect();
+    try {
+      expect(await deadlockOnce(second.app.get(ResilienceService), side, 'hot_accounts')).toBe(2);
+    } finally {
+      await side.end();
+    }
+    type HotSpots = {
+      scope: string;
+      slowQueries: Array<{ fingerprint: string; count: number; meanMs: number; byInstance: Record<string, number> }>;
+      deadlocks: {
+        total: number;
+        byInstance: Record<string, number>;
+        topStatements: Array<{ fingerprint: string; deadlocks: number; byInstance: Record<string, number> }>;
+      };
+    };
+    let spots!: HotSpots;
+    await waitUntil(
+      async () => {
+        spots = await admin<HotSpots>(third, 'api/fleet/hot-spots');
+        return spots.deadlocks.total === 1 && spots.slowQueries.some((q) => q.fingerprint.includes('fleet_slow_probe'));
+      },
+      'the hot spots of instances 1 and 2 in the view of instance 3',
+      5_000,
+    );
+    expect(spots.scope).toBe('fleet');
+    const slow = spots.slowQueries.find((q) => q.fingerprint.includes('fleet_slow_probe'))!;
+    expect(slow).toMatchObject({
+      fingerprint: 'SELECT SLEEP(?) AS fleet_slow_probe',
+      count: 3,
+      byInstance: { 'api-1': 3 },
+    });
+    expect(slow.meanMs).toBeGreaterThanOrEqual(50);
+    expect(spots.deadlocks).toMatchObject({ total: 1, byInstance: { 'api-2': 1 } });
+    expect(spots.deadlocks.topStatements[0]).toMatchObject({ deadlocks: 1, byInstance: { 'api-2': 1 } });
+    expect(spots.deadlocks.topStatements[0].fingerprint).toContain('hot_accounts');
+    // The instance filter: instance 1 lost no deadlock.
+    expect((await admin<HotSpots>(third, 'api/fleet/hot-spots?instance=api-1')).deadlocks.total).toBe(0);
+  }, 30_000);
+
   it('the dashboard of instance 3 in Chromium: every instance, the instance filter, grouped rows, the timeline', async () => {
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -151,7 +198,13 @@ describe('fleet view: the errors of every instance, read as one through Redis', 
       await page.locator('#content').waitFor({ state: 'visible' });
       // The fleet: both instances that met errors, each with its count; the scope said.
       await page.locator('#by-instance [data-instance="api-1"]').waitFor();
-      expect(await page.locator('#by-instance [data-instance="api-2"]').textContent()).toContain('2 errors');
+      // Instance 2: two missing tables and one deadlock lost (the test before).
+      expect(await page.locator('#by-instance [data-instance="api-2"]').textContent()).toContain('3 errors');
+      // The fleet's hot spots: instance 1's slow statement, instance 2's deadlock, each with its instance.
+      expect(await page.locator('#hot-slow').textContent()).toContain('fleet_slow_probe');
+      expect(await page.locator('#hot-slow').textContent()).toContain('api-1: 3');
+      expect(await page.locator('#hot-deadlocks').textContent()).toContain('hot_accounts');
+      expect(await page.locator('#hot-deadlocks').textContent()).toContain('api-2: 1');
       expect(await page.locator('#scope').textContent()).toBe('(all instances)');
       // The instance filter: only instance 2's rows.
       await page.selectOption('#fleet-filter select[name=instance]', 'api-2');
@@ -159,8 +212,8 @@ describe('fleet view: the errors of every instance, read as one through Redis', 
       await waitUntil(
         async () =>
           JSON.stringify(await page.locator('#recent tbody tr td:nth-child(2)').allTextContents()) ===
-          JSON.stringify(['api-2', 'api-2']),
-        "instance 2's two rows alone",
+          JSON.stringify(['api-2', 'api-2', 'api-2']),
+        "instance 2's three rows alone",
       );
       // This instance's incidents (it met none: said so) and timeline (the health check the page ran) are there too.
       expect(await page.locator('#incidents tbody').textContent()).toContain('no failures match');
@@ -187,6 +240,15 @@ describe('fleet view: the errors of every instance, read as one through Redis', 
         expect(recent.errors.every((e) => e.instance === instance.id)).toBe(true);
       }
     }
+    // The hot spots too: each instance's own (instance 2's deadlock, nobody else's).
+    const localSpots = await admin<{ scope: string; deadlocks: { total: number; byInstance: Record<string, number> } }>(
+      instances[1],
+      'api/fleet/hot-spots',
+    );
+    expect(localSpots).toMatchObject({ scope: 'local', deadlocks: { total: 1, byInstance: { 'api-2': 1 } } });
+    expect((await admin<{ deadlocks: { total: number } }>(instances[2], 'api/fleet/hot-spots')).deadlocks.total).toBe(
+      0,
+    );
     const said = warnings.filter((w) => w.includes("this instance's view")).length - before;
     expect(said).toBe(INSTANCES); // once per instance, however often it is asked
 

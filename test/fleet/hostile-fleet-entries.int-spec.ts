@@ -68,6 +68,35 @@ describe('fleet view and alert counts: hostile entries in Redis', () => {
     ]);
   });
 
+  it('skips hot-spot fields that are not the module’s (wrong kind, bad names, tabs, huge, not a count) and sums the good ones', async () => {
+    const hour = Date.now() - (Date.now() % 3_600_000);
+    const written = await store.append(
+      [],
+      [{ kind: 'slow', instance: 'api-1', database: 'default', fingerprint: 'SELECT ?', count: 2, totalMs: 300 }],
+    );
+    expect(written).toBe(true);
+    const key = `${prefix}:fleet:hs:${hour}`;
+    await redis.hset(key, 'x\tapi-1\tdefault\tSELECT ?\tn', '5');
+    await redis.hset(key, 's\t<script>\tdefault\tSELECT ?\tn', '5');
+    await redis.hset(key, `s\tapi-1\tdefault\t${'x'.repeat(5000)}\tn`, '5');
+    await redis.hset(key, 's\tapi-1\tdefault\tSELECT ?\textra\tn', '5');
+    await redis.hset(key, 'd\tapi-1\tdefault\tSELECT ?\tms', '5'); // a deadlock has no duration
+    await redis.hset(key, 'd\tapi-2\tdefault\tUPDATE t SET a = ?\tn', 'NaN');
+    await redis.hset(key, 'd\tapi-2\tdefault\tUPDATE t SET a = ?\tn', '-1');
+    await redis.hset(key, 'd\tapi-3\tdefault\tUPDATE t SET a = ?\tn', '4');
+    expect(await store.hotSpots([hour])).toEqual([
+      { kind: 'slow', instance: 'api-1', database: 'default', fingerprint: 'SELECT ?', count: 2, totalMs: 300 },
+      {
+        kind: 'deadlock',
+        instance: 'api-3',
+        database: 'default',
+        fingerprint: 'UPDATE t SET a = ?',
+        count: 4,
+        totalMs: 0,
+      },
+    ]);
+  });
+
   it("an alert's fleet count that is not a count is ignored (the instance counts its own)", async () => {
     const shared = new RedisSharedStateStore(URL, prefix, 1000);
     try {

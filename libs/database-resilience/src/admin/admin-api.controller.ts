@@ -103,6 +103,23 @@ export class AdminApiController {
     });
   }
 
+  /**
+   * The statements every instance met slow most often, and those that lost deadlocks most often, over the last
+   * `hours` (the current one included), each with its instances' shares; `scope: 'local'` as above.
+   */
+  @Get('api/fleet/hot-spots')
+  @Header('Cache-Control', 'no-store')
+  fleetHotSpots(
+    @Query('hours') hours?: string,
+    @Query('database') database?: string,
+    @Query('instance') instance?: string,
+  ) {
+    return this.fleet.hotSpotsOf(parse(whole(1, 24, 1), hours, 'hours'), {
+      database: parseOptional(name, database, 'database'),
+      instance: parseOptional(instanceName, instance, 'instance'),
+    });
+  }
+
   @Get('api/statistics')
   @Header('Cache-Control', 'no-store')
   getStatistics(@Query('windowMinutes') windowMinutes?: string, @Query('database') database?: string) {

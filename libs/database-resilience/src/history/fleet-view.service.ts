@@ -1,14 +1,21 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { Severity } from '../classification/severity.enum';
+import { DeadlockAnalyticsService } from '../deadlock/deadlock-analytics.service';
 import type { AttemptFailedEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import { ResilienceLogger } from '../events/resilience-logger';
 import { instanceIdOf } from '../options/instance-id';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
-import { FLEET_STREAM_LENGTH, RedisFleetStore, type FleetErrorRecord } from '../shared-state/fleet-store';
+import {
+  FLEET_STREAM_LENGTH,
+  RedisFleetStore,
+  type FleetErrorRecord,
+  type FleetHotSpot,
+} from '../shared-state/fleet-store';
 import { ErrorStatisticsService } from './error-statistics.service';
+import { SlowQueryLog } from './slow-query-log.service';
 
 /** Which view an answer holds: every instance's (through Redis), or only this instance's, and why. */
 export interface FleetScope {
@@ -34,7 +41,32 @@ export interface FleetStatistics extends FleetScope {
   byInstance: Record<string, number>;
 }
 
+/** The statements the fleet met slow most often, and those that lost deadlocks most often, over `hours`. */
+export interface FleetHotSpots extends FleetScope {
+  hours: number;
+  slowQueries: Array<{
+    database: string;
+    fingerprint: string;
+    count: number;
+    meanMs: number;
+    byInstance: Record<string, number>;
+  }>;
+  deadlocks: {
+    total: number;
+    byInstance: Record<string, number>;
+    topStatements: Array<{
+      database: string;
+      fingerprint: string;
+      deadlocks: number;
+      byInstance: Record<string, number>;
+    }>;
+  };
+}
+
 const FLUSH_MS = 250;
+/** Distinct statements a batch counts, at most; beyond, they stay in the local view only. */
+const MAX_HOT_SPOTS = 1000;
+const TOP = 20;
 const NO_STORE = 'no shared store (circuitBreaker.store)';
 const NO_REDIS = 'Redis does not answer';
 /** Records waiting for the next flush, at most (20 000 errors a second): beyond, they stay in the local view only. */
@@ -53,6 +85,8 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
   readonly instance: string;
   private readonly store?: RedisFleetStore;
   private batch: AttemptFailedEvent[] = [];
+  /** Slow statements and deadlock victims since the last flush, counted by kind, database and fingerprint. */
+  private hotSpots = new Map<string, FleetHotSpot>();
   private timer?: NodeJS.Timeout;
   private unsubscribe: () => void = () => undefined;
   private reachable = true;
@@ -63,6 +97,8 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly events: ResilienceEvents,
     private readonly local: ErrorStatisticsService,
+    private readonly localSlowQueries: SlowQueryLog,
+    private readonly localDeadlocks: DeadlockAnalyticsService,
     @Inject(RESILIENCE_OPTIONS) options: ResolvedResilienceOptions,
   ) {
     this.instance = instanceIdOf(options);
@@ -78,7 +114,11 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     if (!this.store) return;
     this.unsubscribe = this.events.subscribe((event) => {
+      if (event.type === 'slow-query') this.countHotSpot('slow', event.database, event.fingerprint, event.durationMs);
       if (event.type !== 'attempt-failed') return;
+      if (event.error.category === ErrorCategory.DEADLOCK) {
+        this.countHotSpot('deadlock', event.database, event.error.sql ?? '(statement unknown)', 0);
+      }
       if (this.batch.length < MAX_BATCH) this.batch.push(event);
       else this.dropped++;
     });
@@ -96,11 +136,69 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
   async flush(): Promise<void> {
     if (!this.store) return;
     await this.flushing;
-    if (this.batch.length === 0) return;
+    if (this.batch.length === 0 && this.hotSpots.size === 0) return;
     const events = this.batch;
+    const hotSpots = [...this.hotSpots.values()];
     this.batch = [];
-    this.flushing = this.store.append(events.map((e) => this.toRecord(e))).then((taken) => this.answered(taken));
+    this.hotSpots = new Map();
+    this.flushing = this.store
+      .append(
+        events.map((e) => this.toRecord(e)),
+        hotSpots,
+      )
+      .then((taken) => this.answered(taken));
     await this.flushing;
+  }
+
+  private countHotSpot(kind: FleetHotSpot['kind'], database: string, sql: string, durationMs: number): void {
+    const fingerprint = sql.replace(/[\t\n\r]+/g, ' ').slice(0, 1000);
+    const key = `${kind}\t${database}\t${fingerprint}`;
+    let spot = this.hotSpots.get(key);
+    if (!spot) {
+      if (this.hotSpots.size >= MAX_HOT_SPOTS) return void this.dropped++;
+      spot = { kind, instance: this.instance, database, fingerprint, count: 0, totalMs: 0 };
+      this.hotSpots.set(key, spot);
+    }
+    spot.count++;
+    spot.totalMs += durationMs;
+  }
+
+  /** Slow statements and deadlock victims of every instance over the last `hours` (the current one included). */
+  async hotSpotsOf(hours: number, filter: FleetFilter = {}): Promise<FleetHotSpots> {
+    if (!this.store) return this.localHotSpots(hours, filter, NO_STORE);
+    const now = Date.now();
+    const current = now - (now % HOUR);
+    const spots = await this.store.hotSpots(Array.from({ length: hours }, (_, i) => current - i * HOUR));
+    this.answered(spots !== undefined);
+    if (spots === undefined) return this.localHotSpots(hours, filter, NO_REDIS);
+    const kept = spots.filter(
+      (s) => (filter.database ?? s.database) === s.database && (filter.instance ?? s.instance) === s.instance,
+    );
+    return { scope: 'fleet', instance: this.instance, hours, ...summarize(kept) };
+  }
+
+  /** This instance's view: its slow-query log and deadlock analytics (since it started). */
+  private async localHotSpots(hours: number, filter: FleetFilter, reason: string): Promise<FleetHotSpots> {
+    if (filter.instance !== undefined && filter.instance !== this.instance) {
+      return { ...this.scope(reason), hours, ...summarize([]) };
+    }
+    const spots: FleetHotSpot[] = this.localSlowQueries
+      .top(TOP)
+      .filter((q) => (filter.database ?? q.database) === q.database)
+      .map((q) => ({ kind: 'slow', instance: this.instance, ...q, totalMs: q.meanMs * q.count }));
+    for (const report of await this.localDeadlocks.report(filter.database)) {
+      for (const statement of report.topStatements) {
+        spots.push({
+          kind: 'deadlock',
+          instance: this.instance,
+          database: report.database,
+          fingerprint: statement.fingerprint,
+          count: statement.deadlocks,
+          totalMs: 0,
+        });
+      }
+    }
+    return { ...this.scope(reason), hours, ...summarize(spots) };
   }
 
   async recentErrors(limit: number, filter: FleetFilter = {}): Promise<FleetScope & { errors: FleetErrorRecord[] }> {
@@ -201,6 +299,59 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
         },
       );
   }
+}
+
+/** Hot spots summed per database and fingerprint (with each instance's share), most frequent first. */
+function summarize(spots: readonly FleetHotSpot[]): Pick<FleetHotSpots, 'slowQueries' | 'deadlocks'> {
+  const group = (kind: FleetHotSpot['kind']) => {
+    const groups = new Map<
+      string,
+      { database: string; fingerprint: string; count: number; totalMs: number; byInstance: Record<string, number> }
+    >();
+    for (const spot of spots) {
+      if (spot.kind !== kind) continue;
+      const key = `${spot.database}\t${spot.fingerprint}`;
+      const g = groups.get(key) ?? {
+        database: spot.database,
+        fingerprint: spot.fingerprint,
+        count: 0,
+        totalMs: 0,
+        byInstance: {},
+      };
+      g.count += spot.count;
+      g.totalMs += spot.totalMs;
+      g.byInstance[spot.instance] = (g.byInstance[spot.instance] ?? 0) + spot.count;
+      groups.set(key, g);
+    }
+    return [...groups.values()].sort((a, b) => b.count - a.count);
+  };
+  const deadlocks = group('deadlock');
+  const byInstance: Record<string, number> = {};
+  for (const d of deadlocks)
+    for (const [instance, n] of Object.entries(d.byInstance)) byInstance[instance] = (byInstance[instance] ?? 0) + n;
+  return {
+    slowQueries: group('slow')
+      .slice(0, TOP)
+      .map(({ database, fingerprint, count, totalMs, byInstance: shares }) => ({
+        database,
+        fingerprint,
+        count,
+        meanMs: Math.round((totalMs / count) * 10) / 10,
+        byInstance: shares,
+      })),
+    deadlocks: {
+      total: deadlocks.reduce((sum, d) => sum + d.count, 0),
+      byInstance,
+      topStatements: deadlocks
+        .slice(0, TOP)
+        .map(({ database, fingerprint, count, byInstance: shares }) => ({
+          database,
+          fingerprint,
+          deadlocks: count,
+          byInstance: shares,
+        })),
+    },
+  };
 }
 
 function emptyStatistics(windowMinutes: number, scope: FleetScope): FleetStatistics {

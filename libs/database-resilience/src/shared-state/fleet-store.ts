@@ -25,7 +25,22 @@ export type FleetCounts = Array<{
   errors: number;
 }>;
 
+/** Statements seen slow, or losing a deadlock, counted per hour: `instance`, `database`, `fingerprint` → counts. */
+export interface FleetHotSpot {
+  kind: 'slow' | 'deadlock';
+  instance: string;
+  database: string;
+  fingerprint: string;
+  count: number;
+  /** Slow statements: their summed duration, in whole milliseconds. */
+  totalMs: number;
+}
+
 const NAME = /^[\w.:@-]{1,128}$/;
+/** A fingerprint as a hash field part: bounded, no tab or newline (the field's separators). */
+const FINGERPRINT = /^[^\t\n]{1,1000}$/;
+/** Fields of one hot-spot hash read at most: a hash Redis filled with junk cannot make a read unbounded. */
+const MAX_HOT_SPOT_FIELDS = 5000;
 const CATEGORY = /^[a-z_]{1,40}$/;
 const SEVERITY = /^[a-z]{1,10}$/;
 /** What comes back from Redis is untrusted: a record has this shape and bounded sizes, or it is skipped. */
@@ -81,10 +96,21 @@ export class RedisFleetStore {
     clearTimeout(timer);
   }
 
-  /** Appends a batch: one round trip. Resolves false if Redis did not take it. */
-  async append(records: readonly FleetErrorRecord[]): Promise<boolean> {
-    if (records.length === 0) return true;
+  /** Appends a batch (errors, and hot spots counted in the current hour): one round trip. False if Redis did not take it. */
+  async append(records: readonly FleetErrorRecord[], hotSpots: readonly FleetHotSpot[] = []): Promise<boolean> {
+    if (records.length === 0 && hotSpots.length === 0) return true;
     const multi = this.client.multi();
+    if (hotSpots.length > 0) {
+      const now = Date.now();
+      const key = `${this.keyPrefix}:fleet:hs:${now - (now % HOUR)}`;
+      for (const spot of hotSpots) {
+        const field = [spot.kind === 'slow' ? 's' : 'd', spot.instance, spot.database, spot.fingerprint].join('\t');
+        multi.hincrby(key, `${field}\tn`, spot.count);
+        if (spot.kind === 'slow') multi.hincrby(key, `${field}\tms`, Math.round(spot.totalMs));
+      }
+      multi.pexpire(key, 25 * HOUR);
+      this.commands += hotSpots.length * 2 + 1;
+    }
     const counts = new Map<string, number>();
     // The stream shows the newest errors: in a storm a batch adds its newest MAX_STREAMED (the counts stay exact).
     records.forEach((record, i) => {
@@ -167,6 +193,55 @@ export class RedisFleetStore {
       }
     }
     return counts;
+  }
+
+  /** The hot spots of the hours starting at `starts`, summed per instance, database and fingerprint. */
+  async hotSpots(starts: readonly number[]): Promise<FleetHotSpot[] | undefined> {
+    const pipeline = this.client.pipeline();
+    for (const start of starts) pipeline.hgetall(`${this.keyPrefix}:fleet:hs:${start}`);
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await pipeline.exec();
+    } catch {
+      return undefined;
+    }
+    if (!results || results.some(([error]) => error)) return undefined;
+    const spots = new Map<string, FleetHotSpot>();
+    for (const [, hash] of results) {
+      const fields = Object.entries((hash ?? {}) as Record<string, string>);
+      if (fields.length > MAX_HOT_SPOT_FIELDS) this.badEntry();
+      for (const [field, value] of fields.slice(0, MAX_HOT_SPOT_FIELDS)) {
+        const parts = field.split('\t');
+        const [kind, instance, database, fingerprint, measure] = parts;
+        const n = Number(value);
+        const valid =
+          parts.length === 5 &&
+          (kind === 's' || kind === 'd') &&
+          NAME.test(instance ?? '') &&
+          NAME.test(database ?? '') &&
+          FINGERPRINT.test(fingerprint ?? '') &&
+          (measure === 'n' || (measure === 'ms' && kind === 's')) &&
+          Number.isSafeInteger(n) &&
+          n >= 0;
+        if (!valid) {
+          this.badEntry();
+          continue;
+        }
+        const key = parts.slice(0, 4).join('\t');
+        const spot = spots.get(key) ?? {
+          kind: kind === 's' ? 'slow' : 'deadlock',
+          instance,
+          database,
+          fingerprint,
+          count: 0,
+          totalMs: 0,
+        };
+        if (measure === 'n') spot.count += n;
+        else spot.totalMs += n;
+        spots.set(key, spot);
+      }
+    }
+    return [...spots.values()].filter((spot) => spot.count > 0);
   }
 
   async close(): Promise<void> {

@@ -245,6 +245,58 @@
     return `api/incidents?${query}`;
   }
 
+  /** The fleet's slow statements and deadlock victims, each with its instances' shares. */
+  function renderHotSpots(spots) {
+    const shares = (byInstance) =>
+      Object.entries(byInstance)
+        .map(([id, n]) => `${id}: ${n}`)
+        .join(', ');
+    const table = (id, heads, rows, empty) =>
+      el(
+        'table',
+        { id },
+        el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', {}, h)))),
+        el(
+          'tbody',
+          {},
+          ...(rows.length ? rows : [el('tr', {}, el('td', { colSpan: heads.length, class: 'muted' }, empty))]),
+        ),
+      );
+    $('fleet-hot-spots').replaceChildren(
+      el('h3', {}, `Slow statements (${spots.scope === 'fleet' ? 'all instances' : 'this instance'})`),
+      table(
+        'hot-slow',
+        ['statement', 'times', 'mean ms', 'instances'],
+        spots.slowQueries.map((q) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, el('code', {}, q.fingerprint)),
+            el('td', {}, q.count),
+            el('td', {}, q.meanMs),
+            el('td', {}, shares(q.byInstance)),
+          ),
+        ),
+        'no slow statements',
+      ),
+      el('h3', {}, `Deadlocks lost: ${spots.deadlocks.total}`),
+      table(
+        'hot-deadlocks',
+        ['statement', 'deadlocks', 'instances'],
+        spots.deadlocks.topStatements.map((d) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, el('code', {}, d.fingerprint)),
+            el('td', {}, d.deadlocks),
+            el('td', {}, shares(d.byInstance)),
+          ),
+        ),
+        'no deadlocks',
+      ),
+    );
+  }
+
   function renderDeadlocks(reports) {
     $('deadlocks').replaceChildren(
       ...reports.map((r) =>
@@ -289,16 +341,19 @@
 
   async function load() {
     try {
-      const [statistics, recent, health, breakers, deadlocks, incidents, timeline, fleet] = await Promise.all([
-        api('api/statistics'),
-        api(fleetQuery('api/fleet/recent-errors?limit=50')),
-        api('api/health-check'),
-        api('api/circuit-breakers'),
-        api('api/deadlocks'),
-        api(incidentQuery()),
-        api('api/timeline'),
-        api('api/fleet/statistics'),
-      ]);
+      const [statistics, recent, health, breakers, deadlocks, incidents, timeline, fleet, hotSpots] = await Promise.all(
+        [
+          api('api/statistics'),
+          api(fleetQuery('api/fleet/recent-errors?limit=50')),
+          api('api/health-check'),
+          api('api/circuit-breakers'),
+          api('api/deadlocks'),
+          api(incidentQuery()),
+          api('api/timeline'),
+          api('api/fleet/statistics'),
+          api(fleetQuery('api/fleet/hot-spots?hours=1')),
+        ],
+      );
       $('login').hidden = true;
       $('content').hidden = false;
       renderBanner(health.degradation);
@@ -312,6 +367,7 @@
       renderInstances(fleet);
       renderRecent(recent);
       renderDeadlocks(deadlocks);
+      renderHotSpots(hotSpots);
       $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {
       if (error.status === 401) {
