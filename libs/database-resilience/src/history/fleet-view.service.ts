@@ -342,14 +342,12 @@ function summarize(spots: readonly FleetHotSpot[]): Pick<FleetHotSpots, 'slowQue
     deadlocks: {
       total: deadlocks.reduce((sum, d) => sum + d.count, 0),
       byInstance,
-      topStatements: deadlocks
-        .slice(0, TOP)
-        .map(({ database, fingerprint, count, byInstance: shares }) => ({
-          database,
-          fingerprint,
-          deadlocks: count,
-          byInstance: shares,
-        })),
+      topStatements: deadlocks.slice(0, TOP).map(({ database, fingerprint, count, byInstance: shares }) => ({
+        database,
+        fingerprint,
+        deadlocks: count,
+        byInstance: shares,
+      })),
     },
   };
 }
