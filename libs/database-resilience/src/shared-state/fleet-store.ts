@@ -165,18 +165,11 @@ export class RedisFleetStore {
 
   /** Counts per minute (windows up to an hour) or per hour, for the `buckets` starting at `starts`. */
   async counts(starts: readonly number[], unit: 'minute' | 'hour'): Promise<FleetCounts | undefined> {
-    const pipeline = this.client.pipeline();
-    for (const start of starts) pipeline.hgetall(`${this.keyPrefix}:fleet:${unit === 'minute' ? 'm' : 'h'}:${start}`);
-    let results: Array<[Error | null, unknown]> | null;
-    try {
-      results = await pipeline.exec();
-    } catch {
-      return undefined;
-    }
-    if (!results || results.some(([error]) => error)) return undefined;
+    const hashes = await this.hashes(starts.map((start) => `fleet:${unit === 'minute' ? 'm' : 'h'}:${start}`));
+    if (hashes === undefined) return undefined;
     const counts: FleetCounts = [];
-    for (const [, hash] of results) {
-      for (const [field, value] of Object.entries((hash ?? {}) as Record<string, string>)) {
+    for (const hash of hashes) {
+      for (const [field, value] of Object.entries(hash)) {
         const parts = field.split('\t');
         const [instance, database, category, severity] = parts;
         const errors = Number(value);
@@ -197,18 +190,11 @@ export class RedisFleetStore {
 
   /** The hot spots of the hours starting at `starts`, summed per instance, database and fingerprint. */
   async hotSpots(starts: readonly number[]): Promise<FleetHotSpot[] | undefined> {
-    const pipeline = this.client.pipeline();
-    for (const start of starts) pipeline.hgetall(`${this.keyPrefix}:fleet:hs:${start}`);
-    let results: Array<[Error | null, unknown]> | null;
-    try {
-      results = await pipeline.exec();
-    } catch {
-      return undefined;
-    }
-    if (!results || results.some(([error]) => error)) return undefined;
+    const hashes = await this.hashes(starts.map((start) => `fleet:hs:${start}`));
+    if (hashes === undefined) return undefined;
     const spots = new Map<string, FleetHotSpot>();
-    for (const [, hash] of results) {
-      const fields = Object.entries((hash ?? {}) as Record<string, string>);
+    for (const hash of hashes) {
+      const fields = Object.entries(hash);
       if (fields.length > MAX_HOT_SPOT_FIELDS) this.badEntry();
       for (const [field, value] of fields.slice(0, MAX_HOT_SPOT_FIELDS)) {
         const parts = field.split('\t');
@@ -242,6 +228,20 @@ export class RedisFleetStore {
       }
     }
     return [...spots.values()].filter((spot) => spot.count > 0);
+  }
+
+  /** The hashes at `keys` (under the prefix) in one round trip, or undefined when Redis does not answer. */
+  private async hashes(keys: readonly string[]): Promise<Array<Record<string, string>> | undefined> {
+    const pipeline = this.client.pipeline();
+    for (const key of keys) pipeline.hgetall(`${this.keyPrefix}:${key}`);
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await pipeline.exec();
+    } catch {
+      return undefined;
+    }
+    if (!results || results.some(([error]) => error)) return undefined;
+    return results.map(([, hash]) => (hash ?? {}) as Record<string, string>);
   }
 
   async close(): Promise<void> {
