@@ -5,6 +5,7 @@ import { closedPort } from '../../apps/cli/src/scenarios/error-recipes';
 import { MariaDbInstance } from '../../apps/cli/src/support/mariadb-instance';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
 import { ownRedisServer } from '../support/redis-server';
+import { SmtpSink } from '../support/smtp-sink';
 
 const ROOT = join(__dirname, '..', '..');
 const TOKEN = 'three-processes-token-0123456789';
@@ -19,15 +20,16 @@ interface ApiProcess {
 }
 
 /**
- * Three apps/api processes, built as they ship (`node dist/apps/api/main.js`), on one Redis and one MariaDB of the
- * test's own: the fleet view and the retry budget met the way an operator and a load balancer meet them, over
- * HTTP. The server's `innodb_lock_wait_timeout` is 0 (MariaDB: fail at once), so a row held by the test makes every
+ * Three apps/api processes, built as they ship (`node dist/apps/api/main.js`), on one Redis, one MariaDB and one
+ * SMTP sink of the test's own: the fleet view, alerts once per incident and the retry budget met the way an
+ * operator and a load balancer meet them, over HTTP. The server's `innodb_lock_wait_timeout` is 0 (MariaDB: fail at once), so a row held by the test makes every
  * transfer attempt fail with a retryable lock wait timeout (1205), fast.
  */
 describe('three apps/api processes on one Redis and MariaDB', () => {
   let server: MariaDbInstance;
   let redis: Awaited<ReturnType<typeof ownRedisServer>>;
   let holder: Connection;
+  let smtp: SmtpSink;
   let fleet: ApiProcess[] = [];
   const accounts: number[] = [];
   const keyPrefix = `dr-three-${process.pid}`;
@@ -53,6 +55,9 @@ describe('three apps/api processes on one Redis and MariaDB', () => {
         REDIS_KEY_PREFIX: keyPrefix,
         DB_ADMIN_TOKEN: TOKEN,
         RESILIENCE_INSTANCE_ID: id,
+        RESILIENCE_ALERT_SMTP_URL: smtp.url,
+        RESILIENCE_ALERT_EMAIL_FROM: 'db@example.com',
+        RESILIENCE_ALERT_EMAIL_TO: 'ops@example.com, oncall@example.com',
         NO_COLOR: '1',
         ...env,
       },
@@ -130,6 +135,7 @@ describe('three apps/api processes on one Redis and MariaDB', () => {
     holder = await server.connect('test');
     await holder.query('SET GLOBAL innodb_lock_wait_timeout = 0'); // the test's own server: fail at once
     redis = await ownRedisServer();
+    smtp = await new SmtpSink().start();
     await startFleet();
     for (const owner of ['a', 'b']) {
       const response = await fetch(`${fleet[0].base}/accounts`, {
@@ -145,6 +151,7 @@ describe('three apps/api processes on one Redis and MariaDB', () => {
     await stopFleet();
     await holder?.end().catch(() => undefined);
     redis?.process.kill('SIGKILL');
+    await smtp?.stop();
     await server?.destroy();
   });
 
@@ -191,6 +198,50 @@ describe('three apps/api processes on one Redis and MariaDB', () => {
     }
   }, 120_000);
 
+  it('a deadlock cluster met by all three sends one e-mail, naming the instance that sent it and counting the others', async () => {
+    const [a, b] = accounts;
+    const deadlocks = async (api: ApiProcess) => {
+      const text = await (await fetch(`${api.base}/metrics`)).text();
+      return Number(/^db_resilience_deadlocks_total\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    // Lock waits that wait (the instances' new connections take the server's setting): deadlocks, not 1205s.
+    await holder.query('SET GLOBAL innodb_lock_wait_timeout = 10');
+    await stopFleet();
+    await startFleet();
+    // Opposite transfers at once on every instance (each locks its rows in request order): real deadlocks, retried;
+    // until each instance has met the default cluster (5 within 5 minutes).
+    await waitUntil(
+      async () => {
+        const answers = await Promise.all(
+          fleet.flatMap((api) =>
+            Array.from({ length: 10 }, (_, i) => (i % 2 ? transfer(api, a, b) : transfer(api, b, a))),
+          ),
+        );
+        // Committed after its retries, or (a transfer that lost every attempt) 503 busy: never anything else.
+        expect(answers.filter((r) => r.status !== 201 && r.body.code !== 'DATABASE_BUSY')).toEqual([]);
+        return (await Promise.all(fleet.map(deadlocks))).every((n) => n >= 5);
+      },
+      'five deadlocks on every instance',
+      60_000,
+    );
+    await waitUntil(
+      async () => smtp.messages.some((m) => /Deadlock cluster/.test(m.subject ?? '')),
+      'the deadlock-cluster mail',
+      15_000,
+    );
+    // The others' occurrences are gathered (alerts.fleetGatherMs) and counted, never sent.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const mails = smtp.messages.filter((m) => /Deadlock cluster/.test(m.subject ?? ''));
+    expect(mails).toHaveLength(1);
+    expect(mails[0].text).toMatch(/^Instance: api-[123]$/m);
+    expect(JSON.stringify(mails[0].to)).toContain('oncall@example.com'); // RESILIENCE_ALERT_EMAIL_TO, both
+    const heldBack = /Occurrences held back since the last mail \(all instances sharing the store\): (\d+)/.exec(
+      mails[0].text ?? '',
+    );
+    expect(Number(heldBack?.[1])).toBeGreaterThanOrEqual(1);
+    console.log(`[three processes] one deadlock-cluster mail, ${heldBack?.[1]} occurrence(s) of the others held back`);
+  }, 120_000);
+
   /** 20 callers per instance, 20 transfers each, on the held row: what the server was asked, and what they got. */
   async function persistentFailureRun(): Promise<{ requests: number; attempts: number; refused: number }> {
     const [a, b] = accounts;
@@ -215,6 +266,9 @@ describe('three apps/api processes on one Redis and MariaDB', () => {
   }
 
   it('a persistent, retryable failure with 20 callers per instance: the retry budget keeps attempts per request within 1 + ratio (+ the minimum rate); without it, maxAttempts each', async () => {
+    await holder.query('SET GLOBAL innodb_lock_wait_timeout = 0');
+    await stopFleet();
+    await startFleet();
     const started = Date.now();
     const bounded = await persistentFailureRun();
     const seconds = (Date.now() - started) / 1000;

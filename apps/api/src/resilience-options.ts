@@ -15,6 +15,18 @@ export function resilienceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
       ratio: number(env.RESILIENCE_RETRY_BUDGET_RATIO),
     },
     http: { requestDeadlineMs: number(env.RESILIENCE_REQUEST_DEADLINE_MS) },
+    alerts: env.RESILIENCE_ALERT_SMTP_URL
+      ? {
+          email: {
+            smtpUrl: env.RESILIENCE_ALERT_SMTP_URL,
+            from: env.RESILIENCE_ALERT_EMAIL_FROM ?? '',
+            to: (env.RESILIENCE_ALERT_EMAIL_TO ?? '')
+              .split(',')
+              .map((address) => address.trim())
+              .filter(Boolean),
+          },
+        }
+      : {},
     admin: { token: env.DB_ADMIN_TOKEN || undefined },
     healthCheck: {
       intervalMs: number(env.RESILIENCE_HEALTH_CHECK_INTERVAL_MS),
