@@ -11,7 +11,9 @@ const WHERE_RELATION = /in relation "([^"]+)"/;
 /** The other sessions of the cycle, while they are still open: their statement and the tables they lock. */
 const SESSIONS =
   'SELECT a.pid, a.query, a.state, a.backend_xid::text AS xid, ' +
-  "COALESCE(array_agg(DISTINCT c.relname::text) FILTER (WHERE c.relkind IN ('r', 'p')), '{}') AS tables " +
+  // The session's tables, not the system catalogs a later statement of it may lock (pg_database...).
+  "COALESCE(array_agg(DISTINCT c.relname::text) FILTER (WHERE c.relkind IN ('r', 'p') " +
+  "AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)), '{}') AS tables " +
   'FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid AND l.granted ' +
   'LEFT JOIN pg_class c ON c.oid = l.relation WHERE a.pid = ANY($1::int[]) GROUP BY a.pid, a.query, a.state, a.backend_xid::text';
 /** The table a relation name stands for (an index names its table). */
