@@ -56,6 +56,8 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
     ['get', '/database-errors/api/timeline'],
     ['get', '/database-errors/api/fleet/recent-errors'],
     ['get', '/database-errors/api/fleet/statistics'],
+    ['get', '/database-errors/api/fleet/hot-spots'],
+    ['get', '/database-errors/api/admission'],
     ['get', '/database-errors/api/health-check'],
     ['get', '/database-errors/api/circuit-breakers'],
     ['get', '/database-errors/api/deadlocks'],

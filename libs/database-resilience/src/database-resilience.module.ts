@@ -28,6 +28,7 @@ import { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 import { ResilienceEvents } from './events/resilience-events';
 import { ResilienceService } from './retry/resilience.service';
 import { RetryBudgets } from './retry/retry-budgets';
+import { DeadlockAdmissions } from './retry/deadlock-admission';
 import { RetryableExplorer } from './retry/retryable.explorer';
 import { DataSourceRegistry } from './engines/data-source-registry';
 import { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
@@ -69,6 +70,11 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     CircuitBreakerRegistry,
     DataSourceRegistry,
     ResilienceService,
+    {
+      provide: DeadlockAdmissions,
+      useFactory: (options: ResolvedResilienceOptions) => new DeadlockAdmissions(options.deadlockAdmission),
+      inject: [RESILIENCE_OPTIONS],
+    },
     RetryBudgets,
     RetryableExplorer,
     ErrorStatisticsService,

@@ -20,6 +20,7 @@ import { ErrorStatisticsService } from '../history/error-statistics.service';
 import { SlowQueryLog } from '../history/slow-query-log.service';
 import { TimelineService } from '../history/timeline.service';
 import { FleetView } from '../history/fleet-view.service';
+import { DeadlockAdmissions } from '../retry/deadlock-admission';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { Severity } from '../classification/severity.enum';
 import { AdminAccessGuard } from './admin-access.guard';
@@ -70,6 +71,7 @@ export class AdminApiController {
     private readonly degradation: DegradationService,
     private readonly timeline: TimelineService,
     private readonly fleet: FleetView,
+    private readonly admissions: DeadlockAdmissions,
   ) {}
 
   /**
@@ -183,6 +185,13 @@ export class AdminApiController {
       ...breaker,
       nextProbeInMs: breaker.nextProbeAt === null ? null : Math.max(0, Date.parse(breaker.nextProbeAt) - now),
     }));
+  }
+
+  /** The deadlock-aware admission limits (`deadlockAdmission`): per operation, `limit` null while none applies. */
+  @Get('api/admission')
+  @Header('Cache-Control', 'no-store')
+  admission() {
+    return { enabled: this.admissions.policy.enabled, operations: this.admissions.states() };
   }
 
   @Get('api/deadlocks')

@@ -23,6 +23,7 @@ export const METRIC = {
   alerts: 'db_resilience_alerts_total',
   retryBudgetAvailable: 'db_resilience_retry_budget_available',
   retryBudgetRefused: 'db_resilience_retry_budget_refused_total',
+  admissionLimit: 'db_resilience_deadlock_admission_limit',
 } as const;
 
 /**
@@ -37,6 +38,7 @@ export interface GaugeSource {
   collectBreakerRejections(counter: Counter): void;
   collectRetryBudgets(gauge: Gauge): void;
   collectRetryBudgetRefusals(counter: Counter): void;
+  collectAdmissionLimits(gauge: Gauge): void;
 }
 export const liveGaugeSources = new Set<GaugeSource>();
 
@@ -136,5 +138,11 @@ export const metricProviders = [
     help: 'Retries the retry budget refused: the unit of work failed with RetryBudgetExhaustedError instead',
     labelNames: ['database'],
     collect: collectFrom<Counter>((source, counter) => source.collectRetryBudgetRefusals(counter)),
+  }),
+  makeGaugeProvider({
+    name: METRIC.admissionLimit,
+    help: 'Units of an operation admitted at once after it deadlocked (deadlockAdmission); absent while no limit applies',
+    labelNames: ['database', 'operation'],
+    collect: collectFrom((source, gauge) => source.collectAdmissionLimits(gauge)),
   }),
 ];

@@ -18,6 +18,7 @@ import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { PoolMonitor } from '../pool/pool-monitor';
 import { RetryBudgets } from '../retry/retry-budgets';
+import { DeadlockAdmissions } from '../retry/deadlock-admission';
 import { METRIC, liveGaugeSources, type GaugeSource } from './metric-providers';
 import { QueryDurationHistogram } from './query-duration.histogram';
 
@@ -42,6 +43,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
     private readonly degradation: DegradationService,
     private readonly pools: PoolMonitor,
     private readonly budgets: RetryBudgets,
+    private readonly admissions: DeadlockAdmissions,
     @InjectMetric(METRIC.errors) private readonly errors: Counter<string>,
     @InjectMetric(METRIC.retries) private readonly retries: Counter<string>,
     @InjectMetric(METRIC.deadlocks) private readonly deadlocks: Counter<string>,
@@ -98,6 +100,12 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
 
   collectRetryBudgetRefusals(counter: Counter): void {
     for (const [database, budget] of this.budgets.entries()) counter.inc({ database }, budget.refused);
+  }
+
+  collectAdmissionLimits(gauge: Gauge): void {
+    for (const { database, operation, limit } of this.admissions.states()) {
+      if (limit !== null) gauge.set({ database, operation }, limit);
+    }
   }
 
   collectDegraded(gauge: Gauge): void {

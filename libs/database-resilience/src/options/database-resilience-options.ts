@@ -211,6 +211,19 @@ export interface DatabaseResilienceOptions {
    */
   /** This instance's name in alerts and the fleet view. Default `<hostname>:<pid>`. */
   instanceId?: string;
+  /**
+   * Units of an operation (`@Retryable`'s method, `transaction()`'s `operation`) that deadlock go in through an
+   * adaptive limit per operation: halved on each deadlock, grown by 1/limit per success, lifted after `quietMs`
+   * without one. Off by default.
+   */
+  deadlockAdmission?: {
+    /** Default false. */
+    enabled?: boolean;
+    /** The limit never goes below this many units in flight. Default 2. */
+    minLimit?: number;
+    /** Default 10 000 ms. */
+    quietMs?: number;
+  };
   retryBudget?: {
     /** Default true. */
     enabled?: boolean;

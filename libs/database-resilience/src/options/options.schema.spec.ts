@@ -60,6 +60,7 @@ describe('resolveOptions', () => {
       degradation: { onBreakerOpen: true, errorsPerMinute: null, healthyPeriodMs: 30_000 },
       admin: { sessionTtlMs: 28_800_000, refreshIntervalMs: 5000, authFailureLimit: 10, authFailureWindowMs: 60_000 },
       reports: { intervalMs: null, email: false },
+      deadlockAdmission: { enabled: false, minLimit: 2, quietMs: 10_000 },
       retryBudget: { enabled: true, ratio: 0.2, minRetriesPerSecond: 10, windowMs: 10_000 },
       tracing: true,
       logs: { json: false },

@@ -240,6 +240,13 @@ export const optionsSchema = z.strictObject({
     .string({ error: 'must be a string of letters, digits and . _ : @ - (1 to 128)' })
     .regex(/^[\w.:@-]{1,128}$/, { error: 'must be a string of letters, digits and . _ : @ - (1 to 128)' })
     .optional(),
+  deadlockAdmission: z
+    .strictObject({
+      enabled: z.boolean({ error: 'must be true or false' }).default(false),
+      minLimit: integer(1, 10_000).default(2),
+      quietMs: milliseconds(1000, 3_600_000).default(10_000),
+    })
+    .prefault({}),
   retryBudget: z
     .strictObject({
       enabled: z.boolean({ error: 'must be true or false' }).default(true),

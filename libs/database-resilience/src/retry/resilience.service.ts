@@ -9,6 +9,7 @@ import { validateIdempotencyKey } from '../options/idempotency-key';
 import type { ExecuteOptions, GuardOptions, RetryPolicy, TransactionOptions } from './retry-options';
 import { RetryPolicies } from './retry-policy';
 import { RetryBudgets } from './retry-budgets';
+import { DeadlockAdmissions } from './deadlock-admission';
 import { RetryRunner } from './retry-runner';
 import { runTransactionAttempt } from './transaction-attempt';
 import { unitOfWork, type UnitOfWork } from '../context/unit-of-work';
@@ -35,9 +36,10 @@ export class ResilienceService {
     private readonly dataSources: DataSourceRegistry,
     breakers: CircuitBreakerRegistry,
     budgets: RetryBudgets,
+    admissions: DeadlockAdmissions,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {
-    this.runner = new RetryRunner(classifier, events, breakers, budgets);
+    this.runner = new RetryRunner(classifier, events, breakers, budgets, admissions);
     this.policies = new RetryPolicies(options.retry);
   }
 

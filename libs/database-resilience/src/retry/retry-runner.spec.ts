@@ -13,6 +13,9 @@ import { resilienceDetailsOf } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
 import { RetryBudgets } from './retry-budgets';
 import { RetryRunner } from './retry-runner';
+import { DeadlockAdmissions } from './deadlock-admission';
+
+const noAdmission = new DeadlockAdmissions(resolveOptions({}).deadlockAdmission);
 import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
 import { unitOfWork } from '../context/unit-of-work';
 
@@ -64,7 +67,14 @@ describe('RetryRunner (fake timers)', () => {
       bus,
       new MemorySharedStateStore(),
     );
-    runner = new RetryRunner(new ErrorClassifier(), bus, breakers, new RetryBudgets(resolveOptions({})), () => 0.5);
+    runner = new RetryRunner(
+      new ErrorClassifier(),
+      bus,
+      breakers,
+      new RetryBudgets(resolveOptions({})),
+      noAdmission,
+      () => 0.5,
+    );
   });
   afterEach(() => jest.useRealTimers());
 
@@ -92,7 +102,7 @@ describe('RetryRunner (fake timers)', () => {
     const spent = new RetryBudgets(resolveOptions({ retryBudget: { ratio: 0.5, minRetriesPerSecond: 0 } }));
     const bus = new ResilienceEvents();
     bus.subscribe((e) => events.push(e));
-    const budgeted = new RetryRunner(new ErrorClassifier(), bus, breakers, spent, () => 0.5);
+    const budgeted = new RetryRunner(new ErrorClassifier(), bus, breakers, spent, noAdmission, () => 0.5);
     // Two units of work: one retry allowed (0.5 × 2 first attempts), taken by the first.
     const first = failing(lockWait);
     const second = failing(lockWait);
@@ -116,7 +126,14 @@ describe('RetryRunner (fake timers)', () => {
 
   it('retries after a deadlock are not drawn from the retry budget', async () => {
     const spent = new RetryBudgets(resolveOptions({ retryBudget: { ratio: 0, minRetriesPerSecond: 0 } }));
-    const budgeted = new RetryRunner(new ErrorClassifier(), new ResilienceEvents(), breakers, spent, () => 0.5);
+    const budgeted = new RetryRunner(
+      new ErrorClassifier(),
+      new ResilienceEvents(),
+      breakers,
+      spent,
+      noAdmission,
+      () => 0.5,
+    );
     const work = failing(deadlock, deadlock);
     expect((await settle(budgeted.run(work, unit, policy()))).value).toBe('ok');
     expect(work).toHaveBeenCalledTimes(3);

@@ -19,6 +19,7 @@ import { attachDetails } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
 import type { RetryBudget } from './retry-budget';
 import type { RetryBudgets } from './retry-budgets';
+import type { AdaptiveAdmission, DeadlockAdmissions } from './deadlock-admission';
 import { nextUnitId, unitOfWork, type UnitOfWork } from '../context/unit-of-work';
 import { requestContext } from '../context/request-context';
 
@@ -39,6 +40,7 @@ export class RetryRunner {
     private readonly events: ResilienceEvents,
     private readonly breakers: CircuitBreakerRegistry,
     private readonly budgets: RetryBudgets,
+    private readonly admissions: DeadlockAdmissions,
     private readonly random: () => number = Math.random,
     private readonly sleep: Sleep = realSleep,
   ) {}
@@ -71,13 +73,25 @@ export class RetryRunner {
     const startedAt = Date.now();
     const unitId = nextUnitId();
     let previousDelayMs = 0;
+    // Units of an operation that deadlocks go in through its adaptive limit (off until it deadlocks).
+    const admission: AdaptiveAdmission | undefined = this.admissions.get(unit.database, unit.operation);
+    let admitted = false;
     for (let attempt = 1; ; attempt++) {
       try {
         if (attempt > 1 && !unit.readOnly) {
           const rejected = breaker.rejection(); // an open breaker stops the retries too
           if (rejected) throw rejected;
         }
+        if (admission) {
+          const waiting = admission.admit(unit.deadline ?? requestContext.getStore()?.deadline, unit.database);
+          if (waiting) await waiting;
+          admitted = true;
+        }
         const result = await unitOfWork.run(unit, work);
+        if (admitted) {
+          admitted = false;
+          admission!.release(false);
+        }
         if (breaker.state !== 'closed') breaker.success();
         if (attempt > 1) {
           this.events.emit({ type: 'recovered', at: Date.now(), unitId, ...this.names(unit), attempts: attempt });
@@ -86,6 +100,10 @@ export class RetryRunner {
       } catch (error) {
         // A PostgreSQL statement refused in an aborted transaction means what aborted it.
         const seen = abortedByOf(error) ?? this.classifier.classify(error);
+        if (admitted) {
+          admitted = false;
+          admission!.release(seen.category === ErrorCategory.DEADLOCK);
+        }
         if (seen.serverUnwell && !wasCounted(error, breaker.name)) breaker.failure(); // work the connection guard did not see
         const verdict = this.withinBudget(
           this.verdict(error, seen, attempt, policy, unit, startedAt, previousDelayMs, idempotencyKey),

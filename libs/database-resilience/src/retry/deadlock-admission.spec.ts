@@ -1,0 +1,69 @@
+import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
+import { AdaptiveAdmission, DeadlockAdmissions } from './deadlock-admission';
+
+describe('AdaptiveAdmission (AIMD per operation)', () => {
+  let now = 1_000_000;
+  const policy = { enabled: true, minLimit: 2, quietMs: 10_000 };
+  const make = () => new AdaptiveAdmission(policy, () => now);
+
+  it('admits at once, without a promise, while the operation has not deadlocked', () => {
+    const admission = make();
+    for (let i = 0; i < 100; i++) expect(admission.admit(undefined, 'db')).toBeUndefined();
+    expect(admission.state('db', 'op')).toMatchObject({ limit: null, inFlight: 100, waiting: 0 });
+  });
+
+  it('halves what was running on a deadlock (not below minLimit), queues the rest in order, grows by 1/limit', async () => {
+    const admission = make();
+    for (let i = 0; i < 8; i++) admission.admit(undefined, 'db');
+    admission.release(true); // 8 were running: limit 4, 7 still in flight
+    expect(admission.state('db', 'op')).toMatchObject({ limit: 4, inFlight: 7 });
+    const order: number[] = [];
+    const waiters = [1, 2, 3].map((n) => admission.admit(undefined, 'db')!.then(() => order.push(n)));
+    for (let i = 0; i < 4; i++) admission.release(false); // 3 in flight: below the limit (4.x), one admitted
+    await Promise.resolve();
+    expect(order).toEqual([1]);
+    admission.release(false); // 3 in flight, the limit grown past 5: both others admitted, in order
+    await Promise.all(waiters);
+    expect(order).toEqual([1, 2, 3]);
+    expect(admission.state('db', 'op')).toMatchObject({ limit: 5, inFlight: 5 });
+    for (let i = 0; i < 20; i++) admission.release(true);
+    expect(admission.state('db', 'op').limit).toBe(2); // never below minLimit
+    await Promise.resolve();
+  });
+
+  it('lifts the limit after quietMs without a deadlock, and admits who waited', async () => {
+    const admission = make();
+    for (let i = 0; i < 4; i++) admission.admit(undefined, 'db');
+    admission.release(true); // limit 2, 3 in flight
+    const waiting = admission.admit(undefined, 'db');
+    expect(waiting).toBeInstanceOf(Promise);
+    now += 10_001;
+    expect(admission.admit(undefined, 'db')).toBeUndefined(); // lifted
+    await waiting;
+    expect(admission.state('db', 'op')).toMatchObject({ limit: null, waiting: 0 });
+  });
+
+  it('a waiter that reaches its deadline fails with DeadlineExceededError and leaves the queue', async () => {
+    jest.useFakeTimers();
+    try {
+      const admission = new AdaptiveAdmission(policy);
+      for (let i = 0; i < 4; i++) admission.admit(undefined, 'db');
+      admission.release(true); // limit 2, 3 in flight
+      const waiting = admission.admit({ at: Date.now() + 50, ms: 50 }, 'db')!;
+      jest.advanceTimersByTime(60);
+      await expect(waiting).rejects.toBeInstanceOf(DeadlineExceededError);
+      expect(admission.state('db', 'op').waiting).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('DeadlockAdmissions: none while disabled or for a unit without an operation; one per database and operation', () => {
+    expect(new DeadlockAdmissions({ ...policy, enabled: false }).get('db', 'op')).toBeUndefined();
+    const admissions = new DeadlockAdmissions(policy);
+    expect(admissions.get('db', undefined)).toBeUndefined();
+    expect(admissions.get('db', 'op')).toBe(admissions.get('db', 'op'));
+    expect(admissions.get('db', 'op')).not.toBe(admissions.get('other', 'op'));
+    expect(admissions.states().map((s) => s.operation)).toEqual(['op', 'op']);
+  });
+});

@@ -1,0 +1,119 @@
+import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
+
+export interface DeadlockAdmissionPolicy {
+  enabled: boolean;
+  /** The limit never goes below this many units in flight. */
+  minLimit: number;
+  /** No deadlock for this long: the limit is lifted (no contention, no admission). */
+  quietMs: number;
+}
+
+/** What the admin API and the metrics show of one operation's limit. */
+export interface AdmissionState {
+  database: string;
+  operation: string;
+  /** Units admitted at once; null while no limit applies. */
+  limit: number | null;
+  inFlight: number;
+  waiting: number;
+}
+
+/**
+ * The units of one operation in flight at once, limited after it deadlocks (AIMD, as TCP's congestion window):
+ * halved on each deadlock (not below `minLimit`), grown by 1/limit on each success, lifted after `quietMs` without
+ * a deadlock. Without contention it admits at once, with no bookkeeping beyond a counter. Waiters go in order,
+ * each until its deadline.
+ */
+export class AdaptiveAdmission {
+  private limit = Infinity;
+  private inFlight = 0;
+  private lastDeadlockAt = 0;
+  private readonly waiting: Array<{ admit: () => void }> = [];
+
+  constructor(
+    private readonly policy: DeadlockAdmissionPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Resolves once the unit may run; rejects with DeadlineExceededError at `deadline` if it never may. */
+  admit(deadline: { at: number; ms: number } | undefined, database: string): Promise<void> | undefined {
+    if (this.limit !== Infinity && this.now() - this.lastDeadlockAt > this.policy.quietMs) this.lift();
+    if (this.inFlight < this.limit && this.waiting.length === 0) {
+      this.inFlight++;
+      return undefined; // the common path: no promise, no timer
+    }
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = {
+        admit: () => {
+          clearTimeout(timer);
+          this.inFlight++;
+          resolve();
+        },
+      };
+      this.waiting.push(waiter);
+      if (deadline !== undefined) {
+        timer = setTimeout(
+          () => {
+            this.waiting.splice(this.waiting.indexOf(waiter), 1);
+            reject(new DeadlineExceededError(deadline.ms, database));
+          },
+          Math.max(0, deadline.at - this.now()),
+        );
+      }
+    });
+  }
+
+  /** The unit's attempt ended: `deadlocked` if it lost a deadlock. */
+  release(deadlocked: boolean): void {
+    this.inFlight--;
+    if (deadlocked) {
+      this.lastDeadlockAt = this.now();
+      // From what was running when it deadlocked: the concurrency that conflicted, halved.
+      const base = this.limit === Infinity ? this.inFlight + 1 : this.limit;
+      this.limit = Math.max(this.policy.minLimit, base / 2);
+    } else if (this.limit !== Infinity) {
+      this.limit += 1 / this.limit;
+    }
+    this.admitWaiting();
+  }
+
+  state(database: string, operation: string): AdmissionState {
+    const limit = this.limit === Infinity ? null : Math.floor(this.limit);
+    return { database, operation, limit, inFlight: this.inFlight, waiting: this.waiting.length };
+  }
+
+  private lift(): void {
+    this.limit = Infinity;
+    this.admitWaiting();
+  }
+
+  private admitWaiting(): void {
+    while (this.waiting.length > 0 && this.inFlight < Math.floor(this.limit)) this.waiting.shift()!.admit();
+  }
+}
+
+/** Operations followed at most: beyond, new ones are admitted without a limit (names are the app's to choose). */
+const MAX_OPERATIONS = 1000;
+
+/** One admission limit per database and operation (`deadlockAdmission` options), made on first use. */
+export class DeadlockAdmissions {
+  private readonly limits = new Map<string, { database: string; operation: string; admission: AdaptiveAdmission }>();
+
+  constructor(readonly policy: DeadlockAdmissionPolicy) {}
+
+  /** The operation's limit, or undefined when admission is off. */
+  get(database: string, operation: string | undefined): AdaptiveAdmission | undefined {
+    if (!this.policy.enabled || operation === undefined) return undefined;
+    const key = `${database}\u0000${operation}`;
+    let entry = this.limits.get(key);
+    if (!entry && this.limits.size >= MAX_OPERATIONS) return undefined;
+    if (!entry) this.limits.set(key, (entry = { database, operation, admission: new AdaptiveAdmission(this.policy) }));
+    return entry.admission;
+  }
+
+  /** Every operation's limit (for the admin API and the metrics). */
+  states(): AdmissionState[] {
+    return [...this.limits.values()].map(({ database, operation, admission }) => admission.state(database, operation));
+  }
+}
