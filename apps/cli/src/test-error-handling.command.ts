@@ -16,11 +16,10 @@ import { ClassificationScenario } from './scenarios/classification.scenario';
 import { ConnectionScenario } from './scenarios/connection.scenario';
 import { DeadlockScenario } from './scenarios/deadlock.scenario';
 import { TimeoutScenario } from './scenarios/timeout.scenario';
-import { MariaDbInstance } from './support/mariadb-instance';
-import { PostgresInstance } from './support/postgres-instance';
 import { collectEvents } from './support/resilient-context';
 import type { Scenario, ScenarioReport } from './scenarios/scenario-report';
 import { ServerTarget } from './support/server-target';
+import { envOf, THROWAWAY, type ThrowawayServer } from './support/throwaway-server';
 
 export const SCENARIOS = ['connection', 'deadlock', 'timeout', 'circuit-breaker', 'classification'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -135,55 +134,18 @@ export class TestErrorHandlingCommand extends CommandRunner {
       throw error;
     }
     if (!options.ephemeral) return this.runAgainst(env, options, workers);
-    return env.engine === 'postgres'
-      ? this.onThrowaway(
-          options,
-          workers,
-          'PostgreSQL',
-          () => PostgresInstance.create(),
-          (server) => ({
-            ...env,
-            host: '127.0.0.1',
-            port: server.port,
-            username: 'postgres',
-            password: '',
-            database: 'test',
-          }),
-        )
-      : this.onThrowaway(
-          options,
-          workers,
-          'MariaDB',
-          () => MariaDbInstance.create(),
-          (server) => ({
-            ...env,
-            host: '127.0.0.1',
-            port: server.port,
-            username: 'root',
-            password: '',
-            database: 'test',
-          }),
-        );
-  }
-
-  /** --ephemeral: the scenarios on a server started for the run (same engine as the target), removed after. */
-  private async onThrowaway<Server extends { port: number; destroy(): unknown }>(
-    options: Options,
-    workers: number,
-    product: string,
-    create: () => Promise<Server>,
-    envOf: (server: Server) => DatabaseEnv,
-  ): Promise<number> {
+    // --ephemeral: a server of the target's engine started for the run, removed after.
+    const { product, create } = THROWAWAY[env.engine];
     if (!options.json) this.out.line(`starting a throwaway ${product} server...`);
-    let server: Server;
+    let server: ThrowawayServer;
     try {
       server = await create();
     } catch (error) {
       return this.unusable(`--ephemeral could not start a server: ${(error as Error).message.split('\n')[0]}`);
     }
     return this.cleaningUp(
-      async () => server.destroy(),
-      () => this.runAgainst(envOf(server), options, workers),
+      () => server.destroy(),
+      () => this.runAgainst(envOf(env.engine, server), options, workers),
     );
   }
 

@@ -8,9 +8,8 @@ import { AppModule } from '../../../api/src/app.module';
 import { configureApp } from '../../../api/src/configure-app';
 import { FaultProxy } from '../support/fault-proxy';
 import type { DatabaseEngineName } from '../../../../libs/shared/src/database-env';
-import { MariaDbInstance } from '../support/mariadb-instance';
-import { PostgresInstance } from '../support/postgres-instance';
 import { ServerTarget } from '../support/server-target';
+import { envOf, THROWAWAY } from '../support/throwaway-server';
 import { evaluateChaos, mb, type ChaosCheck } from './chaos-checks';
 import { startLoad, type LoadRecord } from './chaos-load';
 
@@ -19,19 +18,6 @@ const ACCOUNTS = 8;
 const OPENING_BALANCE = 1_000_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A server of the run's own, from the installed binaries. */
-interface ChaosServer {
-  readonly port: number;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  destroy(): Promise<void>;
-}
-
-const PRODUCT: Record<DatabaseEngineName, { name: string; user: string; create(): Promise<ChaosServer> }> = {
-  mysql: { name: 'MariaDB', user: 'root', create: () => MariaDbInstance.create() },
-  postgres: { name: 'PostgreSQL', user: 'postgres', create: () => PostgresInstance.create() },
-};
 
 /**
  * apps/api on a MariaDB or PostgreSQL server of the run's own, behind a fault proxy, under load from a worker
@@ -46,14 +32,11 @@ export async function runChaos(
   const startedAt = Date.now();
   const at = () => `${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s`;
   const phase = (line: string) => print(`${at()}  ${line}`);
-  const product = PRODUCT[engine];
+  const { product, user } = THROWAWAY[engine];
 
-  phase(`starting a ${product.name} server of its own and a fault proxy`);
-  const server = await product.create();
-  const target = new ServerTarget(
-    { engine, host: '127.0.0.1', port: server.port, username: product.user, password: '', database: 'test' },
-    'test',
-  );
+  phase(`starting a ${product} server of its own and a fault proxy`);
+  const server = await THROWAWAY[engine].create();
+  const target = new ServerTarget(envOf(engine, server), 'test');
   const { sql } = target;
   const proxy = await new FaultProxy('127.0.0.1', server.port, engine).start();
   const savedEnv = setEnv({
@@ -61,7 +44,7 @@ export async function runChaos(
     DB_ENGINE: engine,
     DB_HOST: '127.0.0.1',
     DB_PORT: String(proxy.port),
-    DB_USER: product.user,
+    DB_USER: user,
     DB_PASSWORD: '',
     DB_NAME: 'test',
     DB_SYNCHRONIZE: 'true',

@@ -1,0 +1,32 @@
+import type { DatabaseEngineName, DatabaseEnv } from '../../../../libs/shared/src/database-env';
+import { MariaDbInstance } from './mariadb-instance';
+import { PostgresInstance } from './postgres-instance';
+
+/** A server of the CLI's own, from the installed binaries: to run against, restart, freeze or kill. */
+export interface ThrowawayServer {
+  readonly port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** Each engine's throwaway server: its product name, its admin account, how to make one. */
+export const THROWAWAY: Record<
+  DatabaseEngineName,
+  { product: string; user: string; create(): Promise<ThrowawayServer> }
+> = {
+  mysql: { product: 'MariaDB', user: 'root', create: () => MariaDbInstance.create() },
+  postgres: { product: 'PostgreSQL', user: 'postgres', create: () => PostgresInstance.create() },
+};
+
+/** The settings that reach `server` (database `test`, the admin account, no password). */
+export function envOf(engine: DatabaseEngineName, server: ThrowawayServer): DatabaseEnv {
+  return {
+    engine,
+    host: '127.0.0.1',
+    port: server.port,
+    username: THROWAWAY[engine].user,
+    password: '',
+    database: 'test',
+  };
+}
