@@ -171,7 +171,7 @@ describe('three apps/api processes on one Redis and MariaDB', () => {
           (e) => e.category === 'lock_timeout',
         ),
       'the errors of instance 1 in the fleet view of instance 3',
-      1000,
+      2000, // written every 250 ms (typically there in under 200 ms, logged below); a loaded machine keeps this margin
     );
     const seenAfterMs = Date.now() - answeredAt;
     console.log(`[three processes] errors of instance 1 in instance 3's admin API ${seenAfterMs} ms after the answer`);
