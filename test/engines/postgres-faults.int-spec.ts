@@ -128,7 +128,10 @@ describe('PostgreSQL faults under 20 callers (own instance, fault proxy)', () =>
     const categories = failures.map((e) =>
       e instanceof CircuitOpenError ? 'rejected' : resilienceDetailsOf(e)?.classified.category,
     );
-    expect(categories).toContain(ErrorCategory.STATEMENT_TIMEOUT);
+    // Given up at the deadline: a plain timeout, or (a COMMIT or autocommit write in flight) an unknown outcome.
+    expect(
+      categories.some((c) => c === ErrorCategory.STATEMENT_TIMEOUT || c === ErrorCategory.COMMIT_OUTCOME_UNKNOWN),
+    ).toBe(true);
     expect(categories).toContain('rejected');
     expect(categories.filter((c) => c === undefined)).toEqual([]);
     const states = app.events.filter((e): e is BreakerStateEvent => e.type === 'breaker-state').map((e) => e.state);
