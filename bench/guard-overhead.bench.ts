@@ -4,6 +4,8 @@ import { CircuitBreaker } from '../libs/database-resilience/src/circuit-breaker/
 import { ResilienceEvents } from '../libs/database-resilience/src/events/resilience-events';
 import { QueryDurationHistogram } from '../libs/database-resilience/src/metrics/query-duration.histogram';
 import { resolveOptions } from '../libs/database-resilience/src/options/options.schema';
+import type { DatabaseResilienceOptions } from '../libs/database-resilience/src/options/database-resilience-options';
+import { guardSettingsOf } from '../libs/database-resilience/src/engines/database-engine';
 import { ConnectionGuard } from '../libs/database-resilience/src/engines/mysql/connection-guard';
 import type { Mysql2Connection } from '../libs/database-resilience/src/engines/mysql/mysql2-connection';
 import { measure, type BenchTable } from './bench-table';
@@ -56,9 +58,6 @@ async function statement(driver: ReturnType<typeof fakeDriver>): Promise<void> {
  * 2-core VM that also runs MariaDB.
  */
 export async function guardOverheadBench(): Promise<BenchTable> {
-  const options = resolveOptions({});
-  const bare = fakeDriver();
-  const guarded = fakeDriver();
   const events = new ResilienceEvents();
   const histogram = QueryDurationHistogram.shared();
   events.subscribe(
@@ -67,26 +66,30 @@ export async function guardOverheadBench(): Promise<BenchTable> {
     },
     { queries: true },
   );
-  const guard = new ConnectionGuard(
-    { driver: guarded } as unknown as DataSource,
-    'default',
-    {
-      pool: options.pool,
-      replicaRetryMs: options.failover.replicaRetryMs,
-      slowQueryMs: options.queries.slowQueryMs,
-      statementTimeoutMs: options.queries.timeoutMs,
-    },
-    new ErrorClassifier(),
-    new CircuitBreaker('default', options.circuitBreaker),
-    events,
-  );
-  guard.install();
+  const guarded = (options: DatabaseResilienceOptions) => {
+    const driver = fakeDriver();
+    const resolved = resolveOptions(options);
+    const guard = new ConnectionGuard(
+      { driver } as unknown as DataSource,
+      'default',
+      guardSettingsOf(resolved),
+      new ErrorClassifier(),
+      new CircuitBreaker('default', resolved.circuitBreaker),
+      events,
+    );
+    guard.install();
+    return { driver, guard };
+  };
+  const bare = fakeDriver();
+  const plain = guarded({});
+  const limited = guarded({ concurrencyLimit: { enabled: true } });
   try {
     return await measure(
       'The connection guard per statement (a driver without I/O; target: a small share of the HTTP request below)',
       [
         ['bare TypeORM path: connection, statement, release (baseline)', () => statement(bare)],
-        ['the same through the guard, as forRoot() sets it up', () => statement(guarded)],
+        ['the same through the guard, as forRoot() sets it up', () => statement(plain.driver)],
+        ['the same with concurrencyLimit on (under its limit)', () => statement(limited.driver)],
       ],
       {
         batch: 200,
@@ -94,11 +97,13 @@ export async function guardOverheadBench(): Promise<BenchTable> {
           'Guard as forRoot() installs it: breaker admission, pool wait and default statement timeout watched, ' +
             "statement timed into db_resilience_query_duration_seconds. The difference is the module's own work on " +
             "each statement; compare it with the app's CPU per request in the HTTP table. Run after the benchmarks " +
-            'above, with an AsyncLocalStorage in use in the process, which on Node 20 and 22 makes every promise dearer (on Node 24 each run() costs instead).',
+            'above, with an AsyncLocalStorage in use in the process, which on Node 20 and 22 makes every promise dearer (on Node 24 each run() costs instead). ' +
+            'With concurrencyLimit on, each borrow is also counted in and out of the limit and its time sampled.',
         ],
       },
     );
   } finally {
-    guard.dispose();
+    plain.guard.dispose();
+    limited.guard.dispose();
   }
 }

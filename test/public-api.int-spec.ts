@@ -58,6 +58,8 @@ const PUBLIC_API = [
   'MatchedBy',
   'NonEssential',
   'PoolAcquireTimeoutError',
+  'ConcurrencyLimitExceededError',
+  'ConcurrencyLimitState',
   'RetryBudgetExhaustedError',
   'PoolFigures',
   'PoolMonitor',

@@ -50,6 +50,7 @@ export { DegradationService, type DegradationState } from './degradation/degrada
 export { NonEssential } from './degradation/non-essential.decorator';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error';
 export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
+export { ConcurrencyLimitExceededError } from './errors/concurrency-limit-exceeded.error';
 export { RetryBudgetExhaustedError } from './errors/retry-budget-exhausted.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';
 export { TransactionRolledBackError } from './errors/transaction-rolled-back.error';
@@ -70,6 +71,7 @@ export {
 } from './health/database-resilience.health-indicator';
 export { PoolMonitor } from './pool/pool-monitor';
 export type { PoolFigures } from './engines/database-engine';
+export type { ConcurrencyLimitState } from './engines/pool-concurrency-limit';
 export { SlowQueryLog, type SlowQueryView, type SlowQueryTotals } from './history/slow-query-log.service';
 export { METRIC as RESILIENCE_METRICS } from './metrics/metric-providers';
 export { DatabaseExceptionFilter, type DatabaseErrorBody } from './http/database-exception.filter';

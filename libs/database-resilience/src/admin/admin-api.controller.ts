@@ -21,6 +21,7 @@ import { SlowQueryLog } from '../history/slow-query-log.service';
 import { TimelineService } from '../history/timeline.service';
 import { FleetView } from '../history/fleet-view.service';
 import { DeadlockAdmissions } from '../retry/deadlock-admission';
+import { PoolMonitor } from '../pool/pool-monitor';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { Severity } from '../classification/severity.enum';
 import { AdminAccessGuard } from './admin-access.guard';
@@ -72,6 +73,7 @@ export class AdminApiController {
     private readonly timeline: TimelineService,
     private readonly fleet: FleetView,
     private readonly admissions: DeadlockAdmissions,
+    private readonly pools: PoolMonitor,
   ) {}
 
   /**
@@ -187,11 +189,18 @@ export class AdminApiController {
     }));
   }
 
-  /** The deadlock-aware admission limits (`deadlockAdmission`): per operation, `limit` null while none applies. */
+  /**
+   * The deadlock-aware admission limits (`deadlockAdmission`): per operation, `limit` null while none applies; and
+   * the adaptive limit in front of each pool (`concurrencyLimit`), with borrows in flight, waiting and shed.
+   */
   @Get('api/admission')
   @Header('Cache-Control', 'no-store')
   admission() {
-    return { enabled: this.admissions.policy.enabled, operations: this.admissions.states() };
+    return {
+      enabled: this.admissions.policy.enabled,
+      operations: this.admissions.states(),
+      pools: this.pools.concurrencyLimits(),
+    };
   }
 
   @Get('api/deadlocks')

@@ -174,6 +174,11 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   ],
   ['CIRCUIT_OPEN', entry('CIRCUIT_OPEN', C.CIRCUIT_OPEN, V.HIGH, A.CIRCUIT_BREAK, S.NEVER)],
   ['POOL_ACQUIRE_TIMEOUT', entry('POOL_ACQUIRE_TIMEOUT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
+  // Shed by the adaptive limit in front of the pool: the module's decision, made before the server was asked.
+  [
+    'CONCURRENCY_LIMIT',
+    entry('CONCURRENCY_LIMIT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: false }),
+  ],
   // The retry budget refused a retry: the failure inside was already counted where it happened.
   [
     'RETRY_BUDGET_EXHAUSTED',

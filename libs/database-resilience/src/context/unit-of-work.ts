@@ -33,6 +33,11 @@ export function nextUnitId(): number {
 /** The unit the module's own work runs in: a unit of work, so that the guard leaves its failures unrecorded. */
 const HOUSEKEEPING: UnitOfWork = Object.freeze({ database: '', operation: 'housekeeping' });
 
+/** Whether `unit` is the module's own work (housekeeping()). */
+export function isHousekeeping(unit: UnitOfWork | undefined): boolean {
+  return unit === HOUSEKEEPING;
+}
+
 /**
  * Runs the module's own work (KILL, settling a commit, probes) apart from the caller's unit of work and request:
  * no deadline of the caller's, no retry, nothing recorded as the caller's error.

@@ -5,6 +5,7 @@ import type { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import type { LostCommit } from '../errors/database-error-marks';
 import type { DeadlockAccount } from './deadlock-account';
+import type { ConcurrencyLimitState } from './pool-concurrency-limit';
 
 /**
  * The seam a database engine plugs into. Everything that knows a driver's objects, its SQL dialect or its
@@ -39,6 +40,8 @@ export interface EngineGuard {
   checkReplicas(timeoutMs: number): Promise<ReplicaCheck[]>;
   /** The pool now; undefined before it exists. */
   poolFigures(): PoolFigures | undefined;
+  /** The adaptive limit in front of the primary's pool (`concurrencyLimit`); undefined while off or unused. */
+  concurrencyLimit(): ConcurrencyLimitState | undefined;
   /** The server's account of the latest deadlock, parsed, if it can tell one. */
   latestDeadlock(): Promise<DeadlockAccount | undefined>;
   /** The server's deadlock counter since it started, if it keeps one. */
@@ -98,6 +101,7 @@ export interface GuardSettings {
   slowQueryMs: number;
   /** `queries.timeoutMs`: the bound of a data statement without a deadline of its own. */
   statementTimeoutMs: number | null;
+  concurrencyLimit: ResolvedResilienceOptions['concurrencyLimit'];
 }
 
 /** The guard's settings, read from the module's options: the same for every engine. */
@@ -107,5 +111,6 @@ export function guardSettingsOf(options: ResolvedResilienceOptions): GuardSettin
     replicaRetryMs: options.failover.replicaRetryMs,
     slowQueryMs: options.queries.slowQueryMs,
     statementTimeoutMs: options.queries.timeoutMs,
+    concurrencyLimit: options.concurrencyLimit,
   };
 }

@@ -24,6 +24,8 @@ export const METRIC = {
   retryBudgetAvailable: 'db_resilience_retry_budget_available',
   retryBudgetRefused: 'db_resilience_retry_budget_refused_total',
   admissionLimit: 'db_resilience_deadlock_admission_limit',
+  concurrencyLimit: 'db_resilience_concurrency_limit',
+  concurrencyShed: 'db_resilience_concurrency_shed_total',
 } as const;
 
 /**
@@ -39,6 +41,8 @@ export interface GaugeSource {
   collectRetryBudgets(gauge: Gauge): void;
   collectRetryBudgetRefusals(counter: Counter): void;
   collectAdmissionLimits(gauge: Gauge): void;
+  collectConcurrencyLimits(gauge: Gauge): void;
+  collectConcurrencyShed(counter: Counter): void;
 }
 export const liveGaugeSources = new Set<GaugeSource>();
 
@@ -144,5 +148,17 @@ export const metricProviders = [
     help: 'Units of an operation admitted at once after it deadlocked (deadlockAdmission); absent while no limit applies',
     labelNames: ['database', 'operation'],
     collect: collectFrom((source, gauge) => source.collectAdmissionLimits(gauge)),
+  }),
+  makeGaugeProvider({
+    name: METRIC.concurrencyLimit,
+    help: 'The adaptive limit in front of each pool (concurrencyLimit): the limit, borrows in flight, borrows waiting',
+    labelNames: ['database', 'state'],
+    collect: collectFrom((source, gauge) => source.collectConcurrencyLimits(gauge)),
+  }),
+  makeCounterProvider({
+    name: METRIC.concurrencyShed,
+    help: 'Borrows the adaptive limit in front of the pool shed (concurrencyLimit): answered 503 without reaching the server',
+    labelNames: ['database'],
+    collect: collectFrom<Counter>((source, counter) => source.collectConcurrencyShed(counter)),
   }),
 ];

@@ -108,6 +108,18 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
     }
   }
 
+  collectConcurrencyLimits(gauge: Gauge): void {
+    for (const { database, limit, inFlight, waiting } of this.pools.concurrencyLimits()) {
+      gauge.set({ database, state: 'limit' }, limit);
+      gauge.set({ database, state: 'in_flight' }, inFlight);
+      gauge.set({ database, state: 'waiting' }, waiting);
+    }
+  }
+
+  collectConcurrencyShed(counter: Counter): void {
+    for (const { database, shed } of this.pools.concurrencyLimits()) counter.inc({ database }, shed);
+  }
+
   collectDegraded(gauge: Gauge): void {
     gauge.set(this.degradation.isDegraded() ? 1 : 0);
   }

@@ -204,11 +204,6 @@ export interface DatabaseResilienceOptions {
     intervalMs?: number | null;
     email?: boolean;
   };
-  /**
-   * Bounds the retries of each database on this instance, as Finagle's RetryBudget: over `windowMs`, retries stay
-   * below `ratio` × first attempts + `minRetriesPerSecond`; past that a unit that would be retried fails with
-   * `RetryBudgetExhaustedError`. A first attempt is never refused; retries after a deadlock are not drawn from it.
-   */
   /** This instance's name in alerts and the fleet view. Default `<hostname>:<pid>`. */
   instanceId?: string;
   /**
@@ -224,6 +219,27 @@ export interface DatabaseResilienceOptions {
     /** Default 10 000 ms. */
     quietMs?: number;
   };
+  /**
+   * An adaptive limit in front of each database's primary pool: the borrows in flight follow the time connections
+   * are held (Gradient2); a borrow past the limit waits briefly, or is shed at once with
+   * `ConcurrencyLimitExceededError` (503 with Retry-After) instead of queueing until `pool.acquireTimeoutMs`.
+   * Off by default.
+   */
+  concurrencyLimit?: {
+    /** Default false. */
+    enabled?: boolean;
+    /** Default 1. */
+    minLimit?: number;
+    /** Default `null`: the pool's size. */
+    maxLimit?: number | null;
+    /** The longest a borrow waits for the limit. Default `null`: half the average time a connection is held, at least 10 ms. */
+    maxWaitMs?: number | null;
+  };
+  /**
+   * Bounds the retries of each database on this instance, as Finagle's RetryBudget: over `windowMs`, retries stay
+   * below `ratio` × first attempts + `minRetriesPerSecond`; past that a unit that would be retried fails with
+   * `RetryBudgetExhaustedError`. A first attempt is never refused; retries after a deadlock are not drawn from it.
+   */
   retryBudget?: {
     /** Default true. */
     enabled?: boolean;

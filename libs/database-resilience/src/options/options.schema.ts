@@ -247,6 +247,14 @@ export const optionsSchema = z.strictObject({
       quietMs: milliseconds(1000, 3_600_000).default(10_000),
     })
     .prefault({}),
+  concurrencyLimit: z
+    .strictObject({
+      enabled: z.boolean({ error: 'must be true or false' }).default(false),
+      minLimit: integer(1, 10_000).default(1),
+      maxLimit: integer(1, 10_000).nullable().default(null),
+      maxWaitMs: milliseconds(0, 600_000).nullable().default(null),
+    })
+    .prefault({}),
   retryBudget: z
     .strictObject({
       enabled: z.boolean({ error: 'must be true or false' }).default(true),

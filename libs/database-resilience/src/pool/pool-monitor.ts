@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSourceRegistry } from '../engines/data-source-registry';
 import type { PoolFigures } from '../engines/database-engine';
+import type { ConcurrencyLimitState } from '../engines/pool-concurrency-limit';
 import { ResilienceLogger } from '../events/resilience-logger';
 
 /** At most one saturation warning per database in this time. */
@@ -22,6 +23,11 @@ export class PoolMonitor {
       if (figures) all[name] = figures;
     }
     return all;
+  }
+
+  /** The adaptive limit in front of each pool (`concurrencyLimit`), where it is on and has been used. */
+  concurrencyLimits(): ConcurrencyLimitState[] {
+    return this.dataSources.list().flatMap(({ guard }) => guard.concurrencyLimit() ?? []);
   }
 
   /** Reads the figures and warns about saturated pools (the scheduled health check calls it). */

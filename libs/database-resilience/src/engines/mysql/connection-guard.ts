@@ -2,10 +2,11 @@ import type { DataSource } from 'typeorm';
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import type { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
 import { requestContext } from '../../context/request-context';
-import { housekeeping, unitOfWork } from '../../context/unit-of-work';
+import { housekeeping, isHousekeeping, unitOfWork } from '../../context/unit-of-work';
 import { markDatabaseError } from '../../errors/database-error-marks';
 import type { ResilienceEvents } from '../../events/resilience-events';
 import type { GuardSettings } from '../database-engine';
+import type { ConcurrencyLimitState } from '../pool-concurrency-limit';
 import { newConnectionState, type ConnectionState } from './connection-state';
 import type { Mysql2Connection, ObtainingDriver } from './mysql2-connection';
 import { fromPool, PoolBorrow, type Deadline, type Obtain, type PooledDriver } from './pool-borrow';
@@ -14,8 +15,12 @@ import { StatementKiller } from './statement-deadline';
 import { StatementGuard } from './statement-guard';
 import { StatementReporter } from '../statement-reporter';
 import { Watchdog } from '../watchdog';
+import { PoolConcurrencyLimit } from '../pool-concurrency-limit';
+import { poolFiguresOf } from './pool-figures';
 import { ResilienceLogger } from '../../events/resilience-logger';
 
+/** mysql2's connectionLimit when TypeORM's options set none. */
+const DEFAULT_POOL_SIZE = 10;
 /** How late the default bounds (pool wait, `queries.timeoutMs`) may fire. */
 const WATCHDOG_TICK_MS = 100;
 const GUARDED = Symbol('database-resilience.guarded');
@@ -39,6 +44,8 @@ export class ConnectionGuard {
   private readonly statements: StatementGuard;
   private killer?: StatementKiller;
   private obtainMaster!: Obtain;
+  /** In front of the primary's pool (`concurrencyLimit`), made at the first borrow, when the pool's size is known. */
+  private limit?: PoolConcurrencyLimit;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -113,7 +120,13 @@ export class ConnectionGuard {
     const unit = unitOfWork.getStore();
     const request = requestContext.getStore();
     const deadline: Deadline | undefined = unit?.deadline ?? request?.deadline;
+    const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
     return new Promise((resolve, reject) => {
+      let admittedAt: number | undefined;
+      const fail = (error: unknown) => {
+        if (admittedAt !== undefined) limit!.leave(undefined);
+        reject(error);
+      };
       const lend = (tries: number) =>
         this.pool.acquire(obtain, deadline, (error, connection) => {
           // Called back from mysql2's pool: whatever goes wrong here must reach the caller, not the process.
@@ -122,25 +135,55 @@ export class ConnectionGuard {
               const classified = this.reporter.report(error);
               markDatabaseError(error, classified);
               if (!unit) this.reporter.recordOutsideUnit(classified, request);
-              return reject(error);
+              return fail(error);
             }
-            this.instrument(connection!, 'primary');
-            if (tries > 20 || !this.pool.idleTooLong(connection!)) return resolve(connection!);
+            const state = this.instrument(connection!, 'primary');
+            const lent = () => {
+              state.admittedAt = admittedAt; // given back to the limit on release
+              resolve(connection!);
+            };
+            if (tries > 20 || !this.pool.idleTooLong(connection!)) return lent();
             this.pool.ping(connection!, deadline, (alive) => {
-              if (alive) return resolve(connection!);
+              if (alive) return lent();
               connection!.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
               lend(tries + 1);
             });
           } catch (unexpected) {
-            reject(unexpected);
+            fail(unexpected);
           }
         });
-      lend(1);
+      if (limit === undefined) return lend(1);
+      const admitted = () => {
+        admittedAt = limit.now();
+        lend(1);
+      };
+      const entered = limit.enter(deadline, (error) => (error ? this.shed(error, reject) : admitted()));
+      if (entered === true) admitted();
+      else if (entered !== undefined) this.shed(entered, reject);
     });
   }
 
-  private instrument(connection: Mysql2Connection, role: ConnectionState['role']): void {
-    if (this.states.has(connection)) return;
+  /** The limit in front of the primary's pool, or undefined while `concurrencyLimit` is off. */
+  private concurrencyLimit(): PoolConcurrencyLimit | undefined {
+    if (this.limit || !this.settings.concurrencyLimit.enabled) return this.limit;
+    const poolSize = poolFiguresOf(this.dataSource.driver)?.limit ?? DEFAULT_POOL_SIZE;
+    return (this.limit = new PoolConcurrencyLimit(this.settings.concurrencyLimit, this.database, poolSize));
+  }
+
+  /** A borrow the limit turned away: answered as overload, counted by the limit, not recorded as an error. */
+  private shed(error: Error, reject: (error: unknown) => void): void {
+    markDatabaseError(error, this.classifier.classify(error));
+    reject(error);
+  }
+
+  /** The limit in front of the primary's pool now; undefined while off or before the first borrow. */
+  concurrencyLimitState(): ConcurrencyLimitState | undefined {
+    return this.limit?.state();
+  }
+
+  private instrument(connection: Mysql2Connection, role: ConnectionState['role']): ConnectionState {
+    const known = this.states.get(connection);
+    if (known) return known;
     const state: ConnectionState = newConnectionState(role, connection.query, () =>
       this.statements.expireRunning(connection, state),
     );
@@ -148,7 +191,15 @@ export class ConnectionGuard {
     const query = connection.query;
     const release = connection.release;
     connection.query = (...args: unknown[]) => this.statements.run(connection, state, query, args);
-    connection.release = () => (state.doomed ? connection.destroy() : release.call(connection));
+    connection.release = () => {
+      if (state.admittedAt !== undefined) {
+        const admittedAt = state.admittedAt;
+        state.admittedAt = undefined;
+        this.limit!.leave(admittedAt);
+      }
+      return state.doomed ? connection.destroy() : release.call(connection);
+    };
+    return state;
   }
 
   /** A primary connection outside every breaker, for the health check (instrumented like any other). */

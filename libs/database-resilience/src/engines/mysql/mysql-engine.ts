@@ -42,6 +42,7 @@ export const mysqlEngine: DatabaseEngine = {
           }),
         ),
       poolFigures: () => poolFiguresOf(dataSource.driver),
+      concurrencyLimit: () => guard.concurrencyLimitState(),
       latestDeadlock: () =>
         housekeeping(async () => {
           const [row] = await dataSource.query('SHOW ENGINE INNODB STATUS');

@@ -2,10 +2,11 @@ import type { DataSource } from 'typeorm';
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import type { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
 import { requestContext } from '../../context/request-context';
-import { housekeeping, unitOfWork } from '../../context/unit-of-work';
+import { housekeeping, isHousekeeping, unitOfWork } from '../../context/unit-of-work';
 import { withTimeout } from '../../context/with-timeout';
 import { markDatabaseError } from '../../errors/database-error-marks';
 import { poolWait } from '../pool-wait';
+import { PoolConcurrencyLimit, type ConcurrencyLimitState } from '../pool-concurrency-limit';
 import type { ResilienceEvents } from '../../events/resilience-events';
 import { ResilienceLogger } from '../../events/resilience-logger';
 import { CheckTimeoutError } from '../check-timeout.error';
@@ -16,6 +17,8 @@ import { PgDeadlocks } from './pg-deadlocks';
 import { closeClient, newPgClientState, PgStatementGuard, type PgClientState } from './pg-statement-guard';
 
 const GUARDED = Symbol('database-resilience.guarded');
+/** pg-pool's `max` when TypeORM's options set none. */
+const DEFAULT_POOL_SIZE = 10;
 type Lent = [PgClient, PgRelease];
 
 /**
@@ -37,12 +40,14 @@ export class PgConnectionGuard {
   /** The latest deadlock's account, put together when its victim's error arrives. */
   readonly deadlocks: PgDeadlocks;
   private driver?: PgDriver;
+  /** In front of the primary's pool (`concurrencyLimit`), made at the first borrow, when the pool's size is known. */
+  private limit?: PoolConcurrencyLimit;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly database: string,
     private readonly settings: GuardSettings,
-    classifier: ErrorClassifier,
+    private readonly classifier: ErrorClassifier,
     private readonly breaker: CircuitBreaker,
     events: ResilienceEvents,
     /** How often the other sessions of a deadlock are read (`deadlocks.innodbStatusMinIntervalMs`); null: never. */
@@ -91,20 +96,63 @@ export class PgConnectionGuard {
     const unit = unitOfWork.getStore();
     const request = requestContext.getStore();
     const deadline = unit?.deadline ?? request?.deadline;
+    const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
+    if (limit) await this.enter(limit, deadline);
+    const admittedAt = limit?.now();
     for (let tries = 1; ; tries++) {
       let lent: Lent;
       try {
         lent = await this.acquire(this.primaryPool(), deadline);
       } catch (error) {
+        limit?.leave(undefined);
         const classified = this.reporter.report(error);
         markDatabaseError(error, classified);
         if (!unit) this.reporter.recordOutsideUnit(classified, request);
         throw error;
       }
       const wrapped = this.instrument(lent, 'primary');
-      if (tries > 20 || (await this.alive(wrapped[0]))) return wrapped;
+      if (tries > 20 || (await this.alive(wrapped[0]))) {
+        if (!limit) return wrapped;
+        const [client, release] = wrapped;
+        let given = false;
+        return [
+          client,
+          (destroy) => {
+            if (!given) limit.leave(admittedAt); // once, however often TypeORM releases
+            given = true;
+            release(destroy);
+          },
+        ];
+      }
       wrapped[1](true); // dead while idle (server restarted, backend terminated): the pool makes a new one
     }
+  }
+
+  /** Waits for the limit in front of the primary's pool; a borrow it sheds fails as overload, not recorded. */
+  private enter(limit: PoolConcurrencyLimit, deadline: { at: number; ms: number } | undefined): Promise<void> | void {
+    const shed = (error: Error) => {
+      markDatabaseError(error, this.classifier.classify(error));
+      return error;
+    };
+    let settle!: (error?: Error) => void; // called back later, never from inside enter()
+    const entered = limit.enter(deadline, (error) => settle(error));
+    if (entered === true) return; // under the limit: no promise
+    if (entered !== undefined) throw shed(entered);
+    return new Promise<void>((resolve, reject) => {
+      settle = (error) => (error ? reject(shed(error)) : resolve());
+    });
+  }
+
+  /** The limit in front of the primary's pool, or undefined while `concurrencyLimit` is off. */
+  private concurrencyLimit(): PoolConcurrencyLimit | undefined {
+    if (this.limit || !this.settings.concurrencyLimit.enabled) return this.limit;
+    const poolSize = this.driver?.master?.options?.max ?? DEFAULT_POOL_SIZE;
+    return (this.limit = new PoolConcurrencyLimit(this.settings.concurrencyLimit, this.database, poolSize));
+  }
+
+  /** The limit in front of the primary's pool now; undefined while off or before the first borrow. */
+  concurrencyLimitState(): ConcurrencyLimitState | undefined {
+    return this.limit?.state();
   }
 
   /** A replica client; on failure the replica rests `failover.replicaRetryMs` and reads go to the primary. */

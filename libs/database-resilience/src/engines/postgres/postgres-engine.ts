@@ -37,6 +37,7 @@ export const postgresEngine: DatabaseEngine = {
       checkPrimary: (timeoutMs) => checkPgPrimary(guard, timeoutMs),
       checkReplicas: (timeoutMs) => checkPgReplicas(guard, timeoutMs),
       poolFigures: () => pgPoolFigures(dataSource.driver as unknown as PgDriver),
+      concurrencyLimit: () => guard.concurrencyLimitState(),
       latestDeadlock: () => guard.deadlocks.latestDeadlock(),
       deadlockCounter: async () => {
         const [row] = await guard.housekeepingQuery(

@@ -1,0 +1,141 @@
+import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-exceeded.error';
+import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
+
+export interface ConcurrencyLimitPolicy {
+  enabled: boolean;
+  /** The limit never goes below this many borrows in flight. */
+  minLimit: number;
+  /** The limit never goes above this; null: the pool's own size. */
+  maxLimit: number | null;
+  /** The longest a borrow waits for the limit; null: half the average time a connection is held, at least 10 ms. */
+  maxWaitMs: number | null;
+}
+
+/** What the admin API and the metrics show of a pool's limit. */
+export interface ConcurrencyLimitState {
+  database: string;
+  limit: number;
+  inFlight: number;
+  waiting: number;
+  /** Borrows shed since start (at once, or when their wait ran out). */
+  shed: number;
+  /** The long-run average time a connection is held, ms. */
+  latencyMs: number;
+}
+
+// Gradient2's constants (Netflix concurrency-limits): latency may grow to 1.5× its long-run average before the
+// limit falls, each sample moves the limit a fifth of the way, the long average spans about 600 samples. The
+// headroom above what the gradient allows is √limit / 2, not Gradient2's fixed 4: with 4 the limit never falls
+// below 8, more than many pools hold; with √limit / 2 a latency three times its average brings it down to 1.
+const TOLERANCE = 1.5;
+const SMOOTHING = 0.2;
+const LONG_WINDOW = 600;
+const WARMUP = 10;
+const MIN_WAIT_MS = 10;
+const MAX_WAITERS = 1000;
+
+type Entered = (error?: Error) => void;
+interface Waiter {
+  readonly entered: Entered;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * The number of borrows from one pool in flight at once (a borrow: from taking a connection to giving it back),
+ * following the time connections are held, as Netflix's Gradient2: while that time stays within 1.5× its long-run
+ * average the limit climbs to `maxLimit` (the pool's size), when it grows the limit falls with it. A borrow past
+ * the limit waits in a FIFO queue only if, by the queue's length, the limit and the average time, it would be
+ * admitted within the queue's wait; otherwise it is shed at once (ConcurrencyLimitExceededError, answered 503 with
+ * Retry-After), instead of waiting for the pool until `pool.acquireTimeoutMs`.
+ */
+export class PoolConcurrencyLimit {
+  private limit: number;
+  private inFlight = 0;
+  private shed = 0;
+  private samples = 0;
+  private longRttMs = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(
+    private readonly policy: ConcurrencyLimitPolicy,
+    private readonly database: string,
+    /** The pool's size (maxLimit when the policy leaves it null). */
+    poolSize: number,
+    readonly now: () => number = () => performance.now(),
+  ) {
+    this.maxLimit = Math.max(policy.minLimit, policy.maxLimit ?? poolSize);
+    this.limit = this.maxLimit; // starts open: a limit that sheds before it has measured anything is a surprise
+  }
+
+  private readonly maxLimit: number;
+
+  /**
+   * Admits a borrow: true when at once (no promise, no timer); an error when shed at once; undefined when it
+   * waits, and `entered` is called once it may go on, or with the error when its wait or its deadline ran out.
+   */
+  enter(deadline: { at: number; ms: number } | undefined, entered: Entered): true | Error | undefined {
+    if (this.inFlight < Math.floor(this.limit) && this.waiting.length === 0) {
+      this.inFlight++;
+      return true;
+    }
+    const waitMs = this.maxWaitMs();
+    const expectedWaitMs = ((this.waiting.length + 1) * this.longRttMs) / Math.floor(this.limit);
+    if (expectedWaitMs > waitMs || this.waiting.length >= MAX_WAITERS) return this.shedOne();
+    const leftMs = deadline === undefined ? Infinity : deadline.at - Date.now();
+    const waiter: Waiter = { entered };
+    waiter.timer = setTimeout(
+      () => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        entered(leftMs < waitMs ? new DeadlineExceededError(deadline!.ms, this.database) : this.shedOne());
+      },
+      Math.max(0, Math.min(waitMs, leftMs)),
+    );
+    this.waiting.push(waiter);
+    return undefined;
+  }
+
+  /** A borrow ended: `startedAt` (this.now() when it was admitted) gives a sample; undefined when it failed. */
+  leave(startedAt: number | undefined): void {
+    const inFlight = this.inFlight--;
+    if (startedAt !== undefined) this.sample(this.now() - startedAt, inFlight);
+    while (this.waiting.length > 0 && this.inFlight < Math.floor(this.limit)) {
+      const waiter = this.waiting.shift()!;
+      clearTimeout(waiter.timer);
+      this.inFlight++;
+      waiter.entered();
+    }
+  }
+
+  state(): ConcurrencyLimitState {
+    return {
+      database: this.database,
+      limit: Math.floor(this.limit),
+      inFlight: this.inFlight,
+      waiting: this.waiting.length,
+      shed: this.shed,
+      latencyMs: Math.round(this.longRttMs * 100) / 100,
+    };
+  }
+
+  private sample(rttMs: number, inFlight: number): void {
+    const rtt = Math.max(rttMs, 0.001);
+    this.samples++;
+    const weight = this.samples <= WARMUP ? 1 / this.samples : 2 / (LONG_WINDOW + 1);
+    this.longRttMs += (rtt - this.longRttMs) * weight;
+    // Back to normal after a long slow spell: the long average comes down faster than its window would let it.
+    if (this.longRttMs / rtt > 2) this.longRttMs *= 0.95;
+    if (inFlight < this.limit / 2) return; // the app asks for little: the latency says nothing of the limit
+    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * this.longRttMs) / rtt));
+    const next = this.limit * (1 - SMOOTHING) + (this.limit * gradient + Math.sqrt(this.limit) / 2) * SMOOTHING;
+    this.limit = Math.max(this.policy.minLimit, Math.min(this.maxLimit, next));
+  }
+
+  private maxWaitMs(): number {
+    return this.policy.maxWaitMs ?? Math.max(MIN_WAIT_MS, this.longRttMs / 2);
+  }
+
+  private shedOne(): ConcurrencyLimitExceededError {
+    this.shed++;
+    return ConcurrencyLimitExceededError.create(this.database, Math.floor(this.limit));
+  }
+}
