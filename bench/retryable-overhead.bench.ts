@@ -20,6 +20,10 @@ class Work {
 @Module({ imports: [DatabaseResilienceModule.forRoot()], providers: [Work] })
 class BenchModule {}
 
+/** The same with deadlock-aware admission on: without a deadlock it must cost nothing on this path. */
+@Module({ imports: [DatabaseResilienceModule.forRoot({ deadlockAdmission: { enabled: true } })], providers: [Work] })
+class AdmissionBenchModule {}
+
 /** A hand-written retry loop, as teams write before they reach for a library. */
 async function handWritten<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -35,7 +39,9 @@ async function handWritten<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
 /** The success path: what wrapping an async call that succeeds costs, beside cockatiel's retry on the same call. */
 export async function retryableOverheadBench(): Promise<BenchTable> {
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
+  const admissionApp = await NestFactory.createApplicationContext(AdmissionBenchModule, { logger: false });
   const work = app.get(Work);
+  const admitted = admissionApp.get(Work);
   const resilience = app.get(ResilienceService);
   const bare = async () => 1;
   const cockatiel = retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() });
@@ -51,6 +57,7 @@ export async function retryableOverheadBench(): Promise<BenchTable> {
         ['hand-written retry loop', () => handWritten(bare)],
         ['cockatiel 3.2.1 retry policy', () => cockatiel.execute(bare)],
         ['@Retryable() method', () => work.guarded()],
+        ['@Retryable() method, deadlockAdmission on (no deadlock)', () => admitted.guarded()],
         ['ResilienceService.execute(fn, { retry: true })', () => resilience.execute(bare, { retry: true })],
       ],
       { batch: 200 },
@@ -64,5 +71,6 @@ export async function retryableOverheadBench(): Promise<BenchTable> {
     return table;
   } finally {
     await app.close();
+    await admissionApp.close();
   }
 }

@@ -14,6 +14,8 @@ export function resilienceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
       enabled: flag(env.RESILIENCE_RETRY_BUDGET_ENABLED) as boolean | undefined,
       ratio: number(env.RESILIENCE_RETRY_BUDGET_RATIO),
     },
+    deadlockAdmission: { enabled: flag(env.RESILIENCE_DEADLOCK_ADMISSION_ENABLED) as boolean | undefined },
+    concurrencyLimit: { enabled: flag(env.RESILIENCE_CONCURRENCY_LIMIT_ENABLED) as boolean | undefined },
     http: { requestDeadlineMs: number(env.RESILIENCE_REQUEST_DEADLINE_MS) },
     alerts: env.RESILIENCE_ALERT_SMTP_URL
       ? {

@@ -2,6 +2,13 @@ import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-excee
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { PoolConcurrencyLimit } from './pool-concurrency-limit';
 
+/** What a guard does: at once when the limit allows, else wait or be shed. */
+const enter = (
+  limit: PoolConcurrencyLimit,
+  deadline: { at: number; ms: number } | undefined,
+  entered: (error?: Error) => unknown,
+) => limit.tryEnter() ?? limit.enter(deadline, entered);
+
 describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
   let now = 0;
   const policy = { enabled: true, minLimit: 1, maxLimit: null, maxWaitMs: null };
@@ -14,16 +21,17 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
     for (let round = 0; round < rounds; round++) {
       const started: number[] = [];
       for (let j = 0; j < Math.min(parallel, limit.state().limit); j++) {
-        if (limit.enter(undefined, noop) === true) started.push(now);
+        const entered = enter(limit, undefined, noop);
+        if (typeof entered === 'number') started.push(entered);
       }
       now += ms;
-      for (const at of started) limit.leave(at);
+      for (const at of started) limit.leave(at, true);
     }
   }
 
   it('starts at the pool size and admits at once up to it, with no promise or timer', () => {
     const limit = make(4);
-    for (let i = 0; i < 4; i++) expect(limit.enter(undefined, noop)).toBe(true);
+    for (let i = 0; i < 4; i++) expect(enter(limit, undefined, noop)).toBe(now);
     expect(limit.state()).toMatchObject({ limit: 4, inFlight: 4, waiting: 0, shed: 0 });
   });
 
@@ -31,36 +39,60 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
     expect(make(10, { maxLimit: 3 }).state().limit).toBe(3);
   });
 
-  it('past the limit: waits while the queue would be served within maxWaitMs, else shed at once', () => {
+  it('past the limit: waits while it would be admitted within maxWaitMs, by when those in flight began; else shed', () => {
     const limit = make(2);
     serve(limit, 10, 10, 2); // connections held 10 ms: the default wait is 10 ms (half of 10 ms, at least 10)
     expect(limit.state()).toMatchObject({ limit: 2, latencyMs: 10 });
     const order: string[] = [];
-    expect(limit.enter(undefined, noop)).toBe(true);
-    expect(limit.enter(undefined, noop)).toBe(true);
-    // Each waiter expects (position / limit) × 10 ms: two fit in 10 ms, the third would wait 15 ms.
-    expect(limit.enter(undefined, () => order.push('a'))).toBeUndefined();
-    expect(limit.enter(undefined, () => order.push('b'))).toBeUndefined();
-    const shed = limit.enter(undefined, noop);
+    const first = enter(limit, undefined, noop) as number;
+    now += 6;
+    const second = enter(limit, undefined, noop) as number;
+    // The first ends in 4 ms, the second in 10: two waiters fit in 10 ms; a third would wait for the first's
+    // successor to end, 14 ms from now.
+    expect(enter(limit, undefined, () => order.push('a'))).toBeUndefined();
+    expect(enter(limit, undefined, () => order.push('b'))).toBeUndefined();
+    const shed = enter(limit, undefined, noop);
     expect(shed).toBeInstanceOf(ConcurrencyLimitExceededError);
     expect(shed).toMatchObject({ code: 'CONCURRENCY_LIMIT', database: 'db', limit: 2 });
     expect(limit.state()).toMatchObject({ inFlight: 2, waiting: 2, shed: 1 });
-    now += 10;
-    limit.leave(now - 10);
+    now += 4;
+    limit.leave(first, true);
     expect(order).toEqual(['a']); // in order, as slots free up
-    limit.leave(now - 10);
+    limit.leave(second, true);
     expect(order).toEqual(['a', 'b']);
     expect(limit.state()).toMatchObject({ inFlight: 2, waiting: 0 });
+  });
+
+  it('borrows begun together end together: a waiter is shed at once rather than promised the average share', () => {
+    const limit = make(4);
+    serve(limit, 10, 40, 4); // 40 ms each: a wait of up to 20 ms
+    for (let i = 0; i < 4; i++) enter(limit, undefined, noop); // all four begin now: none ends for 40 ms
+    // By count and average a waiter would go in after 10 ms; by when they began, after 40.
+    expect(enter(limit, undefined, noop)).toBeInstanceOf(ConcurrencyLimitExceededError);
+    now += 25;
+    expect(enter(limit, undefined, noop)).toBeUndefined(); // 15 ms to go: it waits
+  });
+
+  it('times that vary keep fewer waiters: a promise of the average plus four mean deviations', () => {
+    const limit = make(1);
+    for (let i = 0; i < 40; i++) {
+      const started = enter(limit, undefined, noop) as number;
+      now += i % 2 === 0 ? 5 : 15; // 10 ms on average, 5 ms from it
+      limit.leave(started, true);
+    }
+    expect(enter(limit, undefined, noop)).toEqual(expect.any(Number));
+    now += 9; // it ends in about 1 ms: with the deviation, about 21 ms more than the 10 ms it may wait
+    expect(enter(limit, undefined, noop)).toBeInstanceOf(ConcurrencyLimitExceededError);
   });
 
   it('a waiter not admitted within its wait is shed then; one whose deadline comes first gets the deadline', () => {
     jest.useFakeTimers();
     try {
       const limit = make(1, { maxWaitMs: 50 });
-      expect(limit.enter(undefined, noop)).toBe(true);
+      expect(typeof enter(limit, undefined, noop)).toBe('number');
       const outcomes: unknown[] = [];
-      limit.enter(undefined, (error) => outcomes.push(error));
-      limit.enter({ at: Date.now() + 20, ms: 20 }, (error) => outcomes.push(error));
+      enter(limit, undefined, (error) => outcomes.push(error));
+      enter(limit, { at: Date.now() + 20, ms: 20 }, (error) => outcomes.push(error));
       jest.advanceTimersByTime(25);
       expect(outcomes[0]).toBeInstanceOf(DeadlineExceededError);
       jest.advanceTimersByTime(30);
@@ -99,8 +131,8 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
 
   it('a borrow that failed frees its slot without a sample', () => {
     const limit = make(1);
-    expect(limit.enter(undefined, noop)).toBe(true);
-    limit.leave(undefined);
+    const started = enter(limit, undefined, noop) as number;
+    limit.leave(started, false);
     expect(limit.state()).toMatchObject({ inFlight: 0, latencyMs: 0 });
   });
 });

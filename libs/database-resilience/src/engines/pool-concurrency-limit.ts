@@ -34,7 +34,7 @@ const WARMUP = 10;
 const MIN_WAIT_MS = 10;
 const MAX_WAITERS = 1000;
 
-type Entered = (error?: Error) => void;
+type Entered = (error?: Error, startedAt?: number) => void;
 interface Waiter {
   readonly entered: Entered;
   timer?: NodeJS.Timeout;
@@ -44,43 +44,45 @@ interface Waiter {
  * The number of borrows from one pool in flight at once (a borrow: from taking a connection to giving it back),
  * following the time connections are held, as Netflix's Gradient2: while that time stays within 1.5× its long-run
  * average the limit climbs to `maxLimit` (the pool's size), when it grows the limit falls with it. A borrow past
- * the limit waits in a FIFO queue only if, by the queue's length, the limit and the average time, it would be
+ * the limit waits in a FIFO queue only if, by when the borrows in flight began and the average time, it would be
  * admitted within the queue's wait; otherwise it is shed at once (ConcurrencyLimitExceededError, answered 503 with
  * Retry-After), instead of waiting for the pool until `pool.acquireTimeoutMs`.
  */
 export class PoolConcurrencyLimit {
   private limit: number;
-  private inFlight = 0;
+  /** When each borrow in flight was admitted, oldest first. */
+  private readonly starts: number[] = [];
   private shed = 0;
   private samples = 0;
   private longRttMs = 0;
+  /** The mean deviation of the time from its average (as TCP's RTTVAR). */
+  private deviationMs = 0;
   private readonly waiting: Waiter[] = [];
+  private readonly maxLimit: number;
 
   constructor(
     private readonly policy: ConcurrencyLimitPolicy,
     private readonly database: string,
     /** The pool's size (maxLimit when the policy leaves it null). */
     poolSize: number,
-    readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.maxLimit = Math.max(policy.minLimit, policy.maxLimit ?? poolSize);
     this.limit = this.maxLimit; // starts open: a limit that sheds before it has measured anything is a surprise
   }
 
-  private readonly maxLimit: number;
+  /** Admits a borrow at once if the limit allows (no promise, no timer): its start, to give back to leave(). */
+  tryEnter(): number | undefined {
+    return this.starts.length < Math.floor(this.limit) && this.waiting.length === 0 ? this.admit() : undefined;
+  }
 
   /**
-   * Admits a borrow: true when at once (no promise, no timer); an error when shed at once; undefined when it
-   * waits, and `entered` is called once it may go on, or with the error when its wait or its deadline ran out.
+   * After tryEnter() said no: an error when the borrow is shed at once; else undefined, and `entered` is called once
+   * it may go on, with its start, or with the error when its wait or its deadline ran out.
    */
-  enter(deadline: { at: number; ms: number } | undefined, entered: Entered): true | Error | undefined {
-    if (this.inFlight < Math.floor(this.limit) && this.waiting.length === 0) {
-      this.inFlight++;
-      return true;
-    }
-    const waitMs = this.maxWaitMs();
-    const expectedWaitMs = ((this.waiting.length + 1) * this.longRttMs) / Math.floor(this.limit);
-    if (expectedWaitMs > waitMs || this.waiting.length >= MAX_WAITERS) return this.shedOne();
+  enter(deadline: { at: number; ms: number } | undefined, entered: Entered): Error | undefined {
+    const waitMs = this.policy.maxWaitMs ?? Math.max(MIN_WAIT_MS, this.longRttMs / 2);
+    if (this.expectedWaitMs() > waitMs || this.waiting.length >= MAX_WAITERS) return this.shedOne();
     const leftMs = deadline === undefined ? Infinity : deadline.at - Date.now();
     const waiter: Waiter = { entered };
     waiter.timer = setTimeout(
@@ -94,15 +96,21 @@ export class PoolConcurrencyLimit {
     return undefined;
   }
 
-  /** A borrow ended: `startedAt` (this.now() when it was admitted) gives a sample; undefined when it failed. */
-  leave(startedAt: number | undefined): void {
-    const inFlight = this.inFlight--;
-    if (startedAt !== undefined) this.sample(this.now() - startedAt, inFlight);
-    while (this.waiting.length > 0 && this.inFlight < Math.floor(this.limit)) {
+  /** A borrow ended (`startedAt`: what enter() gave it); `sampled`: it held a connection, its time counts. */
+  leave(startedAt: number, sampled: boolean): void {
+    const inFlight = this.starts.length;
+    // Borrows mostly end in the order they began: the oldest, without the array splice() would allocate.
+    if (this.starts[0] === startedAt) this.starts.shift();
+    else {
+      const index = this.starts.indexOf(startedAt);
+      if (index === -1) return;
+      this.starts.splice(index, 1);
+    }
+    if (sampled) this.sample(this.now() - startedAt, inFlight);
+    while (this.waiting.length > 0 && this.starts.length < Math.floor(this.limit)) {
       const waiter = this.waiting.shift()!;
       clearTimeout(waiter.timer);
-      this.inFlight++;
-      waiter.entered();
+      waiter.entered(undefined, this.admit());
     }
   }
 
@@ -110,7 +118,7 @@ export class PoolConcurrencyLimit {
     return {
       database: this.database,
       limit: Math.floor(this.limit),
-      inFlight: this.inFlight,
+      inFlight: this.starts.length,
       waiting: this.waiting.length,
       shed: this.shed,
       latencyMs: Math.round(this.longRttMs * 100) / 100,
@@ -121,6 +129,7 @@ export class PoolConcurrencyLimit {
     const rtt = Math.max(rttMs, 0.001);
     this.samples++;
     const weight = this.samples <= WARMUP ? 1 / this.samples : 2 / (LONG_WINDOW + 1);
+    if (this.samples > 1) this.deviationMs += (Math.abs(rtt - this.longRttMs) - this.deviationMs) * weight;
     this.longRttMs += (rtt - this.longRttMs) * weight;
     // Back to normal after a long slow spell: the long average comes down faster than its window would let it.
     if (this.longRttMs / rtt > 2) this.longRttMs *= 0.95;
@@ -130,8 +139,25 @@ export class PoolConcurrencyLimit {
     this.limit = Math.max(this.policy.minLimit, Math.min(this.maxLimit, next));
   }
 
-  private maxWaitMs(): number {
-    return this.policy.maxWaitMs ?? Math.max(MIN_WAIT_MS, this.longRttMs / 2);
+  private admit(): number {
+    const at = this.now();
+    this.starts.push(at);
+    return at;
+  }
+
+  /**
+   * When the next waiter would be admitted, from when the borrows in flight began and how long one lasts: it goes
+   * in once (in flight − limit + 1 + waiters ahead) of them have ended, taken oldest first, around again for
+   * more, plus four times the times' mean deviation (as TCP's retransmission timeout: a waiter promised the
+   * average would time out half the time, and be answered 503 only after waiting). Borrows
+   * begun together end together: a count and an average would promise a wait the queue cannot keep.
+   */
+  private expectedWaitMs(): number {
+    const inFlight = this.starts.length;
+    if (inFlight === 0) return 0;
+    const endings = Math.max(0, inFlight - Math.floor(this.limit)) + this.waiting.length;
+    const start = this.starts[endings % inFlight];
+    return start + (Math.floor(endings / inFlight) + 1) * this.longRttMs + 4 * this.deviationMs - this.now();
   }
 
   private shedOne(): ConcurrencyLimitExceededError {

@@ -1,6 +1,10 @@
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { AdaptiveAdmission, DeadlockAdmissions } from './deadlock-admission';
 
+/** What the retry runner does: at once when it may, else wait (a promise). */
+const admit = (admission: AdaptiveAdmission, deadline: { at: number; ms: number } | undefined) =>
+  admission.tryAdmit() ? undefined : admission.wait(deadline, 'db');
+
 describe('AdaptiveAdmission (AIMD per operation)', () => {
   let now = 1_000_000;
   const policy = { enabled: true, minLimit: 2, quietMs: 10_000 };
@@ -8,17 +12,17 @@ describe('AdaptiveAdmission (AIMD per operation)', () => {
 
   it('admits at once, without a promise, while the operation has not deadlocked', () => {
     const admission = make();
-    for (let i = 0; i < 100; i++) expect(admission.admit(undefined, 'db')).toBeUndefined();
+    for (let i = 0; i < 100; i++) expect(admit(admission, undefined)).toBeUndefined();
     expect(admission.state('db', 'op')).toMatchObject({ limit: null, inFlight: 100, waiting: 0 });
   });
 
   it('halves what was running on a deadlock (not below minLimit), queues the rest in order, grows by 1/limit', async () => {
     const admission = make();
-    for (let i = 0; i < 8; i++) admission.admit(undefined, 'db');
+    for (let i = 0; i < 8; i++) admit(admission, undefined);
     admission.release(true); // 8 were running: limit 4, 7 still in flight
     expect(admission.state('db', 'op')).toMatchObject({ limit: 4, inFlight: 7 });
     const order: number[] = [];
-    const waiters = [1, 2, 3].map((n) => admission.admit(undefined, 'db')!.then(() => order.push(n)));
+    const waiters = [1, 2, 3].map((n) => admit(admission, undefined)!.then(() => order.push(n)));
     for (let i = 0; i < 4; i++) admission.release(false); // 3 in flight: below the limit (4.x), one admitted
     await Promise.resolve();
     expect(order).toEqual([1]);
@@ -33,12 +37,12 @@ describe('AdaptiveAdmission (AIMD per operation)', () => {
 
   it('lifts the limit after quietMs without a deadlock, and admits who waited', async () => {
     const admission = make();
-    for (let i = 0; i < 4; i++) admission.admit(undefined, 'db');
+    for (let i = 0; i < 4; i++) admit(admission, undefined);
     admission.release(true); // limit 2, 3 in flight
-    const waiting = admission.admit(undefined, 'db');
+    const waiting = admit(admission, undefined);
     expect(waiting).toBeInstanceOf(Promise);
     now += 10_001;
-    expect(admission.admit(undefined, 'db')).toBeUndefined(); // lifted
+    expect(admit(admission, undefined)).toBeUndefined(); // lifted
     await waiting;
     expect(admission.state('db', 'op')).toMatchObject({ limit: null, waiting: 0 });
   });
@@ -47,9 +51,9 @@ describe('AdaptiveAdmission (AIMD per operation)', () => {
     jest.useFakeTimers();
     try {
       const admission = new AdaptiveAdmission(policy);
-      for (let i = 0; i < 4; i++) admission.admit(undefined, 'db');
+      for (let i = 0; i < 4; i++) admit(admission, undefined);
       admission.release(true); // limit 2, 3 in flight
-      const waiting = admission.admit({ at: Date.now() + 50, ms: 50 }, 'db')!;
+      const waiting = admit(admission, { at: Date.now() + 50, ms: 50 })!;
       jest.advanceTimersByTime(60);
       await expect(waiting).rejects.toBeInstanceOf(DeadlineExceededError);
       expect(admission.state('db', 'op').waiting).toBe(0);

@@ -35,13 +35,16 @@ export class AdaptiveAdmission {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Resolves once the unit may run; rejects with DeadlineExceededError at `deadline` if it never may. */
-  admit(deadline: { at: number; ms: number } | undefined, database: string): Promise<void> | undefined {
+  /** Admits the unit at once if it may run now (the common path: no promise, no timer); false if it must wait(). */
+  tryAdmit(): boolean {
     if (this.limit !== Infinity && this.now() - this.lastDeadlockAt > this.policy.quietMs) this.lift();
-    if (this.inFlight < this.limit && this.waiting.length === 0) {
-      this.inFlight++;
-      return undefined; // the common path: no promise, no timer
-    }
+    if (this.inFlight >= this.limit || this.waiting.length > 0) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  /** After tryAdmit() said false: resolves once the unit may run; rejects with DeadlineExceededError at `deadline`. */
+  wait(deadline: { at: number; ms: number } | undefined, database: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter = {
@@ -98,22 +101,29 @@ const MAX_OPERATIONS = 1000;
 
 /** One admission limit per database and operation (`deadlockAdmission` options), made on first use. */
 export class DeadlockAdmissions {
-  private readonly limits = new Map<string, { database: string; operation: string; admission: AdaptiveAdmission }>();
+  /** By database, then operation: no key built per unit of work. */
+  private readonly limits = new Map<string, Map<string, AdaptiveAdmission>>();
+  private count = 0;
 
   constructor(readonly policy: DeadlockAdmissionPolicy) {}
 
   /** The operation's limit, or undefined when admission is off. */
   get(database: string, operation: string | undefined): AdaptiveAdmission | undefined {
     if (!this.policy.enabled || operation === undefined) return undefined;
-    const key = `${database}\u0000${operation}`;
-    let entry = this.limits.get(key);
-    if (!entry && this.limits.size >= MAX_OPERATIONS) return undefined;
-    if (!entry) this.limits.set(key, (entry = { database, operation, admission: new AdaptiveAdmission(this.policy) }));
-    return entry.admission;
+    let operations = this.limits.get(database);
+    const known = operations?.get(operation);
+    if (known || this.count >= MAX_OPERATIONS) return known;
+    if (!operations) this.limits.set(database, (operations = new Map()));
+    const admission = new AdaptiveAdmission(this.policy);
+    operations.set(operation, admission);
+    this.count++;
+    return admission;
   }
 
   /** Every operation's limit (for the admin API and the metrics). */
   states(): AdmissionState[] {
-    return [...this.limits.values()].map(({ database, operation, admission }) => admission.state(database, operation));
+    return [...this.limits].flatMap(([database, operations]) =>
+      [...operations].map(([operation, admission]) => admission.state(database, operation)),
+    );
   }
 }

@@ -83,8 +83,9 @@ export class RetryRunner {
           if (rejected) throw rejected;
         }
         if (admission) {
-          const waiting = admission.admit(unit.deadline ?? requestContext.getStore()?.deadline, unit.database);
-          if (waiting) await waiting;
+          if (!admission.tryAdmit()) {
+            await admission.wait(unit.deadline ?? requestContext.getStore()?.deadline, unit.database);
+          }
           admitted = true;
         }
         const result = await unitOfWork.run(unit, work);

@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import type { CircuitBreaker } from '../../circuit-breaker/circuit-breaker';
-import { requestContext } from '../../context/request-context';
-import { housekeeping, isHousekeeping, unitOfWork } from '../../context/unit-of-work';
+import { requestContext, type RequestContext } from '../../context/request-context';
+import { housekeeping, isHousekeeping, unitOfWork, type UnitOfWork } from '../../context/unit-of-work';
 import { markDatabaseError } from '../../errors/database-error-marks';
 import type { ResilienceEvents } from '../../events/resilience-events';
 import type { GuardSettings } from '../database-engine';
@@ -121,45 +121,59 @@ export class ConnectionGuard {
     const request = requestContext.getStore();
     const deadline: Deadline | undefined = unit?.deadline ?? request?.deadline;
     const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
-    return new Promise((resolve, reject) => {
-      let admittedAt: number | undefined;
-      const fail = (error: unknown) => {
-        if (admittedAt !== undefined) limit!.leave(undefined);
+    if (limit === undefined) return this.lend(obtain, unit, request, deadline, undefined);
+    const admittedAt = limit.tryEnter();
+    if (admittedAt !== undefined) return this.lend(obtain, unit, request, deadline, admittedAt);
+    // Past the limit: wait for it, or be shed as overload (marked, not recorded as the server's error).
+    return new Promise<number>((resolve, reject) => {
+      const shed = (error: Error) => {
+        markDatabaseError(error, this.classifier.classify(error));
         reject(error);
       };
+      const refused = limit.enter(deadline, (error, startedAt) => (error ? shed(error) : resolve(startedAt!)));
+      if (refused) shed(refused);
+    }).then((startedAt) => this.lend(obtain, unit, request, deadline, startedAt));
+  }
+
+  /** Takes the connection from the pool, pinging one idle too long; `admittedAt`: the limit's, given back at release. */
+  private lend(
+    obtain: Obtain,
+    unit: UnitOfWork | undefined,
+    request: RequestContext | undefined,
+    deadline: Deadline | undefined,
+    admittedAt: number | undefined,
+  ): Promise<Mysql2Connection> {
+    return new Promise((resolve, reject) => {
       const lend = (tries: number) =>
         this.pool.acquire(obtain, deadline, (error, connection) => {
           // Called back from mysql2's pool: whatever goes wrong here must reach the caller, not the process.
           try {
             if (error !== undefined) {
+              if (admittedAt !== undefined) this.limit!.leave(admittedAt, false);
               const classified = this.reporter.report(error);
               markDatabaseError(error, classified);
               if (!unit) this.reporter.recordOutsideUnit(classified, request);
-              return fail(error);
+              return reject(error);
             }
             const state = this.instrument(connection!, 'primary');
-            const lent = () => {
+            if (tries > 20 || !this.pool.idleTooLong(connection!)) {
               state.admittedAt = admittedAt; // given back to the limit on release
-              resolve(connection!);
-            };
-            if (tries > 20 || !this.pool.idleTooLong(connection!)) return lent();
+              return resolve(connection!);
+            }
             this.pool.ping(connection!, deadline, (alive) => {
-              if (alive) return lent();
-              connection!.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
-              lend(tries + 1);
+              if (!alive) {
+                connection!.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
+                return lend(tries + 1);
+              }
+              state.admittedAt = admittedAt;
+              resolve(connection!);
             });
           } catch (unexpected) {
-            fail(unexpected);
+            if (admittedAt !== undefined) this.limit!.leave(admittedAt, false);
+            reject(unexpected);
           }
         });
-      if (limit === undefined) return lend(1);
-      const admitted = () => {
-        admittedAt = limit.now();
-        lend(1);
-      };
-      const entered = limit.enter(deadline, (error) => (error ? this.shed(error, reject) : admitted()));
-      if (entered === true) admitted();
-      else if (entered !== undefined) this.shed(entered, reject);
+      lend(1);
     });
   }
 
@@ -168,12 +182,6 @@ export class ConnectionGuard {
     if (this.limit || !this.settings.concurrencyLimit.enabled) return this.limit;
     const poolSize = poolFiguresOf(this.dataSource.driver)?.limit ?? DEFAULT_POOL_SIZE;
     return (this.limit = new PoolConcurrencyLimit(this.settings.concurrencyLimit, this.database, poolSize));
-  }
-
-  /** A borrow the limit turned away: answered as overload, counted by the limit, not recorded as an error. */
-  private shed(error: Error, reject: (error: unknown) => void): void {
-    markDatabaseError(error, this.classifier.classify(error));
-    reject(error);
   }
 
   /** The limit in front of the primary's pool now; undefined while off or before the first borrow. */
@@ -195,7 +203,7 @@ export class ConnectionGuard {
       if (state.admittedAt !== undefined) {
         const admittedAt = state.admittedAt;
         state.admittedAt = undefined;
-        this.limit!.leave(admittedAt);
+        this.limit!.leave(admittedAt, true);
       }
       return state.doomed ? connection.destroy() : release.call(connection);
     };

@@ -97,14 +97,13 @@ export class PgConnectionGuard {
     const request = requestContext.getStore();
     const deadline = unit?.deadline ?? request?.deadline;
     const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
-    if (limit) await this.enter(limit, deadline);
-    const admittedAt = limit?.now();
+    const admittedAt = limit ? await this.enter(limit, deadline) : 0;
     for (let tries = 1; ; tries++) {
       let lent: Lent;
       try {
         lent = await this.acquire(this.primaryPool(), deadline);
       } catch (error) {
-        limit?.leave(undefined);
+        limit?.leave(admittedAt, false);
         const classified = this.reporter.report(error);
         markDatabaseError(error, classified);
         if (!unit) this.reporter.recordOutsideUnit(classified, request);
@@ -118,7 +117,7 @@ export class PgConnectionGuard {
         return [
           client,
           (destroy) => {
-            if (!given) limit.leave(admittedAt); // once, however often TypeORM releases
+            if (!given) limit.leave(admittedAt, true); // once, however often TypeORM releases
             given = true;
             release(destroy);
           },
@@ -128,18 +127,20 @@ export class PgConnectionGuard {
     }
   }
 
-  /** Waits for the limit in front of the primary's pool; a borrow it sheds fails as overload, not recorded. */
-  private enter(limit: PoolConcurrencyLimit, deadline: { at: number; ms: number } | undefined): Promise<void> | void {
+  /** Waits for the limit in front of the primary's pool (its start); a borrow it sheds fails as overload, unrecorded. */
+  private enter(
+    limit: PoolConcurrencyLimit,
+    deadline: { at: number; ms: number } | undefined,
+  ): Promise<number> | number {
     const shed = (error: Error) => {
       markDatabaseError(error, this.classifier.classify(error));
       return error;
     };
-    let settle!: (error?: Error) => void; // called back later, never from inside enter()
-    const entered = limit.enter(deadline, (error) => settle(error));
-    if (entered === true) return; // under the limit: no promise
-    if (entered !== undefined) throw shed(entered);
-    return new Promise<void>((resolve, reject) => {
-      settle = (error) => (error ? reject(shed(error)) : resolve());
+    const admittedAt = limit.tryEnter();
+    if (admittedAt !== undefined) return admittedAt; // under the limit: no promise
+    return new Promise<number>((resolve, reject) => {
+      const refused = limit.enter(deadline, (error, startedAt) => (error ? reject(shed(error)) : resolve(startedAt!)));
+      if (refused) reject(shed(refused));
     });
   }
 
