@@ -115,7 +115,7 @@ export async function stormGoodputBench(): Promise<BenchTable> {
       notes: [
         `${STORM.workers} workers × ${STORM.transfersPerWorker} transfers over ${STORM.accounts} accounts, rows locked in random order, ` +
           `pool of 20, on the local server; ${ROUNDS} rounds, each running the same planned transfers through both, ` +
-          `which goes first alternating. Both retry deadlocks and lock wait timeouts ` +
+          `which goes first alternating; the module with forRoot()'s defaults (deadlock-aware admission on). Both retry deadlocks and lock wait timeouts ` +
           `with the same full-jitter policy (${POLICY.maxAttempts} attempts, ${POLICY.baseDelayMs}–${POLICY.maxDelayMs} ms).`,
       ],
     };

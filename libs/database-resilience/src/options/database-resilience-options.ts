@@ -209,10 +209,10 @@ export interface DatabaseResilienceOptions {
   /**
    * Units of an operation (`@Retryable`'s method, `transaction()`'s `operation`) that deadlock go in through an
    * adaptive limit per operation: halved on each deadlock, grown by 1/limit per success, lifted after `quietMs`
-   * without one. Off by default.
+   * without one. Without a deadlock nothing waits and nothing is kept but a counter. On by default.
    */
   deadlockAdmission?: {
-    /** Default false. */
+    /** Default true. */
     enabled?: boolean;
     /** The limit never goes below this many units in flight. Default 2. */
     minLimit?: number;

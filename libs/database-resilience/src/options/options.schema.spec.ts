@@ -60,7 +60,7 @@ describe('resolveOptions', () => {
       degradation: { onBreakerOpen: true, errorsPerMinute: null, healthyPeriodMs: 30_000 },
       admin: { sessionTtlMs: 28_800_000, refreshIntervalMs: 5000, authFailureLimit: 10, authFailureWindowMs: 60_000 },
       reports: { intervalMs: null, email: false },
-      deadlockAdmission: { enabled: false, minLimit: 2, quietMs: 10_000 },
+      deadlockAdmission: { enabled: true, minLimit: 2, quietMs: 10_000 },
       concurrencyLimit: { enabled: false, minLimit: 1, maxLimit: null, maxWaitMs: null },
       retryBudget: { enabled: true, ratio: 0.2, minRetriesPerSecond: 10, windowMs: 10_000 },
       tracing: true,

@@ -242,7 +242,7 @@ export const optionsSchema = z.strictObject({
     .optional(),
   deadlockAdmission: z
     .strictObject({
-      enabled: z.boolean({ error: 'must be true or false' }).default(false),
+      enabled: z.boolean({ error: 'must be true or false' }).default(true),
       minLimit: integer(1, 10_000).default(2),
       quietMs: milliseconds(1000, 3_600_000).default(10_000),
     })
