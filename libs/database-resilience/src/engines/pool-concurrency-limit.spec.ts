@@ -16,22 +16,25 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
     new PoolConcurrencyLimit({ ...policy, ...overrides }, 'db', poolSize, () => now);
   const noop = () => undefined;
 
-  /** Rounds of `parallel` borrows offered at once (those the limit admits) that each hold a connection `ms`. */
-  function serve(limit: PoolConcurrencyLimit, rounds: number, ms: number, parallel: number) {
-    for (let round = 0; round < rounds; round++) {
-      const started: number[] = [];
-      for (let j = 0; j < Math.min(parallel, limit.state().limit); j++) {
-        const entered = enter(limit, undefined, noop);
-        if (typeof entered === 'number') started.push(entered);
-      }
-      now += ms;
-      for (const at of started) limit.leave(at, true);
+  /** `count` borrows of `ms` each, `parallel` in flight at a time (or as many as the limit lets in). */
+  function serve(limit: PoolConcurrencyLimit, count: number, ms: number, parallel: number) {
+    const inFlight: Array<{ ticket: number; endsAt: number }> = [];
+    const end = () => {
+      const first = inFlight.shift()!;
+      now = Math.max(now, first.endsAt);
+      limit.leave(first.ticket, true);
+    };
+    for (let i = 0; i < count; i++) {
+      while (inFlight.length >= Math.min(parallel, limit.state().limit)) end();
+      const ticket = limit.tryEnter();
+      if (ticket !== undefined) inFlight.push({ ticket, endsAt: now + ms });
     }
+    while (inFlight.length > 0) end();
   }
 
   it('starts at the pool size and admits at once up to it, with no promise or timer', () => {
     const limit = make(4);
-    for (let i = 0; i < 4; i++) expect(enter(limit, undefined, noop)).toBe(now);
+    for (let i = 0; i < 4; i++) expect(enter(limit, undefined, noop)).toEqual(expect.any(Number));
     expect(limit.state()).toMatchObject({ limit: 4, inFlight: 4, waiting: 0, shed: 0 });
   });
 
@@ -41,7 +44,7 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
 
   it('past the limit: waits while it would be admitted within maxWaitMs, by when those in flight began; else shed', () => {
     const limit = make(2);
-    serve(limit, 10, 10, 2); // connections held 10 ms: the default wait is 10 ms (half of 10 ms, at least 10)
+    serve(limit, 20, 10, 2); // connections held 10 ms: the default wait is 10 ms (half of 10 ms, at least 10)
     expect(limit.state()).toMatchObject({ limit: 2, latencyMs: 10 });
     const order: string[] = [];
     const first = enter(limit, undefined, noop) as number;
@@ -65,7 +68,7 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
 
   it('borrows begun together end together: a waiter is shed at once rather than promised the average share', () => {
     const limit = make(4);
-    serve(limit, 10, 40, 4); // 40 ms each: a wait of up to 20 ms
+    serve(limit, 40, 40, 4); // 40 ms each: a wait of up to 20 ms
     for (let i = 0; i < 4; i++) enter(limit, undefined, noop); // all four begin now: none ends for 40 ms
     // By count and average a waiter would go in after 10 ms; by when they began, after 40.
     expect(enter(limit, undefined, noop)).toBeInstanceOf(ConcurrencyLimitExceededError);
@@ -105,28 +108,43 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
 
   it('falls when the time connections are held grows past 1.5× its average, and climbs back when it recovers', () => {
     const limit = make(20);
-    serve(limit, 20, 5, 20); // steady: 5 ms each, the pool full
+    serve(limit, 400, 5, 20); // steady: 5 ms each, the pool full
     expect(limit.state().limit).toBe(20);
-    serve(limit, 10, 50, 20); // the server slows tenfold
+    serve(limit, 100, 50, 20); // the server slows tenfold
     const fallen = limit.state().limit;
     expect(fallen).toBeLessThan(12);
     expect(fallen).toBeGreaterThanOrEqual(1);
-    serve(limit, 100, 5, 20); // back to normal
+    serve(limit, 2000, 5, 20); // back to normal
     expect(limit.state().limit).toBe(20);
   });
 
   it('does not fall while the app asks for less than half the limit, whatever the latency', () => {
     const limit = make(20);
-    serve(limit, 20, 5, 4);
-    serve(limit, 20, 500, 4);
+    serve(limit, 80, 5, 4);
+    serve(limit, 80, 500, 4);
     expect(limit.state().limit).toBe(20);
   });
 
   it('never falls below minLimit', () => {
     const limit = make(20, { minLimit: 5 });
-    serve(limit, 10, 5, 20);
-    for (let ms = 10; ms < 100_000; ms *= 2) serve(limit, 5, ms, 20);
+    serve(limit, 200, 5, 20);
+    for (let ms = 10; ms < 100_000; ms *= 2) serve(limit, 50, ms, 20);
     expect(limit.state().limit).toBe(5);
+  });
+
+  it('far below its limit, one borrow in eight reads the clock; the long average still learns', () => {
+    let reads = 0;
+    const limit = new PoolConcurrencyLimit(policy, 'db', 20, () => {
+      reads++;
+      return now;
+    });
+    for (let i = 0; i < 80; i++) {
+      const ticket = limit.tryEnter()!;
+      now += 1;
+      limit.leave(ticket, true);
+    }
+    expect(reads).toBe(20); // 10 borrows timed, each read at admission and at release
+    expect(limit.state()).toMatchObject({ latencyMs: 1, inFlight: 0 });
   });
 
   it('a borrow that failed frees its slot without a sample', () => {

@@ -33,8 +33,9 @@ const LONG_WINDOW = 600;
 const WARMUP = 10;
 const MIN_WAIT_MS = 10;
 const MAX_WAITERS = 1000;
+const SAMPLE_EVERY = 8;
 
-type Entered = (error?: Error, startedAt?: number) => void;
+type Entered = (error?: Error, ticket?: number) => void;
 interface Waiter {
   readonly entered: Entered;
   timer?: NodeJS.Timeout;
@@ -50,7 +51,7 @@ interface Waiter {
  */
 export class PoolConcurrencyLimit {
   private limit: number;
-  /** When each borrow in flight was admitted, oldest first. */
+  /** The ticket of each borrow in flight (when it was admitted: see admit()), oldest first. */
   private readonly starts: number[] = [];
   private shed = 0;
   private samples = 0;
@@ -59,6 +60,9 @@ export class PoolConcurrencyLimit {
   private deviationMs = 0;
   private readonly waiting: Waiter[] = [];
   private readonly maxLimit: number;
+  /** The clock's last reading, and the borrows admitted since one was timed. */
+  private lastNow = 0;
+  private untimed = 0;
 
   constructor(
     private readonly policy: ConcurrencyLimitPolicy,
@@ -71,14 +75,14 @@ export class PoolConcurrencyLimit {
     this.limit = this.maxLimit; // starts open: a limit that sheds before it has measured anything is a surprise
   }
 
-  /** Admits a borrow at once if the limit allows (no promise, no timer): its start, to give back to leave(). */
+  /** Admits a borrow at once if the limit allows (no promise, no timer): its ticket, to give back to leave(). */
   tryEnter(): number | undefined {
     return this.starts.length < Math.floor(this.limit) && this.waiting.length === 0 ? this.admit() : undefined;
   }
 
   /**
    * After tryEnter() said no: an error when the borrow is shed at once; else undefined, and `entered` is called once
-   * it may go on, with its start, or with the error when its wait or its deadline ran out.
+   * it may go on, with its ticket, or with the error when its wait or its deadline ran out.
    */
   enter(deadline: { at: number; ms: number } | undefined, entered: Entered): Error | undefined {
     const waitMs = this.policy.maxWaitMs ?? Math.max(MIN_WAIT_MS, this.longRttMs / 2);
@@ -96,17 +100,17 @@ export class PoolConcurrencyLimit {
     return undefined;
   }
 
-  /** A borrow ended (`startedAt`: what enter() gave it); `sampled`: it held a connection, its time counts. */
-  leave(startedAt: number, sampled: boolean): void {
+  /** A borrow ended (`ticket`: what admitted it); `sampled`: it held a connection, its time counts. */
+  leave(ticket: number, sampled: boolean): void {
     const inFlight = this.starts.length;
     // Borrows mostly end in the order they began: the oldest, without the array splice() would allocate.
-    if (this.starts[0] === startedAt) this.starts.shift();
+    if (this.starts[0] === ticket) this.starts.shift();
     else {
-      const index = this.starts.indexOf(startedAt);
+      const index = this.starts.indexOf(ticket);
       if (index === -1) return;
       this.starts.splice(index, 1);
     }
-    if (sampled) this.sample(this.now() - startedAt, inFlight);
+    if (sampled && ticket >= 0) this.sample((this.lastNow = this.now()) - ticket, inFlight);
     while (this.waiting.length > 0 && this.starts.length < Math.floor(this.limit)) {
       const waiter = this.waiting.shift()!;
       clearTimeout(waiter.timer);
@@ -139,10 +143,20 @@ export class PoolConcurrencyLimit {
     this.limit = Math.max(this.policy.minLimit, Math.min(this.maxLimit, next));
   }
 
+  /**
+   * Its ticket: when it began. While the app asks for less than half the limit (its latency then says nothing of
+   * the limit) one borrow in SAMPLE_EVERY is timed, so that the long average keeps learning at a fraction of the
+   * clock reads; the others take the last time read, as `-time - 1` so that leave() does not time them.
+   */
   private admit(): number {
-    const at = this.now();
-    this.starts.push(at);
-    return at;
+    let ticket: number;
+    if ((this.starts.length + 1) * 2 < this.limit && ++this.untimed < SAMPLE_EVERY) ticket = -this.lastNow - 1;
+    else {
+      this.untimed = 0;
+      ticket = this.lastNow = this.now();
+    }
+    this.starts.push(ticket);
+    return ticket;
   }
 
   /**
@@ -156,7 +170,8 @@ export class PoolConcurrencyLimit {
     const inFlight = this.starts.length;
     if (inFlight === 0) return 0;
     const endings = Math.max(0, inFlight - Math.floor(this.limit)) + this.waiting.length;
-    const start = this.starts[endings % inFlight];
+    const ticket = this.starts[endings % inFlight];
+    const start = ticket >= 0 ? ticket : -ticket - 1;
     return start + (Math.floor(endings / inFlight) + 1) * this.longRttMs + 4 * this.deviationMs - this.now();
   }
 

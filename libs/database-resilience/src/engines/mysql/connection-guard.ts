@@ -122,26 +122,26 @@ export class ConnectionGuard {
     const deadline: Deadline | undefined = unit?.deadline ?? request?.deadline;
     const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
     if (limit === undefined) return this.lend(obtain, unit, request, deadline, undefined);
-    const admittedAt = limit.tryEnter();
-    if (admittedAt !== undefined) return this.lend(obtain, unit, request, deadline, admittedAt);
+    const limitTicket = limit.tryEnter();
+    if (limitTicket !== undefined) return this.lend(obtain, unit, request, deadline, limitTicket);
     // Past the limit: wait for it, or be shed as overload (marked, not recorded as the server's error).
     return new Promise<number>((resolve, reject) => {
       const shed = (error: Error) => {
         markDatabaseError(error, this.classifier.classify(error));
         reject(error);
       };
-      const refused = limit.enter(deadline, (error, startedAt) => (error ? shed(error) : resolve(startedAt!)));
+      const refused = limit.enter(deadline, (error, ticket) => (error ? shed(error) : resolve(ticket!)));
       if (refused) shed(refused);
-    }).then((startedAt) => this.lend(obtain, unit, request, deadline, startedAt));
+    }).then((ticket) => this.lend(obtain, unit, request, deadline, ticket));
   }
 
-  /** Takes the connection from the pool, pinging one idle too long; `admittedAt`: the limit's, given back at release. */
+  /** Takes the connection from the pool, pinging one idle too long; `limitTicket`: the limit's, given back at release. */
   private lend(
     obtain: Obtain,
     unit: UnitOfWork | undefined,
     request: RequestContext | undefined,
     deadline: Deadline | undefined,
-    admittedAt: number | undefined,
+    limitTicket: number | undefined,
   ): Promise<Mysql2Connection> {
     return new Promise((resolve, reject) => {
       const lend = (tries: number) =>
@@ -149,7 +149,7 @@ export class ConnectionGuard {
           // Called back from mysql2's pool: whatever goes wrong here must reach the caller, not the process.
           try {
             if (error !== undefined) {
-              if (admittedAt !== undefined) this.limit!.leave(admittedAt, false);
+              if (limitTicket !== undefined) this.limit!.leave(limitTicket, false);
               const classified = this.reporter.report(error);
               markDatabaseError(error, classified);
               if (!unit) this.reporter.recordOutsideUnit(classified, request);
@@ -157,7 +157,7 @@ export class ConnectionGuard {
             }
             const state = this.instrument(connection!, 'primary');
             if (tries > 20 || !this.pool.idleTooLong(connection!)) {
-              state.admittedAt = admittedAt; // given back to the limit on release
+              state.limitTicket = limitTicket; // given back to the limit on release
               return resolve(connection!);
             }
             this.pool.ping(connection!, deadline, (alive) => {
@@ -165,11 +165,11 @@ export class ConnectionGuard {
                 connection!.destroy(); // dead while idle (server restarted, network dropped): the pool makes a new one
                 return lend(tries + 1);
               }
-              state.admittedAt = admittedAt;
+              state.limitTicket = limitTicket;
               resolve(connection!);
             });
           } catch (unexpected) {
-            if (admittedAt !== undefined) this.limit!.leave(admittedAt, false);
+            if (limitTicket !== undefined) this.limit!.leave(limitTicket, false);
             reject(unexpected);
           }
         });
@@ -200,10 +200,10 @@ export class ConnectionGuard {
     const release = connection.release;
     connection.query = (...args: unknown[]) => this.statements.run(connection, state, query, args);
     connection.release = () => {
-      if (state.admittedAt !== undefined) {
-        const admittedAt = state.admittedAt;
-        state.admittedAt = undefined;
-        this.limit!.leave(admittedAt, true);
+      if (state.limitTicket !== undefined) {
+        const limitTicket = state.limitTicket;
+        state.limitTicket = undefined;
+        this.limit!.leave(limitTicket, true);
       }
       return state.doomed ? connection.destroy() : release.call(connection);
     };

@@ -22,7 +22,7 @@ export interface ConnectionState extends Watched {
   /** mysql2's own query(): the module's housekeeping (KILL QUERY) goes through it, unbounded and unrecorded. */
   rawQuery: Mysql2Connection['query'];
   /** When the concurrency limit admitted the borrow that holds it (undefined: lent past the limit). */
-  admittedAt: number | undefined;
+  limitTicket: number | undefined;
 }
 
 /** The state of a connection the guard has just met: no transaction, poolable, nothing running. */
@@ -39,7 +39,7 @@ export function newConnectionState(
     running: undefined,
     runningOutcomeUnknownIfLost: false,
     rawQuery,
-    admittedAt: undefined,
+    limitTicket: undefined,
     onExpire,
   };
 }

@@ -97,13 +97,13 @@ export class PgConnectionGuard {
     const request = requestContext.getStore();
     const deadline = unit?.deadline ?? request?.deadline;
     const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
-    const admittedAt = limit ? await this.enter(limit, deadline) : 0;
+    const limitTicket = limit ? await this.enter(limit, deadline) : 0;
     for (let tries = 1; ; tries++) {
       let lent: Lent;
       try {
         lent = await this.acquire(this.primaryPool(), deadline);
       } catch (error) {
-        limit?.leave(admittedAt, false);
+        limit?.leave(limitTicket, false);
         const classified = this.reporter.report(error);
         markDatabaseError(error, classified);
         if (!unit) this.reporter.recordOutsideUnit(classified, request);
@@ -117,7 +117,7 @@ export class PgConnectionGuard {
         return [
           client,
           (destroy) => {
-            if (!given) limit.leave(admittedAt, true); // once, however often TypeORM releases
+            if (!given) limit.leave(limitTicket, true); // once, however often TypeORM releases
             given = true;
             release(destroy);
           },
@@ -136,10 +136,10 @@ export class PgConnectionGuard {
       markDatabaseError(error, this.classifier.classify(error));
       return error;
     };
-    const admittedAt = limit.tryEnter();
-    if (admittedAt !== undefined) return admittedAt; // under the limit: no promise
+    const limitTicket = limit.tryEnter();
+    if (limitTicket !== undefined) return limitTicket; // under the limit: no promise
     return new Promise<number>((resolve, reject) => {
-      const refused = limit.enter(deadline, (error, startedAt) => (error ? reject(shed(error)) : resolve(startedAt!)));
+      const refused = limit.enter(deadline, (error, ticket) => (error ? reject(shed(error)) : resolve(ticket!)));
       if (refused) reject(shed(refused));
     });
   }
