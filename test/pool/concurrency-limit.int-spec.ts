@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
+import { Controller, Get, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { InjectDataSource, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { InjectDataSource, TypeOrmModule, getDataSourceToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DatabaseResilienceModule, PoolMonitor, ResilienceEvents } from 'nestjs-database-resilience';
 import { register, type Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
@@ -22,6 +22,17 @@ async function slowApp(target: ServerTarget, env: DatabaseEnv, limited: boolean)
     @Get('slow')
     async slow() {
       await this.dataSource.query(sleep);
+      return { ok: true };
+    }
+
+    /** A write that holds its connection as long: one row per request served. */
+    @Post('write')
+    @HttpCode(200)
+    async write() {
+      await this.dataSource.transaction(async (manager) => {
+        await manager.query('INSERT INTO served (at) VALUES (1)');
+        await manager.query(sleep);
+      });
       return { ok: true };
     }
 
@@ -58,16 +69,21 @@ async function slowApp(target: ServerTarget, env: DatabaseEnv, limited: boolean)
   const app: INestApplication = moduleRef.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  let sleeps = 0; // statements the server ran for /slow
-  app.get(ResilienceEvents).subscribe((e) => e.type === 'query' && e.kind === 'read' && sleeps++, { queries: true });
-  return { app, base, sleeps: () => sleeps };
+  const ran = { read: 0, begin: 0 }; // statements the server ran: reads (/slow), transactions begun (/write)
+  app.get(ResilienceEvents).subscribe(
+    (e) => {
+      if (e.type === 'query' && (e.kind === 'read' || e.kind === 'begin')) ran[e.kind]++;
+    },
+    { queries: true },
+  );
+  return { app, base, ran };
 }
 
 /** `n` callers at once; each answer's status, code and Retry-After. */
-async function burst(url: string, n: number) {
+async function burst(url: string, n: number, method = 'GET') {
   return Promise.all(
     Array.from({ length: n }, async () => {
-      const response = await fetch(url);
+      const response = await fetch(url, { method });
       const body = (await response.json()) as { code?: string };
       return { status: response.status, code: body.code, retryAfter: response.headers.get('retry-after') };
     }),
@@ -95,25 +111,31 @@ describe.each([
   });
 
   it('off (the default): every caller waits for the pool and is served', async () => {
-    const { app, base, sleeps } = await slowApp(target, env, false);
+    const { app, base, ran } = await slowApp(target, env, false);
     try {
       const answers = await burst(`${base}/slow`, CALLERS);
       expect(answers.map((a) => a.status)).toEqual(Array(CALLERS).fill(200));
-      expect(sleeps()).toBe(CALLERS);
+      expect(ran.read).toBe(CALLERS);
       expect(app.get(PoolMonitor).concurrencyLimits()).toEqual([]);
     } finally {
       await app.close();
     }
   }, 60_000);
 
-  it('on: the callers past the limit are shed with 503 DATABASE_OVERLOADED + Retry-After, never reaching the server', async () => {
-    const { app, base, sleeps } = await slowApp(target, env, true);
+  it('on: the writers past the limit are shed with 503 DATABASE_OVERLOADED + Retry-After, never reaching the server', async () => {
+    const { app, base, ran } = await slowApp(target, env, true);
+    const dataSource = app.get<DataSource>(getDataSourceToken());
+    const rows = async () => Number((await dataSource.query('SELECT COUNT(*) AS n FROM served'))[0].n);
     try {
-      for (let i = 0; i < 3; i++) await burst(`${base}/slow`, POOL); // the limit learns how long a borrow takes
-      const before = { sleeps: sleeps(), shed: app.get(PoolMonitor).concurrencyLimits()[0].shed };
+      await dataSource.query('DROP TABLE IF EXISTS served');
+      const id = env.engine === 'postgres' ? 'id SERIAL PRIMARY KEY' : 'id INT PRIMARY KEY AUTO_INCREMENT';
+      await dataSource.query(`CREATE TABLE served (${id}, at INT)`);
+      for (let i = 0; i < 3; i++) await burst(`${base}/write`, POOL, 'POST'); // the limit learns how long a borrow takes
+      const rowsBefore = await rows();
+      const before = { begun: ran.begin, shed: app.get(PoolMonitor).concurrencyLimits()[0].shed };
       const shedCounter = register.getSingleMetric('db_resilience_concurrency_shed_total') as Counter;
 
-      const answers = await burst(`${base}/slow`, CALLERS);
+      const answers = await burst(`${base}/write`, CALLERS, 'POST');
 
       const served = answers.filter((a) => a.status === 200);
       const shed = answers.filter((a) => a.status !== 200);
@@ -126,7 +148,8 @@ describe.each([
           retryAfter: expect.stringMatching(/^\d+$/),
         });
       }
-      expect(sleeps() - before.sleeps).toBe(served.length); // the shed ones never reached the server
+      expect(ran.begin - before.begun).toBe(served.length); // the shed ones never reached the server
+      expect((await rows()) - rowsBefore).toBe(served.length); // every write told 200 is there, no shed one is
       const [state] = app.get(PoolMonitor).concurrencyLimits();
       expect(state).toMatchObject({ database: 'default', limit: POOL, inFlight: 0, waiting: 0 });
       expect(state.shed - before.shed).toBe(shed.length);
@@ -141,9 +164,12 @@ describe.each([
     const { app, base } = await slowApp(target, env, true);
     try {
       for (let i = 0; i < 20; i++) await burst(`${base}/fast`, POOL); // fast: a few ms each
-      expect(app.get(PoolMonitor).concurrencyLimits()[0].limit).toBe(POOL);
-      for (let i = 0; i < 3; i++) await burst(`${base}/slow`, POOL); // the same callers, the server slow now
-      expect(app.get(PoolMonitor).concurrencyLimits()[0].limit).toBeLessThan(POOL);
+      const limitWhenFast = app.get(PoolMonitor).concurrencyLimits()[0].limit;
+      expect(limitWhenFast).toBeGreaterThanOrEqual(POOL - 1); // a slow one among them may take a slot for a while
+      for (let i = 0; i < 5; i++) await burst(`${base}/slow`, POOL); // the same callers, the server slow now
+      const limitWhenSlow = app.get(PoolMonitor).concurrencyLimits()[0].limit;
+      expect(limitWhenSlow).toBeLessThan(limitWhenFast);
+      expect(limitWhenSlow).toBeLessThan(POOL);
     } finally {
       await app.close();
     }

@@ -51,6 +51,8 @@ interface Waiter {
  */
 export class PoolConcurrencyLimit {
   private limit: number;
+  /** The limit as borrows: rounded, so that one slow borrow does not take a slot from a small pool. */
+  private slots: number;
   /** The ticket of each borrow in flight (when it was admitted: see admit()), oldest first. */
   private readonly starts: number[] = [];
   private shed = 0;
@@ -72,12 +74,12 @@ export class PoolConcurrencyLimit {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.maxLimit = Math.max(policy.minLimit, policy.maxLimit ?? poolSize);
-    this.limit = this.maxLimit; // starts open: a limit that sheds before it has measured anything is a surprise
+    this.limit = this.slots = this.maxLimit; // starts open: shedding before anything was measured would surprise
   }
 
   /** Admits a borrow at once if the limit allows (no promise, no timer): its ticket, to give back to leave(). */
   tryEnter(): number | undefined {
-    return this.starts.length < Math.floor(this.limit) && this.waiting.length === 0 ? this.admit() : undefined;
+    return this.starts.length < this.slots && this.waiting.length === 0 ? this.admit() : undefined;
   }
 
   /**
@@ -111,7 +113,7 @@ export class PoolConcurrencyLimit {
       this.starts.splice(index, 1);
     }
     if (sampled && ticket >= 0) this.sample((this.lastNow = this.now()) - ticket, inFlight);
-    while (this.waiting.length > 0 && this.starts.length < Math.floor(this.limit)) {
+    while (this.waiting.length > 0 && this.starts.length < this.slots) {
       const waiter = this.waiting.shift()!;
       clearTimeout(waiter.timer);
       waiter.entered(undefined, this.admit());
@@ -121,7 +123,7 @@ export class PoolConcurrencyLimit {
   state(): ConcurrencyLimitState {
     return {
       database: this.database,
-      limit: Math.floor(this.limit),
+      limit: this.slots,
       inFlight: this.starts.length,
       waiting: this.waiting.length,
       shed: this.shed,
@@ -141,6 +143,7 @@ export class PoolConcurrencyLimit {
     const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * this.longRttMs) / rtt));
     const next = this.limit * (1 - SMOOTHING) + (this.limit * gradient + Math.sqrt(this.limit) / 2) * SMOOTHING;
     this.limit = Math.max(this.policy.minLimit, Math.min(this.maxLimit, next));
+    this.slots = Math.round(this.limit);
   }
 
   /**
@@ -169,7 +172,7 @@ export class PoolConcurrencyLimit {
   private expectedWaitMs(): number {
     const inFlight = this.starts.length;
     if (inFlight === 0) return 0;
-    const endings = Math.max(0, inFlight - Math.floor(this.limit)) + this.waiting.length;
+    const endings = Math.max(0, inFlight - this.slots) + this.waiting.length;
     const ticket = this.starts[endings % inFlight];
     const start = ticket >= 0 ? ticket : -ticket - 1;
     return start + (Math.floor(endings / inFlight) + 1) * this.longRttMs + 4 * this.deviationMs - this.now();
@@ -177,6 +180,6 @@ export class PoolConcurrencyLimit {
 
   private shedOne(): ConcurrencyLimitExceededError {
     this.shed++;
-    return ConcurrencyLimitExceededError.create(this.database, Math.floor(this.limit));
+    return ConcurrencyLimitExceededError.create(this.database, this.slots);
   }
 }
