@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DatabaseResilienceModule, PoolMonitor } from 'nestjs-database-resilience';
+import { scenarioSqlFor } from '../apps/cli/src/support/scenario-sql';
 import { databaseEnv } from '../libs/shared/src/database-env';
 import type { BenchTable } from './bench-table';
 import { openLoopLoad, quantile, type OpenLoopResult } from './open-loop-load';
@@ -17,23 +18,26 @@ const OVERLOAD_RATE = 2 * CAPACITY;
 const RUN_MS = 8000;
 const ROUNDS = 2;
 
-@Controller()
-class SlowController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+type Engine = 'mysql' | 'postgres';
+const ENGINE_NAMES: Record<Engine, string> = { mysql: 'MariaDB', postgres: 'PostgreSQL' };
 
-  /** A statement the server takes SLEEP_MS over: a server made slow. */
-  @Get('slow')
-  async slow() {
-    await this.dataSource.query(`SELECT SLEEP(${SLEEP_MS / 1000})`);
-    return { ok: true };
+export async function slowApp(engine: Engine, limited: boolean): Promise<{ app: INestApplication; url: string }> {
+  const { host, port, username, password, database } = databaseEnv({ DB_ENGINE: engine });
+  const sleep = scenarioSqlFor(engine).sleep(SLEEP_MS / 1000, 'slow');
+  @Controller()
+  class SlowController {
+    constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+    /** A statement the server takes SLEEP_MS over: a server made slow. */
+    @Get('slow')
+    async slow() {
+      await this.dataSource.query(sleep);
+      return { ok: true };
+    }
   }
-}
-
-export async function slowApp(limited: boolean): Promise<{ app: INestApplication; url: string }> {
-  const { host, port, username, password, database } = databaseEnv();
   @Module({
     imports: [
-      TypeOrmModule.forRoot({ type: 'mysql', host, port, username, password, database, poolSize: POOL }),
+      TypeOrmModule.forRoot({ type: engine, host, port, username, password, database, poolSize: POOL }),
       DatabaseResilienceModule.forRoot({ concurrencyLimit: { enabled: limited }, healthCheck: { enabled: false } }),
     ],
     controllers: [SlowController],
@@ -43,6 +47,10 @@ export async function slowApp(limited: boolean): Promise<{ app: INestApplication
   await app.listen(0, '127.0.0.1');
   return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/slow` };
 }
+
+/** The statement, as the note shows it. */
+const sleepShown = (engine: Engine) =>
+  (engine === 'postgres' ? 'SELECT pg_sleep' : 'SELECT SLEEP') + `(${SLEEP_MS / 1000})`;
 
 const ms = (value: number) => (Number.isNaN(value) ? '—' : value < 10 ? value.toFixed(1) : value.toFixed(0));
 
@@ -74,9 +82,9 @@ function row(name: string, runs: OpenLoopResult[], unloadedP99: number): string[
  * queues them all: latency climbs to `pool.acquireTimeoutMs`. With `concurrencyLimit` the admitted ones keep their
  * latency and the rest are answered 503 at once.
  */
-export async function overloadBench(): Promise<BenchTable> {
-  const plain = await slowApp(false);
-  const limited = await slowApp(true);
+export async function overloadBench(engine: Engine): Promise<BenchTable> {
+  const plain = await slowApp(engine, false);
+  const limited = await slowApp(engine, true);
   try {
     // Unloaded: a tenth of the capacity, through the plain app.
     const unloaded = await openLoopLoad(plain.url, CAPACITY / 10, 3000);
@@ -94,7 +102,8 @@ export async function overloadBench(): Promise<BenchTable> {
     const [state] = limited.app.get(PoolMonitor).concurrencyLimits();
     return {
       title:
-        'Overload: a slow server at twice the load it can serve (target with concurrencyLimit: admitted p99 within 2× unloaded, shed in under 10 ms, goodput no lower than the plain pool)',
+        `Overload on ${ENGINE_NAMES[engine]}: a slow server at twice the load it can serve ` +
+        '(target with concurrencyLimit: admitted p99 within 2× unloaded, shed in under 10 ms, goodput no lower than the plain pool)',
       columns: [
         'app',
         'requests',
@@ -129,7 +138,7 @@ export async function overloadBench(): Promise<BenchTable> {
         row('concurrencyLimit on (its defaults)', runs.limited, unloadedP99),
       ],
       notes: [
-        `The local MariaDB; an HTTP app (Nest, TypeORM, pool of ${POOL}) whose one route runs SELECT SLEEP(${SLEEP_MS / 1000}): ` +
+        `The local ${ENGINE_NAMES[engine]}; an HTTP app (Nest, TypeORM, pool of ${POOL}) whose one route runs ${sleepShown(engine)}: ` +
           `the pool serves ${CAPACITY} requests a second. ${OVERLOAD_RATE} requests a second for ${RUN_MS / 1000} s, ` +
           `sent on a schedule from a worker thread whatever the answers (an open loop), ${ROUNDS} rounds per app, which goes ` +
           'first alternating; every answer awaited. Goodput: answers 200 a second, from the first request to the last answer. ' +

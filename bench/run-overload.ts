@@ -2,10 +2,10 @@ import { printTable } from './bench-table';
 import { writeBenchmarksSection } from './benchmarks-document';
 import { overloadBench } from './overload.bench';
 
-/** The adaptive limit in front of the pool under overload (the local MariaDB): prints the table, writes its section. */
+/** The adaptive limit in front of the pool under overload (the local MariaDB and PostgreSQL): prints, writes. */
 async function main(): Promise<void> {
-  const table = await overloadBench();
-  printTable(table);
-  writeBenchmarksSection('overload', 'Adaptive concurrency limit under overload (MariaDB)', [table], 1600);
+  const tables = [await overloadBench('mysql'), await overloadBench('postgres')];
+  tables.forEach(printTable);
+  writeBenchmarksSection('overload', 'Adaptive concurrency limit under overload', tables, 1600);
 }
 void main();
