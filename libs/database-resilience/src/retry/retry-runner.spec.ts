@@ -2,6 +2,7 @@ import { ErrorCategory } from '../classification/error-category.enum';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { MemorySharedStateStore } from '../shared-state/shared-state-store';
 import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
+import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-exceeded.error';
 import { ErrorClassifier } from '../classification/error-classifier';
 import { resolveOptions } from '../options/options.schema';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
@@ -15,7 +16,7 @@ import { RetryBudgets } from './retry-budgets';
 import { RetryRunner } from './retry-runner';
 import { DeadlockAdmissions } from './deadlock-admission';
 
-const noAdmission = new DeadlockAdmissions(resolveOptions({}).deadlockAdmission);
+const noAdmission = new DeadlockAdmissions({ ...resolveOptions({}).deadlockAdmission, enabled: false });
 import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
 import { unitOfWork } from '../context/unit-of-work';
 
@@ -272,6 +273,23 @@ describe('RetryRunner (fake timers)', () => {
     await settle(runner.run(work, unit, policy()));
     expect(breakers.get('default').snapshot().rejected).toBe(before + 1);
     expect(events.filter((e) => e.type === 'attempt-failed')).toHaveLength(2);
+  });
+
+  it('a borrow the concurrency limit shed is not retried, not recorded, not counted by the breaker; marked as overload', async () => {
+    const work = failing(() => ConcurrencyLimitExceededError.create('default', 4));
+    const { error } = await settle(runner.run(work, unit, policy({ maxAttempts: 5 })));
+    expect(work).toHaveBeenCalledTimes(1);
+    expect(error).toBeInstanceOf(ConcurrencyLimitExceededError);
+    expect(databaseErrorMarkOf(error)).toMatchObject({
+      category: ErrorCategory.OVERLOAD,
+      retryable: false,
+    });
+    expect(events.filter((e) => e.type === 'attempt-failed')).toEqual([]);
+    expect(breakers.get('default').snapshot()).toMatchObject({
+      state: 'closed',
+      consecutiveFailures: 0,
+      windowFailures: 0,
+    });
   });
 
   it('an open breaker of a DataSource without the health check asks for the recovery timeout', async () => {

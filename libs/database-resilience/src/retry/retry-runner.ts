@@ -26,6 +26,9 @@ import { requestContext } from '../context/request-context';
 export type Sleep = (ms: number) => Promise<void>;
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The catalogue's name for a borrow the pool's concurrency limit shed. */
+const SHED = 'CONCURRENCY_LIMIT';
+
 type Verdict = { retry: true; delayMs: number } | { retry: false; error: unknown };
 
 /**
@@ -119,9 +122,10 @@ export class RetryRunner {
         if (!verdict.retry && (classified.category !== ErrorCategory.UNKNOWN || databaseErrorMarkOf(verdict.error))) {
           markDatabaseError(verdict.error, classified);
         }
-        // A call an open breaker turned away is counted by the breaker (`rejected`), not recorded as an error:
-        // while a server is down they would push the real errors out of the history.
-        if (!verdict.retry && classified.category === ErrorCategory.CIRCUIT_OPEN) {
+        // A call an open breaker turned away is counted by the breaker (`rejected`), one the pool's concurrency
+        // limit shed by the limit (`shed`), not recorded as errors: under an outage or overload they would push the
+        // real errors out of the history.
+        if (!verdict.retry && (classified.category === ErrorCategory.CIRCUIT_OPEN || classified.name === SHED)) {
           attachDetails(verdict.error, { ...this.names(unit), attempts: attempt, classified });
           throw verdict.error;
         }

@@ -16,7 +16,7 @@ import { StatementGuard } from './statement-guard';
 import { StatementReporter } from '../statement-reporter';
 import { Watchdog } from '../watchdog';
 import { PoolConcurrencyLimit } from '../pool-concurrency-limit';
-import { poolFiguresOf } from './pool-figures';
+import { primaryPoolSize } from './pool-figures';
 import { ResilienceLogger } from '../../events/resilience-logger';
 
 /** mysql2's connectionLimit when TypeORM's options set none. */
@@ -180,7 +180,7 @@ export class ConnectionGuard {
   /** The limit in front of the primary's pool, or undefined while `concurrencyLimit` is off. */
   private concurrencyLimit(): PoolConcurrencyLimit | undefined {
     if (this.limit || !this.settings.concurrencyLimit.enabled) return this.limit;
-    const poolSize = poolFiguresOf(this.dataSource.driver)?.limit ?? DEFAULT_POOL_SIZE;
+    const poolSize = primaryPoolSize(this.dataSource.driver) ?? DEFAULT_POOL_SIZE;
     return (this.limit = new PoolConcurrencyLimit(this.settings.concurrencyLimit, this.database, poolSize));
   }
 

@@ -34,3 +34,10 @@ export function poolFiguresOf(driver: unknown): PoolFigures | undefined {
   }
   return figures;
 }
+
+/** The size of the primary's pool: the pool's, or a cluster's MASTER node's (TypeORM's name); null if unknown. */
+export function primaryPoolSize(driver: unknown): number | null {
+  const holder = driver as PoolHolder;
+  const pool = holder.pool ?? holder.poolCluster?._nodes?.MASTER?.pool;
+  return pool?.config?.connectionLimit || null;
+}
