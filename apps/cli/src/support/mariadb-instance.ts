@@ -2,6 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntilStopped } from './process-state';
 import { createConnection } from 'mysql2/promise';
 import { closedPort } from '../scenarios/error-recipes';
 
@@ -101,7 +102,9 @@ export class MariaDbInstance {
 
   /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
   pause(): void {
-    this.process?.kill('SIGSTOP');
+    if (!this.process?.pid) return;
+    this.process.kill('SIGSTOP');
+    waitUntilStopped(this.process.pid); // stopped before the caller's next statement leaves
   }
 
   resume(): void {

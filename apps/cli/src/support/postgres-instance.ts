@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntilStopped } from './process-state';
 import { Client } from 'pg';
 import { closedPort } from '../scenarios/error-recipes';
 
@@ -103,6 +104,7 @@ export class PostgresInstance {
         // a backend that ended meanwhile
       }
     }
+    if (signal === 'STOP') for (const pid of order) waitUntilStopped(Number(pid)); // before the next statement leaves
   }
 }
 
