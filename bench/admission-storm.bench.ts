@@ -57,7 +57,7 @@ export async function admissionStormBench(): Promise<BenchTable> {
     const handRow = stormRow('hand-written full-jitter loop (baseline)', results.hand);
     const rows = [
       handRow,
-      stormRow('@Retryable', results.plain, Number(handRow[1])),
+      stormRow('@Retryable, deadlockAdmission off', results.plain, Number(handRow[1])),
       stormRow('@Retryable, deadlockAdmission on', results.admitted, Number(handRow[1])),
     ].map((row, i) => [...row, String(median([deadlocks.hand, deadlocks.plain, deadlocks.admitted][i]))]);
     return {
