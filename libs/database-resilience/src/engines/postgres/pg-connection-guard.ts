@@ -127,7 +127,7 @@ export class PgConnectionGuard {
     }
   }
 
-  /** Waits for the limit in front of the primary's pool (its start); a borrow it sheds fails as overload, unrecorded. */
+  /** Waits for the limit in front of the primary's pool (its ticket); a borrow it sheds fails as overload, unrecorded. */
   private enter(
     limit: PoolConcurrencyLimit,
     deadline: { at: number; ms: number } | undefined,
