@@ -88,6 +88,14 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
     expect(enter(limit, undefined, noop)).toBeInstanceOf(ConcurrencyLimitExceededError);
   });
 
+  it('admission(): the ticket under the limit; past it a promise, rejected when shed', async () => {
+    const limit = make(1);
+    serve(limit, 10, 40, 1); // 40 ms each: a wait of up to 20 ms
+    expect(limit.admission(undefined)).toEqual(expect.any(Number)); // ends in 40 ms
+    await expect(limit.admission(undefined)).rejects.toBeInstanceOf(ConcurrencyLimitExceededError);
+    expect(limit.state()).toMatchObject({ inFlight: 1, waiting: 0, shed: 1 });
+  });
+
   it('a waiter not admitted within its wait is shed then; one whose deadline comes first gets the deadline', () => {
     jest.useFakeTimers();
     try {

@@ -83,6 +83,19 @@ export class PoolConcurrencyLimit {
   }
 
   /**
+   * What a guard takes at a borrow: tryEnter()'s ticket, or past the limit a promise of it, which rejects with the
+   * error when the borrow is shed (at once, or when its wait runs out) or its deadline passes.
+   */
+  admission(deadline: { at: number; ms: number } | undefined): number | Promise<number> {
+    const ticket = this.tryEnter();
+    if (ticket !== undefined) return ticket;
+    return new Promise<number>((resolve, reject) => {
+      const refused = this.enter(deadline, (error, admitted) => (error ? reject(error) : resolve(admitted!)));
+      if (refused) reject(refused);
+    });
+  }
+
+  /**
    * After tryEnter() said no: an error when the borrow is shed at once; else undefined, and `entered` is called once
    * it may go on, with its ticket, or with the error when its wait or its deadline ran out.
    */

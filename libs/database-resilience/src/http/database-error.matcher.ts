@@ -6,6 +6,7 @@ import { databaseErrorMarkOf } from '../errors/database-error-marks';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
 import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
+import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-exceeded.error';
 import { resilienceDetailsOf } from '../retry/resilience-error-details';
 
 /**
@@ -22,6 +23,7 @@ export class DatabaseError {
       value instanceof CircuitOpenError ||
       value instanceof CommitOutcomeUnknownError ||
       value instanceof PoolAcquireTimeoutError ||
+      value instanceof ConcurrencyLimitExceededError ||
       value instanceof DeadlineExceededError ||
       databaseErrorMarkOf(value) !== undefined ||
       // the runner attaches details to whatever it gave up on: an app's own error inside a unit of work stays the app's

@@ -122,17 +122,10 @@ export class ConnectionGuard {
     const deadline: Deadline | undefined = unit?.deadline ?? request?.deadline;
     const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
     if (limit === undefined) return this.lend(obtain, unit, request, deadline, undefined);
-    const limitTicket = limit.tryEnter();
-    if (limitTicket !== undefined) return this.lend(obtain, unit, request, deadline, limitTicket);
-    // Past the limit: wait for it, or be shed as overload (marked, not recorded as the server's error).
-    return new Promise<number>((resolve, reject) => {
-      const shed = (error: Error) => {
-        markDatabaseError(error, this.classifier.classify(error));
-        reject(error);
-      };
-      const refused = limit.enter(deadline, (error, ticket) => (error ? shed(error) : resolve(ticket!)));
-      if (refused) shed(refused);
-    }).then((ticket) => this.lend(obtain, unit, request, deadline, ticket));
+    // Past the limit: wait for it, or be shed as overload (not recorded as the server's error).
+    const admitted = limit.admission(deadline);
+    if (typeof admitted === 'number') return this.lend(obtain, unit, request, deadline, admitted);
+    return admitted.then((ticket) => this.lend(obtain, unit, request, deadline, ticket));
   }
 
   /** Takes the connection from the pool, pinging one idle too long; `limitTicket`: the limit's, given back at release. */

@@ -47,7 +47,7 @@ export class PgConnectionGuard {
     private readonly dataSource: DataSource,
     private readonly database: string,
     private readonly settings: GuardSettings,
-    private readonly classifier: ErrorClassifier,
+    classifier: ErrorClassifier,
     private readonly breaker: CircuitBreaker,
     events: ResilienceEvents,
     /** How often the other sessions of a deadlock are read (`deadlocks.innodbStatusMinIntervalMs`); null: never. */
@@ -97,7 +97,7 @@ export class PgConnectionGuard {
     const request = requestContext.getStore();
     const deadline = unit?.deadline ?? request?.deadline;
     const limit = isHousekeeping(unit) ? undefined : this.concurrencyLimit();
-    const limitTicket = limit ? await this.enter(limit, deadline) : 0;
+    const limitTicket = limit ? await limit.admission(deadline) : 0; // past it: waits, or is shed as overload
     for (let tries = 1; ; tries++) {
       let lent: Lent;
       try {
@@ -125,23 +125,6 @@ export class PgConnectionGuard {
       }
       wrapped[1](true); // dead while idle (server restarted, backend terminated): the pool makes a new one
     }
-  }
-
-  /** Waits for the limit in front of the primary's pool (its ticket); a borrow it sheds fails as overload, unrecorded. */
-  private enter(
-    limit: PoolConcurrencyLimit,
-    deadline: { at: number; ms: number } | undefined,
-  ): Promise<number> | number {
-    const shed = (error: Error) => {
-      markDatabaseError(error, this.classifier.classify(error));
-      return error;
-    };
-    const limitTicket = limit.tryEnter();
-    if (limitTicket !== undefined) return limitTicket; // under the limit: no promise
-    return new Promise<number>((resolve, reject) => {
-      const refused = limit.enter(deadline, (error, ticket) => (error ? reject(shed(error)) : resolve(ticket!)));
-      if (refused) reject(shed(refused));
-    });
   }
 
   /** The limit in front of the primary's pool, or undefined while `concurrencyLimit` is off. */
