@@ -5,8 +5,7 @@ import { ResilienceEvents } from '../libs/database-resilience/src/events/resilie
 import { QueryDurationHistogram } from '../libs/database-resilience/src/metrics/query-duration.histogram';
 import { resolveOptions } from '../libs/database-resilience/src/options/options.schema';
 import type { DatabaseResilienceOptions } from '../libs/database-resilience/src/options/database-resilience-options';
-import { guardSettingsOf } from '../libs/database-resilience/src/engines/database-engine';
-import { ConnectionGuard } from '../libs/database-resilience/src/engines/mysql/connection-guard';
+import { mysqlEngine } from '../libs/database-resilience/src/engines/mysql/mysql-engine';
 import type { Mysql2Connection } from '../libs/database-resilience/src/engines/mysql/mysql2-connection';
 import { measure, type BenchTable } from './bench-table';
 
@@ -19,11 +18,9 @@ type Callback = (error: unknown, ...results: unknown[]) => void;
 function fakeDriver() {
   const connection: Mysql2Connection = {
     threadId: 1,
-    lastActiveTime: undefined,
     query: (...args: unknown[]) => process.nextTick(args[args.length - 1] as Callback, null, [{ 1: 1 }], []),
     release: () => pool._freeConnections.push(connection),
     destroy: () => undefined,
-    ping: (callback) => callback(null),
   };
   const pool = {
     _freeConnections: [connection],
@@ -31,6 +28,7 @@ function fakeDriver() {
   };
   return {
     pool,
+    options: {},
     prepareDbConnection: (c: Mysql2Connection) => c,
     obtainMasterConnection: () =>
       new Promise<Mysql2Connection>((ok, fail) =>
@@ -69,15 +67,12 @@ export async function guardOverheadBench(): Promise<BenchTable> {
   const guarded = (options: DatabaseResilienceOptions) => {
     const driver = fakeDriver();
     const resolved = resolveOptions(options);
-    const guard = new ConnectionGuard(
-      { driver } as unknown as DataSource,
-      'default',
-      guardSettingsOf(resolved),
-      new ErrorClassifier(),
-      new CircuitBreaker('default', resolved.circuitBreaker),
+    const guard = mysqlEngine.guard({ driver, options: { type: 'mysql' } } as unknown as DataSource, 'default', {
+      options: resolved,
+      classifier: new ErrorClassifier(),
+      breaker: new CircuitBreaker('default', resolved.circuitBreaker),
       events,
-    );
-    guard.install();
+    });
     return { driver, guard };
   };
   const bare = fakeDriver();

@@ -81,8 +81,10 @@ export class StatementReporter {
   }
 
   /** What a failure whose write may or may not have been applied means: never a plain "connection lost". */
-  unknownOutcome(error: unknown, threadId: number | undefined): ClassifiedError {
-    return this.classifier.classify(new CommitOutcomeUnknownError({ database: this.database, threadId, cause: error }));
+  unknownOutcome(error: unknown, sessionId: number | undefined): ClassifiedError {
+    return this.classifier.classify(
+      new CommitOutcomeUnknownError({ database: this.database, sessionId, cause: error }),
+    );
   }
 
   /**

@@ -8,25 +8,30 @@ export class CommitOutcomeUnknownError extends Error {
   readonly code = 'COMMIT_OUTCOME_UNKNOWN';
   readonly database: string;
   readonly operation: string | undefined;
-  /** The server thread (connection id) that was committing; it may still be running. */
-  readonly threadId: number | undefined;
+  /** The server's id of the session that was committing (MySQL thread id, PostgreSQL pid); it may still run. */
+  readonly sessionId: number | undefined;
   readonly idempotencyKey: string | undefined;
 
   constructor(details: {
     database: string;
     operation?: string;
-    threadId?: number;
+    sessionId?: number;
     idempotencyKey?: string;
     cause: unknown;
   }) {
     super(
       `The outcome of ${details.operation ?? 'a unit of work'} on database "${details.database}" is unknown: ` +
-        `the connection (thread ${details.threadId ?? '?'}) failed after COMMIT was sent. It was not retried.`,
+        `the connection (session ${details.sessionId ?? '?'}) failed after COMMIT was sent. It was not retried.`,
       { cause: details.cause },
     );
     this.database = details.database;
     this.operation = details.operation;
-    this.threadId = details.threadId;
+    this.sessionId = details.sessionId;
     this.idempotencyKey = details.idempotencyKey;
+  }
+
+  /** @deprecated The session's id is `sessionId` (PostgreSQL has no threads); this name stays for one release. */
+  get threadId(): number | undefined {
+    return this.sessionId;
   }
 }

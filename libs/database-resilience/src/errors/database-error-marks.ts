@@ -19,7 +19,7 @@ interface ErrorMarks {
 /** What is known of a write whose connection failed while it was in flight: enough to ask the server later. */
 export interface LostCommit {
   /** The server's id of the session (MySQL thread id, PostgreSQL backend pid). */
-  threadId: number | undefined;
+  sessionId: number | undefined;
   /** PostgreSQL: the transaction's id (`pg_current_xact_id()`), when it had one before COMMIT was sent. */
   transactionId?: string;
 }
@@ -56,9 +56,9 @@ export function databaseErrorMarkOf(error: unknown): ClassifiedError | undefined
   return findMark(error, (m) => m.classified);
 }
 
-export function markOutcomeUnknown(error: unknown, threadId: number | null, transactionId?: string): void {
+export function markOutcomeUnknown(error: unknown, sessionId: number | null, transactionId?: string): void {
   const found = marksFor(error);
-  if (found) found.outcomeUnknown = { threadId: threadId ?? undefined, transactionId };
+  if (found) found.outcomeUnknown = { sessionId: sessionId ?? undefined, transactionId };
 }
 
 /** Set when nobody knows whether the write was applied (see markOutcomeUnknown). */

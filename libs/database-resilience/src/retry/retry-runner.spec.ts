@@ -200,7 +200,7 @@ describe('RetryRunner (fake timers)', () => {
     const { error } = await settle(runner.run(work, unit, policy(), 'key-1'));
     expect(work).toHaveBeenCalledTimes(1);
     expect(error).toBeInstanceOf(CommitOutcomeUnknownError);
-    expect(error).toMatchObject({ threadId: 42, idempotencyKey: 'key-1', database: 'default', operation: 'op' });
+    expect(error).toMatchObject({ sessionId: 42, idempotencyKey: 'key-1', database: 'default', operation: 'op' });
     expect(events[0]).toMatchObject({ type: 'attempt-failed', error: { category: 'commit_outcome_unknown' } });
   });
 

@@ -178,7 +178,7 @@ export class RetryRunner {
           error: new CommitOutcomeUnknownError({
             database,
             operation,
-            threadId: unknownOutcome.threadId,
+            sessionId: unknownOutcome.sessionId,
             idempotencyKey,
             cause: error,
           }),

@@ -53,7 +53,7 @@ export async function runTransactionAttempt<T>(
       throw new CommitOutcomeUnknownError({
         database,
         operation,
-        threadId: unknown.threadId,
+        sessionId: unknown.sessionId,
         idempotencyKey: key,
         cause: error,
       });

@@ -40,16 +40,16 @@ export class IdempotencyMarkers implements CommitMarkers {
     return key !== undefined;
   }
 
-  settle({ threadId }: LostCommit, key: string | undefined): Promise<boolean | undefined> {
+  settle({ sessionId }: LostCommit, key: string | undefined): Promise<boolean | undefined> {
     if (key === undefined) return Promise.resolve(undefined);
     return this.outside(async () => {
       const deadline = Date.now() + this.settleTimeoutMs;
-      if (threadId !== undefined) {
-        await this.dataSource.query(`KILL ${Number(threadId)}`).catch(() => undefined); // 1094: already gone
+      if (sessionId !== undefined) {
+        await this.dataSource.query(`KILL ${Number(sessionId)}`).catch(() => undefined); // 1094: already gone
         for (;;) {
           const [row] = await this.dataSource.query(
             'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?',
-            [threadId],
+            [sessionId],
           );
           if (Number(row.n) === 0) break;
           if (Date.now() > deadline) return undefined;

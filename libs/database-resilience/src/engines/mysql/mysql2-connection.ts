@@ -3,16 +3,7 @@ export interface Mysql2Connection {
   threadId: number | null;
   /** Set by mysql2 at handshake. */
   _isMariaDB?: boolean;
-  /** Set by mysql2 when the connection is created and each time it goes back to the pool. */
-  lastActiveTime?: number;
   query(...args: unknown[]): unknown;
   release(): void;
   destroy(): void;
-  ping(callback: (error: unknown) => void): void;
-}
-
-/** The driver methods TypeORM's query runners take connections from. */
-export interface ObtainingDriver {
-  obtainMasterConnection(): Promise<Mysql2Connection>;
-  obtainSlaveConnection(): Promise<Mysql2Connection>;
 }

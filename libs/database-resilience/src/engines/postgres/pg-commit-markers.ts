@@ -3,7 +3,8 @@ import type { LostCommit } from '../../errors/database-error-marks';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../options/idempotency-key';
 import type { CommitMarkers } from '../database-engine';
 import { onceUntilFailure } from '../once-until-failure';
-import type { PgConnectionGuard } from './pg-connection-guard';
+import type { Housekeeping } from '../guard/housekeeping';
+import type { PgClient, PgPool } from './pg-client';
 
 /**
  * Settles ambiguous commits on PostgreSQL. The guard reads the transaction's id before COMMIT, so a lost COMMIT
@@ -13,14 +14,14 @@ import type { PgConnectionGuard } from './pg-connection-guard';
  */
 export class PgCommitMarkers implements CommitMarkers {
   constructor(
-    private readonly guard: PgConnectionGuard,
+    private readonly server: Housekeeping<PgClient, PgPool>,
     private readonly table: string,
     private readonly settleTimeoutMs: number,
   ) {}
 
   /** Makes the marker table once (and again after a failure). */
   readonly ensureTable = onceUntilFailure(() =>
-    this.guard.housekeepingQuery(
+    this.server.query(
       `CREATE TABLE IF NOT EXISTS "${this.table}" (idempotency_key VARCHAR(${MAX_IDEMPOTENCY_KEY_LENGTH}) ` +
         'NOT NULL PRIMARY KEY, created_at TIMESTAMPTZ(3) NOT NULL DEFAULT now())',
       undefined,
@@ -36,17 +37,17 @@ export class PgCommitMarkers implements CommitMarkers {
     return lost.transactionId !== undefined || key !== undefined;
   }
 
-  async settle({ threadId, transactionId }: LostCommit, key: string | undefined): Promise<boolean | undefined> {
+  async settle({ sessionId, transactionId }: LostCommit, key: string | undefined): Promise<boolean | undefined> {
     const deadline = Date.now() + this.settleTimeoutMs;
     let terminated = false;
     const endOldSession = async () => {
-      if (terminated || threadId === undefined) return;
+      if (terminated || sessionId === undefined) return;
       terminated = true;
-      await this.guard.housekeepingQuery('SELECT pg_terminate_backend($1)', [threadId]);
+      await this.server.query('SELECT pg_terminate_backend($1)', [sessionId]);
     };
     for (;;) {
       if (transactionId !== undefined) {
-        const [row] = await this.guard.housekeepingQuery('SELECT pg_xact_status($1::xid8) AS status', [transactionId]);
+        const [row] = await this.server.query('SELECT pg_xact_status($1::xid8) AS status', [transactionId]);
         if (row?.status === 'committed') return true;
         if (row?.status === 'aborted') return false;
         if (row?.status !== 'in progress') transactionId = undefined; // too old to tell: the key, if any
@@ -54,13 +55,11 @@ export class PgCommitMarkers implements CommitMarkers {
       if (transactionId === undefined) {
         if (key === undefined) return undefined;
         const [session] =
-          threadId === undefined
+          sessionId === undefined
             ? []
-            : await this.guard.housekeepingQuery('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [threadId]);
+            : await this.server.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [sessionId]);
         if (session === undefined) {
-          const rows = await this.guard.housekeepingQuery(`SELECT 1 FROM "${this.table}" WHERE idempotency_key = $1`, [
-            key,
-          ]);
+          const rows = await this.server.query(`SELECT 1 FROM "${this.table}" WHERE idempotency_key = $1`, [key]);
           return rows.length > 0;
         }
       }

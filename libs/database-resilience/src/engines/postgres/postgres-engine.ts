@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { ResilienceLogger } from '../../events/resilience-logger';
 import {
   guardSettingsOf,
   type DatabaseEngine,
@@ -6,10 +7,13 @@ import {
   type GuardDependencies,
   type PoolFigures,
 } from '../database-engine';
-import type { PgDriver } from './pg-client';
+import { GuardCore } from '../guard/guard-core';
+import { PgAdapter } from './pg-adapter';
+import type { PgClient, PgDriver, PgPool } from './pg-client';
 import { PgCommitMarkers } from './pg-commit-markers';
-import { PgConnectionGuard } from './pg-connection-guard';
-import { checkPgPrimary, checkPgReplicas } from './pg-server-check';
+import { PgDeadlocks } from './pg-deadlocks';
+
+const GUARDED = Symbol('database-resilience.guarded');
 
 /** PostgreSQL through TypeORM's postgres driver (node-postgres, `pg`). */
 export const postgresEngine: DatabaseEngine = {
@@ -20,29 +24,49 @@ export const postgresEngine: DatabaseEngine = {
   },
 
   guard(dataSource: DataSource, database: string, { options, classifier, breaker, events }: GuardDependencies) {
-    const guard = new PgConnectionGuard(
-      dataSource,
+    const driver = dataSource.driver as unknown as PgDriver & { [GUARDED]?: boolean };
+    // The other sessions of a deadlock are read at most this often (`deadlocks.serverReportMinIntervalMs`).
+    const reportEveryMs = options.deadlocks.innodbStatus ? options.deadlocks.innodbStatusMinIntervalMs : null;
+    let deadlocks: PgDeadlocks | undefined;
+    const adapter = new PgAdapter(driver, (error, sql, pid) => deadlocks?.capture(error, sql, pid));
+    const core = new GuardCore<PgClient, PgPool>(
       database,
       guardSettingsOf(options),
+      adapter,
       classifier,
       breaker,
       events,
-      options.deadlocks.innodbStatus ? options.deadlocks.innodbStatusMinIntervalMs : null,
     );
-    guard.install();
+    const server = core.housekeeping;
+    if (reportEveryMs !== null)
+      deadlocks = new PgDeadlocks((sql, parameters) => server.query(sql, parameters), reportEveryMs);
+    if (typeof driver.obtainMasterConnection !== 'function' || !Array.isArray(driver.slaves)) {
+      new ResilienceLogger().warn(
+        `DataSource "${database}" is not built as a TypeORM postgres DataSource; it is not guarded`,
+        {
+          event: 'data-source-not-guarded',
+          database,
+        },
+      );
+    } else if (!driver[GUARDED]) {
+      driver[GUARDED] = true;
+      // TypeORM's PostgresQueryRunner takes [client, release]; release(error) destroys the client.
+      const lent = (client: PgClient) => [client, (destroy?: unknown) => core.giveBack(client, Boolean(destroy))];
+      driver.obtainMasterConnection = () => core.borrowPrimary().then(lent) as never;
+      driver.obtainSlaveConnection = () =>
+        (driver.slaves.length === 0 ? core.borrowPrimary() : core.borrowReplica()).then(lent) as never;
+    }
     const engineGuard: EngineGuard = {
-      markers: new PgCommitMarkers(guard, options.idempotency.table, options.idempotency.settleTimeoutMs),
-      probe: () => guard.probe(),
-      dispose: () => guard.dispose(),
-      checkPrimary: (timeoutMs) => checkPgPrimary(guard, timeoutMs),
-      checkReplicas: (timeoutMs) => checkPgReplicas(guard, timeoutMs),
-      poolFigures: () => pgPoolFigures(dataSource.driver as unknown as PgDriver),
-      concurrencyLimit: () => guard.concurrencyLimitState(),
-      latestDeadlock: () => guard.deadlocks.latestDeadlock(),
+      markers: new PgCommitMarkers(server, options.idempotency.table, options.idempotency.settleTimeoutMs),
+      probe: () => server.probe(),
+      dispose: () => core.dispose(),
+      checkPrimary: (timeoutMs) => server.checkPrimary(timeoutMs),
+      checkReplicas: (timeoutMs) => server.checkReplicas(timeoutMs),
+      poolFigures: () => pgPoolFigures(driver),
+      concurrencyLimit: () => core.concurrencyLimitState(),
+      latestDeadlock: async () => deadlocks?.latestDeadlock(),
       deadlockCounter: async () => {
-        const [row] = await guard.housekeepingQuery(
-          'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
-        );
+        const [row] = await server.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()');
         return row ? Number(row.deadlocks) : undefined;
       },
     };

@@ -1,0 +1,173 @@
+import type { ClassifiedError } from '../../classification/classified-error';
+import { requestContext, type RequestContext } from '../../context/request-context';
+import { unitOfWork } from '../../context/unit-of-work';
+import { ErrorCategory } from '../../classification/error-category.enum';
+import { markDatabaseError, markOutcomeUnknown, outcomeUnknownOf } from '../../errors/database-error-marks';
+import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
+import { statementOf, type StatementKind } from '../statement-kind';
+import type { StatementReporter } from '../statement-reporter';
+import { preciseWatch, type Watch, type Watchdog } from '../watchdog';
+import { lostTransactionOf, outcomeUnknownIfLost, trackSuccess, type ConnectionState } from './connection-state';
+import type { DriverAdapter, DriverCallback, GuardedConnection } from './driver-adapter';
+
+/**
+ * The statement path of every guarded connection, for every engine: the caller's deadline (or the default
+ * `queries.timeoutMs`) on each statement, its outcome tracked and reported once — to the breaker for a primary's
+ * connection only, to the error history when no unit of work will record it — and a statement past its deadline
+ * given up on: the connection closed (never pooled inside its transaction), the statement stopped on the server
+ * from another connection. Callbacks and one closure per statement; no promise, and no timer for the default
+ * bound (the watchdog).
+ */
+export class StatementLifecycle<C extends GuardedConnection> {
+  constructor(
+    private readonly database: string,
+    private readonly statementTimeoutMs: number | null,
+    private readonly watchdog: Watchdog,
+    private readonly reporter: StatementReporter,
+    private readonly adapter: DriverAdapter<C, unknown>,
+    /** Stops a session's statement from another connection; never waited for. */
+    private readonly stopStatement: (sessionId: number | undefined) => void,
+  ) {}
+
+  /** The watchdog's call when the statement watched on `state` outlived `queries.timeoutMs`. */
+  expireRunning(connection: C, state: ConnectionState): void {
+    const fail = state.running!;
+    state.running = undefined;
+    this.expire(
+      connection,
+      state,
+      this.statementTimeoutMs!,
+      state.runningOutcomeUnknownIfLost,
+      state.runningKind,
+      fail,
+    );
+  }
+
+  /** Sends `args` (a driver callback last) through `state.rawQuery`, guarded. */
+  run(connection: C, state: ConnectionState, sql: string, args: unknown[]): unknown {
+    const callback = args[args.length - 1] as DriverCallback;
+    const { kind, data } = statementOf(sql);
+    const unknownIfLost = outcomeUnknownIfLost(state, kind);
+    // Drivers call back from their socket's events, in whatever async context the connection was made in:
+    // what the statement belongs to is read here, at the call.
+    const unit = unitOfWork.getStore();
+    const request = requestContext.getStore();
+    // Every statement of a caller with a deadline is bounded by it: BEGIN, COMMIT and ROLLBACK too.
+    const deadline = unit?.deadline ?? request?.deadline;
+    // `queries.timeoutMs`, for a data statement (or BEGIN / COMMIT / ROLLBACK) with no deadline of its own: a
+    // hung server cannot hold a caller for ever. DDL (a migration's ALTER TABLE) is left alone.
+    const timeoutMs = deadline === undefined && data ? this.statementTimeoutMs : null;
+
+    let finished = false;
+    let watch: Watch | undefined;
+    let watchedOnState = false;
+    const startedAt = performance.now();
+    const done: DriverCallback = (error, ...results) => {
+      if (finished) return; // given up on already: the late answer is the closed connection's
+      finished = true;
+      if (watch !== undefined) watch.cancel();
+      else if (watchedOnState) {
+        this.watchdog.delete(state);
+        state.running = undefined;
+      }
+      this.reporter.timed(sql, kind, performance.now() - startedAt, Boolean(error), request);
+      if (error) this.afterError(connection, state, error, sql, kind, unknownIfLost, unit !== undefined, request);
+      else {
+        trackSuccess(state, kind);
+        if (state.role === 'primary') this.reporter.success();
+      }
+      callback(error, ...results);
+    };
+
+    const sent = args; // the wrapper's own rest array: changing it touches nothing of the caller's
+    sent[args.length - 1] = done;
+    if (deadline !== undefined) {
+      const remainingMs = deadline.at - Date.now();
+      if (remainingMs <= 0) {
+        process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
+        return undefined;
+      }
+      if (kind === 'read' || kind === 'write') {
+        const limited = this.adapter.withServerLimit(connection, sql, kind, remainingMs);
+        if (limited !== sql) sent[0] = typeof sent[0] === 'string' ? limited : { ...(sent[0] as object), sql: limited };
+      }
+      watch = preciseWatch(deadline.at, () => this.expire(connection, state, deadline.ms, unknownIfLost, kind, done));
+    } else if (timeoutMs !== null) {
+      // The default timeout is enforced by the client alone (it stops the statement on the server too): the
+      // statement goes out unchanged. A second statement queued on the same connection gets a watch of its own.
+      if (state.running === undefined) {
+        watchedOnState = true;
+        state.at = Date.now() + timeoutMs;
+        state.running = done;
+        state.runningOutcomeUnknownIfLost = unknownIfLost;
+        state.runningKind = kind;
+        this.watchdog.add(state);
+      } else {
+        watch = this.watchdog.watch(Date.now() + timeoutMs, () =>
+          this.expire(connection, state, timeoutMs, unknownIfLost, kind, done),
+        );
+      }
+    }
+    return state.rawQuery.apply(connection, sent);
+  }
+
+  /**
+   * A statement outlived its deadline; the server should have stopped it by now (hung, or no server-side limit):
+   * stop waiting, close the connection now (on a hung server a ROLLBACK sent on it would wait too, and it must
+   * never go back to the pool inside its transaction), and stop the statement on the server from elsewhere.
+   */
+  private expire(
+    connection: C,
+    state: ConnectionState,
+    ms: number,
+    unknownIfLost: boolean,
+    kind: StatementKind,
+    done: DriverCallback,
+  ): void {
+    const error = new DeadlineExceededError(ms, this.database);
+    const sessionId = this.adapter.sessionId(connection);
+    if (unknownIfLost) markOutcomeUnknown(error, sessionId ?? null, lostTransactionOf(state, kind));
+    state.doomed = true;
+    this.adapter.close(connection);
+    this.stopStatement(sessionId);
+    done(error);
+  }
+
+  private afterError(
+    connection: C,
+    state: ConnectionState,
+    error: unknown,
+    sql: string,
+    kind: StatementKind,
+    unknownIfLost: boolean,
+    inUnit: boolean,
+    request: RequestContext | undefined,
+  ): void {
+    // The breaker hears what the primary's server did; a replica's failures are not the primary's.
+    let seen = state.role === 'primary' ? this.reporter.report(error) : this.reporter.classify(error);
+    if (this.adapter.interpret) seen = this.adapter.interpret(connection, state, error, seen, sql);
+    if (state.inTransaction) state.firstFailure ??= seen;
+    if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
+    const fate = this.adapter.fateOf(error, seen);
+    const lost = fate === 'lost' || fate === 'lost-before-sending';
+    if (lost) state.onLost?.();
+    if (fate !== undefined || seen.category === ErrorCategory.READ_ONLY) state.doomed = true;
+    if (fate === 'abandoned') this.stopStatement(this.adapter.sessionId(connection));
+    if (unknownIfLost && fate === 'lost') {
+      markOutcomeUnknown(error, this.adapter.sessionId(connection) ?? null, lostTransactionOf(state, kind));
+    }
+    // The breaker heard what the server did (above); the caller hears what it means for the write.
+    const unknown = outcomeUnknownOf(error);
+    const classified = unknown ? this.reporter.unknownOutcome(error, unknown.sessionId) : seen;
+    markDatabaseError(error, classified);
+    if (!inUnit) this.reporter.recordOutsideUnit(classified, request);
+  }
+
+  /** A failure the engine found in an answer that was no error (a COMMIT answered ROLLBACK): marked, recorded. */
+  failWith(error: unknown, inUnit: boolean): ClassifiedError {
+    const classified = this.reporter.classify(error);
+    markDatabaseError(error, classified);
+    if (!inUnit) this.reporter.recordOutsideUnit(classified, requestContext.getStore());
+    return classified;
+  }
+}

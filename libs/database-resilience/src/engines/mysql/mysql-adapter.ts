@@ -1,0 +1,143 @@
+import type { DataSource } from 'typeorm';
+import type { ClassifiedError } from '../../classification/classified-error';
+import { ErrorCategory } from '../../classification/error-category.enum';
+import type { ConnectionState } from '../guard/connection-state';
+import type { ConnectionFate, DriverAdapter, StatementRunner } from '../guard/driver-adapter';
+import type { StatementKind } from '../statement-kind';
+import type { Mysql2Connection } from './mysql2-connection';
+import { primaryPoolSize } from './pool-figures';
+
+type Callback = (error: unknown, connection?: Mysql2Connection) => void;
+
+/** A pool to borrow from: the primary's, or one replica node of TypeORM's pool cluster. */
+export interface Mysql2Pool {
+  getConnection(callback: Callback): void;
+  /** mysql2's own: the connections handed out at once while there are any (a plain pool only). */
+  _freeConnections?: { length: number };
+}
+
+/** The parts of TypeORM's MysqlDriver the adapter reads. */
+export interface MysqlDriver {
+  pool?: Mysql2Pool;
+  poolCluster?: { of(pattern: string): Mysql2Pool };
+  options: { replication?: { slaves?: unknown[] } };
+  prepareDbConnection?(connection: Mysql2Connection): Mysql2Connection;
+}
+
+/**
+ * The server is told to stop a statement this much before the caller's deadline (at most a quarter of the time
+ * left), so that its own clean error usually comes first; the client stops waiting at the deadline itself.
+ */
+const SERVER_MARGIN_MS = 250;
+
+/** MySQL and MariaDB through mysql2's callback API, as TypeORM's MysqlDriver pools it. */
+export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool> {
+  /** mysql2's own release of each instrumented connection (its `release` is the core's). */
+  private readonly releases = new WeakMap<Mysql2Connection, () => void>();
+  private replicas?: Array<{ node: string; pool: Mysql2Pool }>;
+  private clusterPrimary?: Mysql2Pool;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  private get driver(): MysqlDriver {
+    return this.dataSource.driver as unknown as MysqlDriver;
+  }
+
+  primaryPool(): Mysql2Pool | undefined {
+    const { pool, poolCluster } = this.driver;
+    return pool ?? (this.clusterPrimary ??= poolCluster?.of('MASTER'));
+  }
+
+  replicaPools(): Array<{ node: string; pool: Mysql2Pool }> {
+    const { poolCluster, options } = this.driver;
+    if (!poolCluster) return [];
+    return (this.replicas ??= (options.replication?.slaves ?? []).map((_, index) => ({
+      node: `SLAVE${index}`,
+      pool: poolCluster.of(`SLAVE${index}`),
+    })));
+  }
+
+  primaryPoolSize(): number | null {
+    return primaryPoolSize(this.driver);
+  }
+
+  acquire(pool: Mysql2Pool, callback: Callback): void {
+    const driver = this.driver;
+    pool.getConnection((error, connection) =>
+      error ? callback(error) : callback(undefined, driver.prepareDbConnection?.(connection!) ?? connection),
+    );
+  }
+
+  hasIdle(pool: Mysql2Pool): boolean {
+    return (pool._freeConnections?.length ?? 0) > 0;
+  }
+
+  release(connection: Mysql2Connection): void {
+    (this.releases.get(connection) ?? connection.release).call(connection);
+  }
+
+  discard(connection: Mysql2Connection): void {
+    connection.destroy();
+  }
+
+  close(connection: Mysql2Connection): void {
+    connection.destroy();
+  }
+
+  instrument(connection: Mysql2Connection, state: ConnectionState, runner: StatementRunner<Mysql2Connection>): void {
+    this.releases.set(connection, connection.release);
+    connection.release = () => runner.giveBack(connection);
+    connection.query = (...args: unknown[]) => {
+      const first = args[0] as string | { sql?: unknown } | undefined;
+      const sql = typeof first === 'string' ? first : first?.sql;
+      if (typeof args[args.length - 1] !== 'function' || typeof sql !== 'string') {
+        return state.rawQuery.apply(connection, args); // streams
+      }
+      return runner.run(connection, state, sql, args);
+    };
+  }
+
+  rowsOf(result: unknown): Array<Record<string, unknown>> {
+    return Array.isArray(result) ? result : [];
+  }
+
+  sessionId(connection: Mysql2Connection): number | undefined {
+    return connection.threadId ?? undefined;
+  }
+
+  stopStatement(sessionId: number): { sql: string } {
+    return { sql: `KILL QUERY ${Number(sessionId)}` }; // 1094 "Unknown thread id": it had ended, the usual case
+  }
+
+  /**
+   * MariaDB's `SET STATEMENT max_statement_time ... FOR`, MySQL's `MAX_EXECUTION_TIME` hint for SELECTs. MySQL
+   * writes go out unchanged: the client timer and KILL QUERY stop them.
+   */
+  withServerLimit(connection: Mysql2Connection, sql: string, kind: StatementKind, leftMs: number): string {
+    const remainingMs = Math.max(1, leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4));
+    if (connection._isMariaDB) return `SET STATEMENT max_statement_time=${(remainingMs / 1000).toFixed(3)} FOR ${sql}`;
+    if (kind === 'read' && /^\s*SELECT\b/i.test(sql)) {
+      return sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(remainingMs)}) */`);
+    }
+    return sql;
+  }
+
+  /** mysql2 marks the errors that ended the connection fatal; "closed state": nothing was sent. */
+  fateOf(error: unknown, seen: ClassifiedError): ConnectionFate {
+    const lost =
+      seen.category === ErrorCategory.CONNECTION ||
+      seen.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
+      (error as { fatal?: unknown } | null)?.fatal === true;
+    if (!lost) return undefined;
+    return seen.name === 'CONNECTION_CLOSED_STATE' ? 'lost-before-sending' : 'lost';
+  }
+
+  readonly replicaLag = { sql: 'SHOW REPLICA STATUS', of: replicationLagOf };
+}
+
+/** Seconds a replica is behind its primary (MariaDB, MySQL 8), or null if it does not replicate. */
+export function replicationLagOf(rows: Array<Record<string, unknown>>): number | null {
+  const row = rows[0];
+  const lag = row?.Seconds_Behind_Master ?? row?.Seconds_Behind_Source;
+  return typeof lag === 'number' ? lag : lag === null || lag === undefined ? null : Number(lag);
+}
