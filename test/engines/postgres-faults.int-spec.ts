@@ -1,5 +1,4 @@
 import {
-  CircuitBreakerRegistry,
   CircuitOpenError,
   ErrorCategory,
   resilienceDetailsOf,
@@ -26,8 +25,9 @@ interface Outcome {
 
 /**
  * A PostgreSQL server of the test's own, behind the fault proxy, under 20 callers (half of them writing in a
- * transaction) when it hangs (SIGSTOP), restarts, and refuses connections: no call past its deadline, the breaker
- * opens and turns calls away without a connection attempt, and service comes back without a restart of the app.
+ * transaction) when it hangs (SIGSTOP) and restarts: no call past its deadline, the breaker opens and turns calls
+ * away, and service comes back without a restart of the app. Refused connections, silent ones and the rest are in
+ * the shared engine suite (engine-faults.int-spec.ts), run on both engines.
  */
 describe('PostgreSQL faults under 20 callers (own instance, fault proxy)', () => {
   let server: PostgresInstance;
@@ -155,36 +155,4 @@ describe('PostgreSQL faults under 20 callers (own instance, fault proxy)', () =>
     const { rows } = await admin.query('SELECT id FROM entry WHERE id = ANY($1)', [told]);
     expect(rows).toHaveLength(told.length);
   }, 90_000);
-
-  it('refused connections: the breaker opens, and turns calls away without one connection attempt', async () => {
-    const breakers = app.module.get(CircuitBreakerRegistry);
-    proxy.refuse(true);
-    proxy.closeOpenConnections();
-    const traffic = load();
-    await waitUntil(async () => breakers.get('default').state === 'open', 'the breaker to open');
-    breakers.forceOpen('default');
-    const forcedAt = traffic.outcomes.length;
-    // Calls admitted before it opened may still wait in pg-pool's queue (and connect when they get a slot).
-    // Nothing admitted before is left: no caller waiting for a client, no client lent out.
-    const pool = (
-      app.dataSource.driver as unknown as { master: Record<'waitingCount' | 'totalCount' | 'idleCount', number> }
-    ).master;
-    await waitUntil(
-      async () =>
-        traffic.outcomes.length >= forcedAt + 2 * CALLERS &&
-        pool.waitingCount === 0 &&
-        pool.totalCount === pool.idleCount,
-      'the calls admitted before to end',
-    );
-    const before = proxy.accepted;
-    const rejectedFrom = traffic.outcomes.length;
-    await waitUntil(async () => traffic.outcomes.length >= rejectedFrom + 200, '200 calls while open');
-    expect(proxy.accepted).toBe(before);
-    expect(traffic.outcomes.slice(rejectedFrom).every((o) => o.error instanceof CircuitOpenError)).toBe(true);
-    breakers.reset('default');
-    proxy.refuse(false);
-    await waitUntil(async () => succeeded(traffic.outcomes.slice(rejectedFrom + 200)) >= 20, 'service back', 20_000);
-    await traffic.stop();
-    expect(breakers.get('default').state).toBe('closed');
-  }, 60_000);
 });

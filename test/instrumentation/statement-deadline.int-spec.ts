@@ -79,20 +79,4 @@ describe('statement deadlines and doomed connections, each mechanism alone (real
     await waitUntil(async () => !(await alive(victim)), 'the timed-out connection to be gone', 5_000);
     expect(await threadId()).not.toBe(victim);
   });
-
-  it('a connection that hit a read-only refusal is destroyed, not given back to the pool', async () => {
-    // The session turns read-only (as a demoted primary would): its next write fails with 1792.
-    const victim = await threadId();
-    const failure = await app.resilience
-      .execute(async () => {
-        await app.dataSource.query('SET SESSION tx_read_only = 1');
-        await app.dataSource.query('UPDATE slot SET v = v + 1 WHERE id = 1');
-      })
-      .catch((error: unknown) => error);
-    expect(failure).toMatchObject({ driverError: expect.objectContaining({ errno: 1792 }) });
-    await waitUntil(async () => !(await alive(victim)), 'the read-only connection to be gone', 5_000);
-    // The pool's next connection is a fresh one, which writes.
-    await app.dataSource.query('UPDATE slot SET v = v + 1 WHERE id = 1');
-    expect(await threadId()).not.toBe(victim);
-  });
 });

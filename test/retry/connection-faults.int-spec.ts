@@ -13,13 +13,6 @@ import { useScratchDatabase } from '../support/scratch-database';
 const failedAttempts = (app: ResilientApp) =>
   app.events.filter((e): e is AttemptFailedEvent => e.type === 'attempt-failed');
 
-async function threadExists(app: ResilientApp, threadId: number): Promise<boolean> {
-  const [row] = await app.dataSource.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [
-    threadId,
-  ]);
-  return Number(row.n) > 0;
-}
-
 describe('lost connections, ambiguous commits and pool waits (real MariaDB)', () => {
   let scratch: Awaited<ReturnType<typeof useScratchDatabase>>;
   let direct: ResilientApp;
@@ -41,30 +34,6 @@ describe('lost connections, ambiguous commits and pool waits (real MariaDB)', ()
 
   const ledgerCount = async (id: string) =>
     Number((await direct.dataSource.query('SELECT COUNT(*) AS n FROM ledger WHERE id = ?', [id]))[0].n);
-
-  it('re-runs a transaction whose connection was killed mid-way, on a new connection, and commits it once', async () => {
-    const threads: number[] = [];
-    const result = await direct.resilience.transaction(
-      async (manager) => {
-        const [{ id }] = await manager.query('SELECT CONNECTION_ID() AS id');
-        threads.push(Number(id));
-        await manager.query('INSERT INTO ledger VALUES (?, ?)', ['killed-midway', id]);
-        if (threads.length === 1) {
-          await direct.dataSource.query(`KILL CONNECTION ${Number(id)}`); // from another pooled connection
-          await manager.query('SELECT 1'); // the dead connection fails here, before COMMIT
-        }
-        return 'done';
-      },
-      { operation: 'kill-midway' },
-    );
-    expect(result).toBe('done');
-    expect(threads).toHaveLength(2);
-    expect(threads[1]).not.toBe(threads[0]);
-    expect(await ledgerCount('killed-midway')).toBe(1);
-    const [failure] = failedAttempts(direct);
-    expect(failure).toMatchObject({ attempt: 1, willRetry: true, operation: 'kill-midway' });
-    expect(failure.error.category).toBe(ErrorCategory.CONNECTION);
-  });
 
   it('tries duplicate key, syntax and foreign key errors once', async () => {
     await direct.dataSource.query('CREATE TABLE parent (id INT PRIMARY KEY) ENGINE=InnoDB');
@@ -119,16 +88,6 @@ describe('lost connections, ambiguous commits and pool waits (real MariaDB)', ()
       await holder.release();
       await small.close();
     }
-  });
-
-  it('destroys a connection that hit a read-only error instead of pooling it', async () => {
-    const runner = direct.dataSource.createQueryRunner();
-    await runner.connect();
-    const [{ id }] = await runner.query('SELECT CONNECTION_ID() AS id');
-    await runner.query('START TRANSACTION READ ONLY');
-    await expect(runner.query("INSERT INTO ledger VALUES ('read-only', 0)")).rejects.toMatchObject({ errno: 1792 });
-    await runner.release();
-    await waitUntil(async () => !(await threadExists(direct, Number(id))), 'the connection to be closed');
   });
 
   describe('through a fault proxy', () => {

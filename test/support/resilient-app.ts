@@ -29,6 +29,8 @@ export async function resilientApp(settings: {
   providers?: Provider[];
   /** PostgreSQL instead of MariaDB: the app's tables live in `schema` of the shared `test` database. */
   postgres?: { schema: string; extra?: Record<string, unknown>; replicaPort?: number };
+  /** MariaDB with TypeORM replication: reads go to a replica on this port. */
+  replicaPort?: number;
 }): Promise<ResilientApp> {
   const common = { poolSize: settings.poolSize ?? 10, entities: settings.entities ?? [], retryAttempts: 0 };
   const connection: TypeOrmModuleOptions = settings.postgres
@@ -41,11 +43,7 @@ export async function resilientApp(settings: {
       }
     : {
         type: 'mysql',
-        host: '127.0.0.1',
-        port: settings.port ?? 3306,
-        username: 'root',
-        password: '',
-        database: settings.database,
+        ...mysqlServers(settings.port ?? 3306, settings.database, settings.replicaPort),
         ...common,
       };
   const module = await Test.createTestingModule({
@@ -84,6 +82,13 @@ const quietLogger = new QuietLogger();
 /** One server, or TypeORM's replication: a primary and a standby. */
 function postgresServers(port: number, database: string, replicaPort: number | undefined) {
   const server = (p: number) => ({ host: '127.0.0.1', port: p, username: 'postgres', database });
+  if (replicaPort === undefined) return server(port);
+  return { replication: { master: server(port), slaves: [server(replicaPort)] } };
+}
+
+/** One server, or TypeORM's replication: a primary and a replica. */
+function mysqlServers(port: number, database: string, replicaPort: number | undefined) {
+  const server = (p: number) => ({ host: '127.0.0.1', port: p, username: 'root', password: '', database });
   if (replicaPort === undefined) return server(port);
   return { replication: { master: server(port), slaves: [server(replicaPort)] } };
 }

@@ -108,8 +108,9 @@ export class FaultProxy {
     await new Promise((resolve) => this.server?.close(resolve));
   }
 
-  /** Closes every open connection (both sides), as a server that went away would. */
+  /** Closes every open connection (both sides; silenced ones too), as a server that went away would. */
   closeOpenConnections(): void {
+    this.silenced.splice(0).forEach((socket) => socket.destroy());
     for (const { client, upstream } of this.pairs) {
       client.destroy();
       upstream.destroy();

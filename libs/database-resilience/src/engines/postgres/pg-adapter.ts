@@ -16,6 +16,8 @@ const STANDBY_LAG =
 export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
   /** pg-pool's release of each lent client: a new one per borrow. */
   private readonly releases = new WeakMap<PgClient, PgRelease>();
+  /** Clients given a listener for their 'error' event: one that fails while lent must not crash the process. */
+  private readonly listened = new WeakSet<PgClient>();
 
   constructor(
     private readonly driver: PgDriver,
@@ -37,7 +39,13 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
 
   acquire(pool: PgPool, callback: (error: unknown, client?: PgClient) => void): void {
     pool.connect((error, client, release) => {
-      if (client !== undefined && release !== undefined) this.releases.set(client, release);
+      if (client !== undefined && release !== undefined) {
+        this.releases.set(client, release);
+        if (!this.listened.has(client)) {
+          this.listened.add(client);
+          client.on('error', () => undefined); // its failures reach the statement that meets them
+        }
+      }
       callback(error ?? undefined, client);
     });
   }
@@ -77,7 +85,6 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
       }
       return guardedPgQuery(runner, client, state, first, args[1]);
     };
-    client.on('error', () => undefined); // its failures reach the statement that meets them
   }
 
   rowsOf(result: unknown): Array<Record<string, unknown>> {
