@@ -32,23 +32,25 @@ export class FakePool {
   ) {}
 
   connection(): FakeConnection {
-    const pool = this;
-    return (
-      this.idle.pop() ?? {
-        id: ++this.created,
-        pool,
-        closed: false,
-        query(...args: unknown[]) {
-          const first = args[0] as string | { sql: string };
-          const sql = typeof first === 'string' ? first : first.sql;
-          pool.sent.push(sql);
-          const callback = args[args.length - 1] as DriverCallback;
-          const answer = this.closed ? { error: Object.assign(new Error('closed'), { code: 'ECONNRESET' }) } : pool.answer(sql);
-          if (answer) setImmediate(() => callback(answer.error ?? null, answer.rows ?? []));
-          return undefined;
-        },
-      }
-    );
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    const connection: FakeConnection = {
+      id: ++this.created,
+      pool: this,
+      closed: false,
+      query: (...args: unknown[]) => {
+        const first = args[0] as string | { sql: string };
+        const sql = typeof first === 'string' ? first : first.sql;
+        this.sent.push(sql);
+        const callback = args[args.length - 1] as DriverCallback;
+        const answer = connection.closed
+          ? { error: Object.assign(new Error('closed'), { code: 'ECONNRESET' }) }
+          : this.answer(sql);
+        if (answer) setImmediate(() => callback(answer.error ?? null, answer.rows ?? []));
+        return undefined;
+      },
+    };
+    return connection;
   }
 }
 
@@ -103,5 +105,4 @@ export class FakeAdapter implements DriverAdapter<FakeConnection, FakePool> {
     return seen;
   }
   readonly replicaLag = { sql: 'LAG', of: (rows: Array<Record<string, unknown>>) => (rows[0]?.lag as number) ?? null };
-
 }

@@ -43,7 +43,11 @@ const statement = (connection: FakeConnection, sql: string) =>
   new Promise<unknown>((resolve, reject) =>
     connection.query(sql, [], (error: unknown, rows: unknown) => (error ? reject(error) : resolve(rows))),
   );
-const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+const failureOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 const inUnit = <T>(work: () => Promise<T>, deadlineMs?: number) =>
   unitOfWork.run(
     {
