@@ -49,6 +49,8 @@ export interface DriverAdapter<C extends GuardedConnection, P> {
   acquire(pool: P, callback: (error: unknown, connection?: C) => void): void;
   /** Whether `pool` lends a connection at once (no wait to bound); optional. */
   hasIdle?(pool: P): boolean;
+  /** When the connection last went back to its pool, if the driver stamps it (else the core does). */
+  idleSince?(connection: C): number | undefined;
   /** Gives a connection back to its pool. */
   release(connection: C): void;
   /** Takes a connection out of its pool for good. */

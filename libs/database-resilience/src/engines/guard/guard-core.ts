@@ -44,6 +44,8 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
   readonly housekeeping: Housekeeping<C, P>;
   /** In front of the primary's pool (`concurrencyLimit`), made at the first borrow, when the pool's size is known. */
   private limit?: PoolConcurrencyLimit;
+  /** Whether the core stamps each release (idle connections are validated, and the driver stamps none). */
+  private readonly stampsRelease: boolean;
 
   constructor(
     readonly database: string,
@@ -66,6 +68,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
       (sessionId) => this.housekeeping.stopStatement(sessionId),
     );
     this.replicas = new ReplicaRouting(database, settings.replicaRetryMs, this.logger);
+    this.stampsRelease = settings.pool.validateAfterIdleMs !== null && adapter.idleSince === undefined;
   }
 
   /** Stops the watchdog (the module is closing). */
@@ -105,7 +108,10 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
       );
       const state = this.instrument(connection, 'replica');
       state.onLost ??= () => this.replicas.down(pool, node);
-      if (await new Promise<boolean>((resolve) => this.validate(connection, state, deadline, resolve))) {
+      const alive =
+        !this.mustValidate(connection, state) ||
+        (await new Promise<boolean>((resolve) => this.validate(connection, deadline, resolve)));
+      if (alive) {
         this.replicas.served(pool);
         return connection;
       }
@@ -142,11 +148,11 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
               return reject(error);
             }
             const state = this.instrument(connection!, 'primary');
-            if (tries > MAX_VALIDATIONS) {
+            if (tries > MAX_VALIDATIONS || !this.mustValidate(connection!, state)) {
               state.limitTicket = ticket; // given back to the limit on release
               return resolve(connection!);
             }
-            this.validate(connection!, state, deadline, (alive) => {
+            this.validate(connection!, deadline, (alive) => {
               if (!alive) {
                 this.giveBack(connection!, true); // dead while idle (server restarted, network dropped)
                 return lend(tries + 1);
@@ -187,16 +193,17 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     });
   }
 
-  /** Calls back whether the connection may be lent: alive, or not idle long enough (`pool.validateAfterIdleMs`) to ask. */
-  private validate(
-    connection: C,
-    state: ConnectionState,
-    deadline: Deadline | undefined,
-    alive: (yes: boolean) => void,
-  ) {
-    if (state.doomed) return alive(false);
+  /** Whether a connection must answer before it is lent: doomed, or idle `pool.validateAfterIdleMs` (0: always). */
+  private mustValidate(connection: C, state: ConnectionState): boolean {
+    if (state.doomed) return true;
     const idleLimit = this.settings.pool.validateAfterIdleMs;
-    if (idleLimit === null || Date.now() - state.releasedAt < idleLimit) return alive(true); // 0: always asks
+    if (idleLimit === null) return false;
+    return Date.now() - (this.adapter.idleSince?.(connection) ?? state.releasedAt) >= idleLimit;
+  }
+
+  /** Calls back whether the connection answers (a doomed one never is lent), within the validation timeout. */
+  private validate(connection: C, deadline: Deadline | undefined, alive: (yes: boolean) => void): void {
+    if (this.states.get(connection)?.doomed) return alive(false);
     const leftMs = deadline === undefined ? Infinity : deadline.at - Date.now();
     this.housekeeping.ping(connection, Math.min(this.settings.pool.validationTimeoutMs, leftMs), alive);
   }
@@ -238,7 +245,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     // Never pooled inside a transaction: the next borrower's COMMIT would commit what this one left.
     if (destroy || state.inTransaction) state.doomed = true;
     if (state.doomed) return this.adapter.discard(connection);
-    if (this.settings.pool.validateAfterIdleMs !== null) state.releasedAt = Date.now();
+    if (this.stampsRelease) state.releasedAt = Date.now();
     this.adapter.release(connection);
   }
 

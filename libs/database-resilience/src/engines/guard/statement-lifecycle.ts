@@ -62,7 +62,8 @@ export class StatementLifecycle<C extends GuardedConnection> {
     let watch: Watch | undefined;
     let watchedOnState = false;
     const startedAt = performance.now();
-    const done: DriverCallback = (error, ...results) => {
+    // Drivers answer with at most two results (mysql2: rows and fields; pg: the result): no rest array.
+    const done: DriverCallback = (error, rows?: unknown, fields?: unknown) => {
       if (finished) return; // given up on already: the late answer is the closed connection's
       finished = true;
       if (watch !== undefined) watch.cancel();
@@ -76,7 +77,7 @@ export class StatementLifecycle<C extends GuardedConnection> {
         trackSuccess(state, kind);
         if (state.role === 'primary') this.reporter.success();
       }
-      callback(error, ...results);
+      callback(error, rows, fields);
     };
 
     const sent = args; // the wrapper's own rest array: changing it touches nothing of the caller's

@@ -37,10 +37,10 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
   private replicas?: Array<{ node: string; pool: Mysql2Pool }>;
   private clusterPrimary?: Mysql2Pool;
 
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly driver: MysqlDriver;
 
-  private get driver(): MysqlDriver {
-    return this.dataSource.driver as unknown as MysqlDriver;
+  constructor(dataSource: DataSource) {
+    this.driver = dataSource.driver as unknown as MysqlDriver;
   }
 
   primaryPool(): Mysql2Pool | undefined {
@@ -70,6 +70,11 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
 
   hasIdle(pool: Mysql2Pool): boolean {
     return (pool._freeConnections?.length ?? 0) > 0;
+  }
+
+  /** mysql2 stamps `lastActiveTime` on each release: the core need not read the clock itself. */
+  idleSince(connection: Mysql2Connection): number | undefined {
+    return connection.lastActiveTime;
   }
 
   release(connection: Mysql2Connection): void {
