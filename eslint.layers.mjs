@@ -12,23 +12,34 @@ const OBSERVERS = ['history', 'deadlock', 'metrics', 'alerts', 'health', 'degrad
 const EDGE = ['http', 'admin'];
 const ROOT_FILES = ['index', 'database-resilience\\.module', 'database-resilience\\.module-definition'];
 
-/** The lint rule for the files of `folders`, which must not import `forbidden` folders (nor the root files). */
+/**
+ * The lint rules for the files of `folders`, which must not import `forbidden` folders (nor the root files), at any
+ * depth (`../../retry/…` from `engines/guard/`), by `import`, `require()` or `import()`.
+ */
 function layer(name, folders, forbidden) {
   const folderPattern = `^(?:\\.\\./)+(?:${forbidden.join('|')})/`;
-  const rootPattern = `^\\.\\./(?:${ROOT_FILES.join('|')})$`;
+  const rootPattern = `^(?:\\.\\./)+(?:${ROOT_FILES.join('|')})(?:\\.js)?$`;
+  const folderMessage = `${name} may not import a higher layer (docs/ARCHITECTURE.md).`;
+  const rootMessage = `${name} may not import the module's entry points.`;
+  /** `require('…')` and `import('…')` of a path the pattern matches. */
+  const dynamic = (pattern, message) => [
+    { selector: `CallExpression[callee.name='require'] > Literal[value=/${pattern.replaceAll('/', '\\/')}/]`, message },
+    { selector: `ImportExpression > Literal.source[value=/${pattern.replaceAll('/', '\\/')}/]`, message },
+  ];
   return {
     files: folders.map((folder) => `${SRC}/${folder}/**/*.ts`),
-    ignores: ['**/*.spec.ts'], // tests drive the module from outside
+    ignores: ['**/*.spec.ts', '**/*.spec-support.ts'], // tests drive the module from outside
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { regex: folderPattern, message: `${name} may not import a higher layer (docs/ARCHITECTURE.md).` },
-            { regex: rootPattern, message: `${name} may not import the module's entry points.` },
+            { regex: folderPattern, message: folderMessage },
+            { regex: rootPattern, message: rootMessage },
           ],
         },
       ],
+      'no-restricted-syntax': ['error', ...dynamic(folderPattern, folderMessage), ...dynamic(rootPattern, rootMessage)],
     },
   };
 }

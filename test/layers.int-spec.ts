@@ -11,7 +11,8 @@ interface LintResult {
 }
 
 /**
- * The layering lint rule (eslint.layers.mjs) is live: an upward import fails the lint, a downward one passes.
+ * The layering lint rule (eslint.layers.mjs) is live: an upward import fails the lint, at any depth and by
+ * `require()` or `import()` too; a downward one passes.
  * Probe files are written into the layers' folders and linted in one ESLint run. (That the library itself holds
  * to the layers is the lint step of `npm test`.)
  */
@@ -24,11 +25,19 @@ describe('layers are enforced by the lint', () => {
     ['retry', "import { ErrorHistory } from '../history/error-history';", 'retry/'],
     ['history', "import { DatabaseExceptionFilter } from '../http/database-exception.filter';", 'an observer'],
     ['health', "import { DatabaseResilienceModule } from '../database-resilience.module';", 'an observer'],
+    // Deeper down, and past `import` statements:
+    ['engines/guard', "import { DatabaseResilienceModule } from '../../database-resilience.module';", 'engines/'],
+    ['engines/mysql', "import { RetryRunner } from '../../retry/retry-runner';", 'engines/'],
+    ['engines', "export const runner = require('../retry/retry-runner');", 'engines/'],
+    ['history', "export const filter = import('../http/database-exception.filter');", 'an observer'],
+    ['classification', "export const module = require('../database-resilience.module');", 'the core'],
   ];
   const downward: Array<[string, string]> = [
     ['retry', "import { CircuitBreaker } from '../circuit-breaker/circuit-breaker';"],
     ['history', "import { ErrorClassifier } from '../classification/error-classifier';"],
     ['http', "import { RetryRunner } from '../retry/retry-runner';"],
+    ['engines/guard', "import { ErrorClassifier } from '../../classification/error-classifier';"],
+    ['retry', "export const breaker = require('../circuit-breaker/circuit-breaker');"],
   ];
   let results: Map<string, string[]>;
 
@@ -52,7 +61,9 @@ describe('layers are enforced by the lint', () => {
       results = new Map(
         (JSON.parse(output) as LintResult[]).map((r) => [
           r.filePath.slice(r.filePath.indexOf(SRC)),
-          r.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message),
+          r.messages
+            .filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax')
+            .map((m) => m.message),
         ]),
       );
     } finally {
