@@ -54,7 +54,7 @@ export async function fleetRecordingBench(): Promise<BenchTable> {
   const local = await context({});
   const fleet = await context({
     instanceId: 'bench-1',
-    circuitBreaker: { store: { type: 'redis', url: REDIS_URL, keyPrefix: prefix } },
+    sharedState: { store: { type: 'redis', url: REDIS_URL, keyPrefix: prefix } },
   });
   try {
     const error = local

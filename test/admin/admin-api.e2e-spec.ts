@@ -134,7 +134,7 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
       await request(server).get('/database-errors/api/fleet/recent-errors?instance=a%20b').set(bearer).expect(400);
       // Without a shared store the fleet view is this instance's, and says so.
       const fleet = await request(server).get('/database-errors/api/fleet/statistics').set(bearer).expect(200);
-      expect(fleet.body).toMatchObject({ scope: 'local', reason: 'no shared store (circuitBreaker.store)' });
+      expect(fleet.body).toMatchObject({ scope: 'local', reason: "no Redis store (sharedState.store { type: 'redis' })" });
       await request(server).post('/database-errors/api/circuit-breakers/nope/reset').set(bearer).expect(404);
       await request(server).post('/database-errors/api/circuit-breakers/bad%20name/reset').set(bearer).expect(400);
     });
@@ -237,7 +237,7 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
     const redisPrefix = `dr-admin-${process.pid}-${Date.now()}`;
     const shared = (): DatabaseResilienceOptions => ({
       admin: { token: TOKEN, authFailureLimit: 10, authFailureWindowMs: 60_000 },
-      circuitBreaker: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: redisPrefix } },
+      sharedState: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: redisPrefix } },
     });
 
     afterAll(async () => {

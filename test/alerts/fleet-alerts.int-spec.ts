@@ -30,7 +30,7 @@ describe('alerts once per incident across the fleet (Redis)', () => {
           options: {
             instanceId: `api-${i}`,
             healthCheck: { enabled: false },
-            circuitBreaker: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix } },
+            sharedState: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix } },
             deadlocks: { clusterThreshold: 1, clusterWindowMs: 60_000, innodbStatus: false },
             alerts: {
               log: false,

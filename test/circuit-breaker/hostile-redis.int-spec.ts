@@ -13,7 +13,7 @@ function instance(keyPrefix: string, secret?: string): Promise<ResilientApp> {
   return resilientApp({
     database: 'test',
     options: {
-      circuitBreaker: { store: { type: 'redis', url: URL, keyPrefix, ...(secret ? { secret } : {}) } },
+      sharedState: { store: { type: 'redis', url: URL, keyPrefix, ...(secret ? { secret } : {}) } },
       healthCheck: { enabled: false },
       alerts: { log: false },
     },

@@ -24,7 +24,7 @@ async function listening(url: string, keyPrefix: string, count: number): Promise
 function instance(url: string, keyPrefix: string): Promise<ResilientApp> {
   return resilientApp({
     database: 'test',
-    options: { circuitBreaker: { store: { type: 'redis', url, keyPrefix } }, alerts: { log: false } },
+    options: { sharedState: { store: { type: 'redis', url, keyPrefix } }, alerts: { log: false } },
   });
 }
 
@@ -154,7 +154,7 @@ describe('Redis outage warnings follow the real state', () => {
     const app = await resilientApp({
       database: 'test',
       options: {
-        circuitBreaker: { store: { type: 'redis', url: own.url, keyPrefix: 'dr-flap', timeoutMs: 100 } },
+        sharedState: { store: { type: 'redis', url: own.url, keyPrefix: 'dr-flap', timeoutMs: 100 } },
         healthCheck: { enabled: false },
         alerts: { log: false },
       },

@@ -114,7 +114,7 @@ describe('cli test-error-handling', () => {
     const app = await resilientApp({
       database: 'test',
       options: {
-        circuitBreaker: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix } },
+        sharedState: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix } },
         alerts: { log: false },
       },
     });

@@ -54,7 +54,7 @@ describe('fleet view: the errors of every instance, read as one through Redis', 
           healthCheck: { enabled: false },
           alerts: { log: false },
           queries: { slowQueryMs: 50 },
-          circuitBreaker: { store: { type: 'redis', url: redis.url, keyPrefix: `dr-fleet-view-${process.pid}` } },
+          sharedState: { store: { type: 'redis', url: redis.url, keyPrefix: `dr-fleet-view-${process.pid}` } },
         }),
       ],
     })

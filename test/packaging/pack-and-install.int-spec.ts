@@ -130,7 +130,7 @@ const withRedis = process.argv[2] === 'redis';
   imports: [
     DatabaseResilienceModule.forRoot({
       retry: { maxAttempts: 4 },
-      ...(withRedis ? { circuitBreaker: { store: { type: 'redis', url: 'redis://127.0.0.1:6379' } } } : {}),
+      ...(withRedis ? { sharedState: { store: { type: 'redis', url: 'redis://127.0.0.1:6379' } } } : {}),
     }),
   ],
 })
@@ -206,7 +206,7 @@ void main();
     const withRedis = run(process.execPath, [join(app, 'dist', 'main.js'), 'redis'], app);
     expect(JSON.parse(withRedis)).toEqual({
       failed: expect.stringContaining(
-        `circuitBreaker.store { type: 'redis' } needs the package "ioredis", which is not installed: npm install ioredis`,
+        `sharedState.store { type: 'redis' } needs the package "ioredis", which is not installed: npm install ioredis`,
       ),
     });
     // The PostgreSQL app through the packed library: guarded, a COMMIT answered ROLLBACK fails, nothing half-written.

@@ -34,11 +34,13 @@ export function resilienceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
       intervalMs: number(env.RESILIENCE_HEALTH_CHECK_INTERVAL_MS),
       timeoutMs: number(env.RESILIENCE_HEALTH_CHECK_TIMEOUT_MS),
     },
-    circuitBreaker: {
-      recoveryTimeoutMs: number(env.RESILIENCE_BREAKER_RECOVERY_TIMEOUT_MS),
-      ...(env.REDIS_URL
-        ? { store: { type: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX || 'db-resilience' } }
-        : {}),
-    },
+    circuitBreaker: { recoveryTimeoutMs: number(env.RESILIENCE_BREAKER_RECOVERY_TIMEOUT_MS) },
+    ...(env.REDIS_URL
+      ? {
+          sharedState: {
+            store: { type: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX || 'db-resilience' },
+          },
+        }
+      : {}),
   };
 }

@@ -235,7 +235,7 @@ export class TestErrorHandlingCommand extends CommandRunner {
     }
   }
 
-  /** Tells every instance that shares the Redis store (circuitBreaker.store) to end graceful degradation. */
+  /** Tells every instance that shares the Redis store (sharedState.store) to end graceful degradation. */
   private async resetDegradation(options: Options): Promise<number> {
     const url = process.env.REDIS_URL;
     if (!url) {
@@ -249,7 +249,7 @@ export class TestErrorHandlingCommand extends CommandRunner {
     let app;
     try {
       app = await NestFactory.createApplicationContext(
-        DatabaseResilienceModule.forRoot({ circuitBreaker: { store: { type: 'redis', url, keyPrefix } } }),
+        DatabaseResilienceModule.forRoot({ sharedState: { store: { type: 'redis', url, keyPrefix } } }),
         { logger: false, abortOnError: false },
       );
     } catch (error) {

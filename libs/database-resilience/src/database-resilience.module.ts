@@ -23,7 +23,7 @@ import {
   RAW_OPTIONS,
 } from './database-resilience.module-definition';
 import type { DatabaseResilienceOptions } from './options/database-resilience-options';
-import { resolveOptions, type ResolvedResilienceOptions } from './options/options.schema';
+import { resolveOptions, storeSettingsOf, type ResolvedResilienceOptions } from './options/options.schema';
 import { RESILIENCE_OPTIONS } from './options/resilience-options.token';
 import { ResilienceEvents } from './events/resilience-events';
 import { ResilienceService } from './retry/resilience.service';
@@ -55,16 +55,18 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     ResilienceEvents,
     {
       provide: SharedStateStore,
-      useFactory: ({ circuitBreaker: { store }, sharedState }: ResolvedResilienceOptions) =>
-        sharedState.store ??
-        (store.type === 'redis'
+      useFactory: (options: ResolvedResilienceOptions) => {
+        const settings = storeSettingsOf(options);
+        if (settings === undefined) return options.sharedState.store; // the app's own
+        return settings.type === 'redis'
           ? new RedisSharedStateStore(
-              store.url,
-              store.keyPrefix,
-              store.timeoutMs,
-              [store.secret, store.previousSecret].filter((s): s is string => s !== undefined),
+              settings.url,
+              settings.keyPrefix,
+              settings.timeoutMs,
+              [settings.secret, settings.previousSecret].filter((s): s is string => s !== undefined),
             )
-          : new MemorySharedStateStore()),
+          : new MemorySharedStateStore();
+      },
       inject: [RESILIENCE_OPTIONS],
     },
     CircuitBreakerRegistry,

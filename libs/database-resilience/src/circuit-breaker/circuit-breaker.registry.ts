@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ResilienceEvents } from '../events/resilience-events';
-import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { storeSettingsOf, type ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { CircuitBreaker, type CircuitBreakerSnapshot, type CircuitState } from './circuit-breaker';
 import { SharedStateStore, type SharedStateMessage } from '../shared-state/shared-state-store';
@@ -30,9 +30,8 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
 
   /** An instance that starts while another has a breaker open starts with it open. */
   async onApplicationBootstrap(): Promise<void> {
-    await this.store.ready(
-      this.options.circuitBreaker.store.type === 'redis' ? this.options.circuitBreaker.store.timeoutMs * 4 : 0,
-    );
+    const settings = storeSettingsOf(this.options);
+    await this.store.ready(settings?.type === 'redis' ? settings.timeoutMs * 4 : 0);
     for (const message of await this.store.storedStates())
       if (message.kind === 'breaker' && message.state === 'open') this.applyShared(message);
   }

@@ -1,12 +1,11 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ErrorCategory } from '../classification/error-category.enum';
-import { Severity } from '../classification/severity.enum';
 import { DeadlockAnalyticsService } from '../deadlock/deadlock-analytics.service';
 import type { AttemptFailedEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import { ResilienceLogger } from '../events/resilience-logger';
 import { instanceIdOf } from '../options/instance-id';
-import type { ResolvedResilienceOptions } from '../options/options.schema';
+import { storeSettingsOf, type ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import {
   FLEET_STREAM_LENGTH,
@@ -16,58 +15,22 @@ import {
 } from '../shared-state/fleet-store';
 import { ErrorStatisticsService } from './error-statistics.service';
 import { SlowQueryLog } from './slow-query-log.service';
+import {
+  emptyStatistics,
+  summarize,
+  TOP,
+  type FleetFilter,
+  type FleetHotSpots,
+  type FleetScope,
+  type FleetStatistics,
+} from './fleet-summaries';
 
-/** Which view an answer holds: every instance's (through Redis), or only this instance's, and why. */
-export interface FleetScope {
-  scope: 'fleet' | 'local';
-  /** Why the answer is local: no shared store configured, or Redis not answering. */
-  reason?: string;
-  /** The instance that answered. */
-  instance: string;
-}
-
-export interface FleetFilter {
-  database?: string;
-  instance?: string;
-}
-
-export interface FleetStatistics extends FleetScope {
-  windowMinutes: number;
-  errors: number;
-  byCategory: Record<string, number>;
-  bySeverity: Record<string, number>;
-  byDatabase: Record<string, number>;
-  /** Per instance: errors in the window. */
-  byInstance: Record<string, number>;
-}
-
-/** The statements the fleet met slow most often, and those that lost deadlocks most often, over `hours`. */
-export interface FleetHotSpots extends FleetScope {
-  hours: number;
-  slowQueries: Array<{
-    database: string;
-    fingerprint: string;
-    count: number;
-    meanMs: number;
-    byInstance: Record<string, number>;
-  }>;
-  deadlocks: {
-    total: number;
-    byInstance: Record<string, number>;
-    topStatements: Array<{
-      database: string;
-      fingerprint: string;
-      deadlocks: number;
-      byInstance: Record<string, number>;
-    }>;
-  };
-}
+export type { FleetFilter, FleetHotSpots, FleetScope, FleetStatistics };
 
 const FLUSH_MS = 250;
 /** Distinct statements a batch counts, at most; beyond, they stay in the local view only. */
 const MAX_HOT_SPOTS = 1000;
-const TOP = 20;
-const NO_STORE = 'no shared store (circuitBreaker.store)';
+const NO_STORE = "no Redis store (sharedState.store { type: 'redis' })";
 const NO_REDIS = 'Redis does not answer';
 /** Records waiting for the next flush, at most (20 000 errors a second): beyond, they stay in the local view only. */
 const MAX_BATCH = 5000;
@@ -75,7 +38,7 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
 /**
- * The fleet's errors as one: every instance sharing the Redis store (`circuitBreaker.store`) writes what it
+ * The fleet's errors as one: every instance sharing the Redis store (`sharedState.store`) writes what it
  * records, in batches every 250 ms off the request path (recording only keeps the event), and reads everyone's.
  * When Redis does not answer, each instance says so once and answers with its own view (`scope: 'local'`).
  */
@@ -102,8 +65,16 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
     @Inject(RESILIENCE_OPTIONS) options: ResolvedResilienceOptions,
   ) {
     this.instance = instanceIdOf(options);
-    const { store } = options.circuitBreaker;
-    if (store.type === 'redis') this.store = new RedisFleetStore(store.url, store.keyPrefix, store.timeoutMs);
+    const settings = storeSettingsOf(options);
+    if (settings?.type === 'redis') {
+      this.store = new RedisFleetStore(settings.url, settings.keyPrefix, settings.timeoutMs);
+    } else if (settings === undefined) {
+      // A store of the app's own shares breaker states and sessions; the fleet view needs Redis streams.
+      this.logger.log(
+        "The fleet view is this instance's own: it needs sharedState.store { type: 'redis' }, not a store of the app's",
+        { event: 'fleet-view-local' },
+      );
+    }
   }
 
   /** Redis commands this instance sent for the fleet view (the benchmark reads it). */
@@ -299,68 +270,4 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
         },
       );
   }
-}
-
-/** Hot spots summed per database and fingerprint (with each instance's share), most frequent first. */
-function summarize(spots: readonly FleetHotSpot[]): Pick<FleetHotSpots, 'slowQueries' | 'deadlocks'> {
-  const group = (kind: FleetHotSpot['kind']) => {
-    const groups = new Map<
-      string,
-      { database: string; fingerprint: string; count: number; totalMs: number; byInstance: Record<string, number> }
-    >();
-    for (const spot of spots) {
-      if (spot.kind !== kind) continue;
-      const key = `${spot.database}\t${spot.fingerprint}`;
-      const g = groups.get(key) ?? {
-        database: spot.database,
-        fingerprint: spot.fingerprint,
-        count: 0,
-        totalMs: 0,
-        byInstance: {},
-      };
-      g.count += spot.count;
-      g.totalMs += spot.totalMs;
-      g.byInstance[spot.instance] = (g.byInstance[spot.instance] ?? 0) + spot.count;
-      groups.set(key, g);
-    }
-    return [...groups.values()].sort((a, b) => b.count - a.count);
-  };
-  const deadlocks = group('deadlock');
-  const byInstance: Record<string, number> = {};
-  for (const d of deadlocks)
-    for (const [instance, n] of Object.entries(d.byInstance)) byInstance[instance] = (byInstance[instance] ?? 0) + n;
-  return {
-    slowQueries: group('slow')
-      .slice(0, TOP)
-      .map(({ database, fingerprint, count, totalMs, byInstance: shares }) => ({
-        database,
-        fingerprint,
-        count,
-        meanMs: Math.round((totalMs / count) * 10) / 10,
-        byInstance: shares,
-      })),
-    deadlocks: {
-      total: deadlocks.reduce((sum, d) => sum + d.count, 0),
-      byInstance,
-      topStatements: deadlocks.slice(0, TOP).map(({ database, fingerprint, count, byInstance: shares }) => ({
-        database,
-        fingerprint,
-        deadlocks: count,
-        byInstance: shares,
-      })),
-    },
-  };
-}
-
-function emptyStatistics(windowMinutes: number, scope: FleetScope): FleetStatistics {
-  const zero = (values: object) => Object.fromEntries(Object.values(values).map((v: string) => [v, 0]));
-  return {
-    ...scope,
-    windowMinutes,
-    errors: 0,
-    byCategory: zero(ErrorCategory),
-    bySeverity: zero(Severity),
-    byDatabase: {},
-    byInstance: {},
-  };
 }

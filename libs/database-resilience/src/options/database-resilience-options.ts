@@ -5,6 +5,11 @@ import type { ErrorCategory } from '../classification/error-category.enum';
 import type { Severity } from '../classification/severity.enum';
 import type { SharedStateStore } from '../shared-state/shared-state-store';
 
+/** The settings of the shared store (`sharedState.store`). */
+export type SharedStoreOptions =
+  | { type: 'memory' }
+  | { type: 'redis'; url: string; keyPrefix?: string; timeoutMs?: number; secret?: string; previousSecret?: string };
+
 /** How retry delays are spread (see docs/CONFIGURATION.md). */
 export type JitterKind = 'full' | 'equal' | 'decorrelated' | 'none';
 
@@ -51,11 +56,18 @@ export interface DatabaseResilienceOptions {
     /** Longest time to settle an ambiguous commit (kill the old session, wait it out, look the marker up). Default 10 000 ms. */
     settleTimeoutMs?: number;
   };
-  /**
-   * A store of your own for what instances share (breaker states, degradation resets, revoked admin sessions), as
-   * @nestjs/throttler takes a storage: a subclass of `SharedStateStore`. Given, it replaces `circuitBreaker.store`.
-   */
-  sharedState?: { store?: SharedStateStore };
+  sharedState?: {
+    /**
+     * Where what instances share lives: breaker states, degradation resets, revoked admin sessions, alert claims
+     * and (with Redis) the fleet view. Default `{ type: 'memory' }` (not shared).
+     * `{ type: 'redis', url, keyPrefix?: 'db-resilience', timeoutMs?: 250 }` shares it through Redis.
+     * `secret` (32+ characters): keys and messages are signed, unsigned or badly signed ones ignored;
+     * `previousSecret` is still accepted while a new secret rolls out (docs/OPERATIONS.md, trust model).
+     * Or a store of your own, as @nestjs/throttler takes a storage: a subclass of `SharedStateStore` (the fleet
+     * view then stays each instance's own).
+     */
+    store?: SharedStoreOptions | SharedStateStore;
+  };
   circuitBreaker?: {
     /** Consecutive server-side failures that open a breaker. Default 5. */
     failureThreshold?: number;
@@ -76,22 +88,8 @@ export interface DatabaseResilienceOptions {
      * recovery timeout has passed; `background` runs a `SELECT 1` of its own, so no user call is sacrificed.
      */
     probe?: 'request' | 'background';
-    /**
-     * Where breaker states are shared between instances. Default `{ type: 'memory' }` (not shared).
-     * `{ type: 'redis', url, keyPrefix?: 'db-resilience', timeoutMs?: 250 }` shares them through Redis pub/sub.
-     * `secret` (32+ characters): keys and messages are signed, unsigned or badly signed ones ignored;
-     * `previousSecret` is still accepted while a new secret rolls out (docs/OPERATIONS.md, trust model).
-     */
-    store?:
-      | { type: 'memory' }
-      | {
-          type: 'redis';
-          url: string;
-          keyPrefix?: string;
-          timeoutMs?: number;
-          secret?: string;
-          previousSecret?: string;
-        };
+    /** @deprecated Moved to `sharedState.store`; still read, with a start-up warning. */
+    store?: SharedStoreOptions;
   };
   queries?: {
     /** A statement that takes this long or longer is recorded as slow, with its fingerprint. Default 1000 ms. */

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { RecoveryAction } from '../classification/recovery-action.enum';
 import { Severity } from '../classification/severity.enum';
@@ -31,9 +32,8 @@ describe('resolveOptions', () => {
         minimumCalls: 10,
         windowMs: 10_000,
         probe: 'request',
-        store: { type: 'memory' },
       },
-      sharedState: {},
+      sharedState: { store: { type: 'memory' } },
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
       failover: { replicaRetryMs: 5_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
@@ -84,7 +84,26 @@ describe('resolveOptions', () => {
   it('takes a SharedStateStore of your own, and refuses what is not one', () => {
     const store = new MemorySharedStateStore();
     expect(resolveOptions({ sharedState: { store } }).sharedState.store).toBe(store);
-    expect(problemWith({ sharedState: { store: {} } })).toMatch(/`sharedState\.store` must be a SharedStateStore/);
+    expect(problemWith({ sharedState: { store: {} as never } })).toMatch(
+      /`sharedState\.store` must be \{ type: 'memory' \}, \{ type: 'redis', url \} or a SharedStateStore/,
+    );
+  });
+
+  it('reads circuitBreaker.store where it used to be, moved to sharedState.store, and says so once', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const redis = { type: 'redis', url: 'redis://cache:6379' } as const;
+      const moved = resolveOptions({ circuitBreaker: { store: redis } });
+      expect(moved.sharedState.store).toEqual({ ...redis, keyPrefix: 'db-resilience', timeoutMs: 250 });
+      expect(moved.circuitBreaker).not.toHaveProperty('store');
+      resolveOptions({ circuitBreaker: { store: redis } });
+      expect(warn.mock.calls.filter(([message]) => String(message).includes('sharedState.store'))).toHaveLength(1);
+      expect(problemWith({ circuitBreaker: { store: redis }, sharedState: { store: redis } })).toContain(
+        '`circuitBreaker.store` moved to `sharedState.store`',
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('rejects a health check timeout that is not below its interval', () => {
@@ -126,6 +145,9 @@ describe('resolveOptions', () => {
   });
 
   it('rejects a shared store that is not a Redis URL, and an unknown store type', () => {
+    expect(problemWith({ sharedState: { store: { type: 'redis', url: 'http://cache:6379' } } })).toContain(
+      '`sharedState.store.url` must be a redis:// or rediss:// URL',
+    );
     expect(problemWith({ circuitBreaker: { store: { type: 'redis', url: 'http://cache:6379' } } })).toContain(
       '`circuitBreaker.store.url` must be a redis:// or rediss:// URL',
     );

@@ -1,57 +1,14 @@
 import { z } from 'zod';
+import { email, integer, milliseconds, oneOf, rule, sharedStore, smtpUrl, storeSettings } from './option-validators';
 import { ErrorCategory } from '../classification/error-category.enum';
-import { RecoveryAction } from '../classification/recovery-action.enum';
-import { RetryScope } from '../classification/retry-scope.enum';
 import { Severity } from '../classification/severity.enum';
-import type { ClassificationRule } from '../classification/classification-rule';
 import type { AlertCallback } from '../events/alert';
 import type { AdminAuthorize } from './admin-authorize';
 import type { DatabaseResilienceOptions } from './database-resilience-options';
 import { ResilienceOptionsError } from './resilience-options.error';
-import { isSharedStateStore, type SharedStateStore } from '../shared-state/shared-state-store';
-
-const integer = (min: number, max: number) => {
-  const error = `must be an integer from ${min} to ${max}`;
-  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
-};
-const milliseconds = (min: number, max: number) => integer(min, max);
-const oneOf = <const T extends Record<string, string>>(values: T) =>
-  z.enum(values, { error: `must be one of ${Object.values(values).join(', ')}` });
-
-const MATCHERS = ['errno', 'code', 'sqlState', 'message', 'test'] as const;
-const rule = z.custom<ClassificationRule>(
-  (value) =>
-    typeof value === 'object' &&
-    value !== null &&
-    MATCHERS.some((m) => (value as Record<string, unknown>)[m] !== undefined) &&
-    Object.values(ErrorCategory).includes((value as ClassificationRule).category) &&
-    Object.values(Severity).includes((value as ClassificationRule).severity) &&
-    Object.values(RecoveryAction).includes((value as ClassificationRule).action) &&
-    ((value as ClassificationRule).scope === undefined ||
-      Object.values(RetryScope).includes((value as ClassificationRule).scope as RetryScope)),
-  {
-    error:
-      `must have at least one matcher (${MATCHERS.join(', ')}), a category (${Object.values(ErrorCategory).join(', ')}), ` +
-      `a severity (${Object.values(Severity).join(', ')}) and an action (${Object.values(RecoveryAction).join(', ')})`,
-  },
-);
-
-/** A URL with one of the schemes (`smtp`, `smtps`...); `error` says which. */
-const urlOf = (error: string, ...schemes: string[]) =>
-  z.string({ error }).refine(
-    (value) => {
-      try {
-        return schemes.includes(new URL(value).protocol.slice(0, -1));
-      } catch {
-        return false;
-      }
-    },
-    { error },
-  );
-const smtpUrl = urlOf('must be an smtp:// or smtps:// URL', 'smtp', 'smtps');
-const email = z.string({ error: 'must be an e-mail address' }).regex(/^[^\s@]+@[^\s@]+$/, {
-  error: 'must be an e-mail address',
-});
+import { describeIssue } from './options-issues';
+import { ResilienceLogger } from '../events/resilience-logger';
+import { isSharedStateStore } from '../shared-state/shared-state-store';
 
 /** The module's `retry` options; each guarded call's own are checked against it too. */
 export const retryOptionsSchema = z
@@ -95,38 +52,13 @@ export const optionsSchema = z.strictObject({
       minimumCalls: integer(1, 1_000_000).default(10),
       windowMs: milliseconds(100, 3_600_000).default(10_000),
       probe: oneOf({ request: 'request', background: 'background' } as const).default('request'),
-      store: z
-        .discriminatedUnion(
-          'type',
-          [
-            z.strictObject({ type: z.literal('memory') }),
-            z.strictObject({
-              type: z.literal('redis'),
-              url: urlOf('must be a redis:// or rediss:// URL', 'redis', 'rediss'),
-              keyPrefix: z.string().min(1).max(100).default('db-resilience'),
-              timeoutMs: milliseconds(10, 10_000).default(250),
-              secret: z
-                .string({ error: 'must be a string' })
-                .min(32, { error: 'must be at least 32 characters' })
-                .optional(),
-              previousSecret: z
-                .string({ error: 'must be a string' })
-                .min(32, { error: 'must be at least 32 characters' })
-                .optional(),
-            }),
-          ],
-          { error: "must be { type: 'memory' } or { type: 'redis', url }" },
-        )
-        .default({ type: 'memory' }),
+      /** Moved to `sharedState.store` (still read, with a start-up warning). */
+      store: storeSettings.optional(),
     })
     .prefault({}),
   sharedState: z
     .strictObject({
-      store: z
-        .custom<SharedStateStore>(isSharedStateStore, {
-          error: 'must be a SharedStateStore (publish, subscribe, ready, storedStates, close, origin)',
-        })
-        .optional(),
+      store: sharedStore,
     })
     .prefault({}),
   pool: z
@@ -267,50 +199,48 @@ export const optionsSchema = z.strictObject({
   logs: z.strictObject({ json: z.boolean({ error: 'must be true or false' }).default(false) }).prefault({}),
 });
 
+type ParsedOptions = z.output<typeof optionsSchema>;
+
 /** Options with every default filled in: what the module's parts read. */
-export type ResolvedResilienceOptions = z.output<typeof optionsSchema>;
+export type ResolvedResilienceOptions = Omit<ParsedOptions, 'circuitBreaker'> & {
+  circuitBreaker: Omit<ParsedOptions['circuitBreaker'], 'store'>;
+};
+
+/** The Redis or memory settings of the shared store, or undefined when the app gave a store of its own. */
+export type SharedStoreSettings = z.output<typeof storeSettings>;
+export function storeSettingsOf(options: ResolvedResilienceOptions): SharedStoreSettings | undefined {
+  const { store } = options.sharedState;
+  return isSharedStateStore(store) ? undefined : store;
+}
 
 /** Validates the options given to forRoot / forRootAsync and fills in the defaults, or throws one clear error. */
 export function resolveOptions(options: DatabaseResilienceOptions | undefined): ResolvedResilienceOptions {
   const result = optionsSchema.safeParse(options ?? {});
-  if (result.success) return result.data;
-  throw new ResilienceOptionsError(result.error.issues.map((issue) => describeIssue(issue, options)));
-}
-
-/** One line for one bad option: its path (under `prefix`), what it accepts, and what it got if that is safe. */
-export function describeIssue(issue: z.core.$ZodIssue, options: unknown, prefix: readonly PropertyKey[] = []): string {
-  const path = [...prefix, ...issue.path].join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const known = knownKeys([...prefix, ...issue.path]).join(', ');
-    return issue.keys.map((key) => `unknown option \`${path ? `${path}.` : ''}${key}\` (known: ${known})`).join('; ');
+  if (!result.success) {
+    throw new ResilienceOptionsError(result.error.issues.map((issue) => describeIssue(issue, options, optionsSchema)));
   }
-  return `\`${path || 'options'}\` ${issue.message}${received(valueAt(options, issue.path))}`;
+  const {
+    circuitBreaker: { store: moved, ...circuitBreaker },
+    ...rest
+  } = result.data;
+  if (moved === undefined) return { ...rest, circuitBreaker };
+  if (options?.sharedState?.store !== undefined) {
+    throw new ResilienceOptionsError([
+      '`circuitBreaker.store` and `sharedState.store` are both given: `circuitBreaker.store` moved to ' +
+        '`sharedState.store`, give that one only',
+    ]);
+  }
+  warnMovedOnce();
+  return { ...rest, circuitBreaker, sharedState: { store: moved } };
 }
 
-/** Echo numbers and booleans, never strings: a string option may hold a password (smtpUrl). */
-function received(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean') return ` (got ${String(value)})`;
-  if (value === null) return ' (got null)';
-  return value === undefined || typeof value === 'string'
-    ? ''
-    : ` (got ${Array.isArray(value) ? 'array' : typeof value})`;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let value = root;
-  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
-  return value;
-}
-
-/** The option names an object in the schema accepts, for "unknown option" messages. */
-function knownKeys(path: readonly PropertyKey[]): string[] {
-  let schema: unknown = optionsSchema;
-  for (const key of path) schema = unwrap(schema)?.shape?.[key as string];
-  return Object.keys(unwrap(schema)?.shape ?? {});
-}
-
-function unwrap(schema: unknown): { shape?: Record<string, unknown> } | undefined {
-  let current = schema as { shape?: Record<string, unknown>; def?: { innerType?: unknown } } | undefined;
-  while (current && !current.shape && current.def?.innerType) current = current.def.innerType as typeof current;
-  return current;
+let movedSaid = false;
+function warnMovedOnce(): void {
+  if (movedSaid) return;
+  movedSaid = true;
+  new ResilienceLogger().warn(
+    '`circuitBreaker.store` has moved to `sharedState.store` (it holds more than breaker states, and the fleet ' +
+      'view reads it too); the old place still works',
+    { event: 'option-moved', option: 'circuitBreaker.store', to: 'sharedState.store' },
+  );
 }

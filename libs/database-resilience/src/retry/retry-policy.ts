@@ -1,5 +1,6 @@
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import { describeIssue, retryOptionsSchema } from '../options/options.schema';
+import { optionsSchema, retryOptionsSchema } from '../options/options.schema';
+import { describeIssue } from '../options/options-issues';
 import { ResilienceOptionsError } from '../options/resilience-options.error';
 import type { RetryOptions, RetryPolicy } from './retry-options';
 
@@ -19,7 +20,7 @@ export function retryPolicy(
   const checked = retryOptionsSchema.safeParse({ ...defaults, ...numbers });
   if (!checked.success) {
     throw new ResilienceOptionsError(
-      checked.error.issues.map((i) => `${where}: ${describeIssue(i, numbers, ['retry'])}`),
+      checked.error.issues.map((i) => `${where}: ${describeIssue(i, numbers, optionsSchema, ['retry'])}`),
     );
   }
   return { ...checked.data, idempotent: idempotent ?? false, onRetry };

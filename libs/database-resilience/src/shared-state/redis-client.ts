@@ -8,7 +8,7 @@ import { loadOptionalPeer } from '../options/optional-peer';
 export function redisClient(url: string, timeoutMs: number, overrides: RedisOptions = {}): Redis {
   const { Redis: Client } = loadOptionalPeer<typeof import('ioredis')>(
     'ioredis',
-    "circuitBreaker.store { type: 'redis' }",
+    "sharedState.store { type: 'redis' }",
   );
   return new Client(url, {
     enableOfflineQueue: false,
