@@ -134,7 +134,10 @@ describe('admin REST API (e2e: access, CSRF, validation, no secrets)', () => {
       await request(server).get('/database-errors/api/fleet/recent-errors?instance=a%20b').set(bearer).expect(400);
       // Without a shared store the fleet view is this instance's, and says so.
       const fleet = await request(server).get('/database-errors/api/fleet/statistics').set(bearer).expect(200);
-      expect(fleet.body).toMatchObject({ scope: 'local', reason: "no Redis store (sharedState.store { type: 'redis' })" });
+      expect(fleet.body).toMatchObject({
+        scope: 'local',
+        reason: "no Redis store (sharedState.store { type: 'redis' })",
+      });
       await request(server).post('/database-errors/api/circuit-breakers/nope/reset').set(bearer).expect(404);
       await request(server).post('/database-errors/api/circuit-breakers/bad%20name/reset').set(bearer).expect(400);
     });
