@@ -105,4 +105,36 @@ describe('repository layout, docker-compose.yml and .env.example', () => {
     }
     expect(parse(read('docker-compose.yml')).services.api.image).toMatch(/^node:(2[2-9]|[3-9]\d)\b/);
   });
+
+  it("docs/ARCHITECTURE.md's map lists every folder of the library, and only folders that exist", () => {
+    const doc = read('docs/ARCHITECTURE.md');
+    const block = doc.slice(doc.indexOf('## Layout as built'));
+    const lines = block
+      .slice(block.indexOf('```\n') + 4, block.indexOf('\n```', block.indexOf('```\n') + 4))
+      .split('\n');
+    // `  name/   what it holds`: the indentation (two spaces a level) says where a folder sits under src/.
+    const mapped: string[] = [];
+    const parents: string[] = [];
+    for (const line of lines.slice(lines.indexOf('libs/database-resilience/src/') + 1)) {
+      const match = /^( +)([\w.-]+)\/ /.exec(line);
+      if (!match) {
+        if (/^\S/.test(line)) break; // the next top-level entry: past the library
+        continue;
+      }
+      const depth = match[1].length / 2 - 1;
+      parents.length = depth;
+      parents.push(match[2]);
+      mapped.push(parents.join('/'));
+    }
+    const onDisk: string[] = [];
+    const walk = (dir: string, prefix: string) => {
+      for (const name of readdirSync(dir)) {
+        if (!statSync(join(dir, name)).isDirectory()) continue;
+        onDisk.push(prefix + name);
+        walk(join(dir, name), `${prefix}${name}/`);
+      }
+    };
+    walk(join(root, 'libs/database-resilience/src'), '');
+    expect(mapped.sort()).toEqual(onDisk.sort());
+  });
 });
