@@ -88,12 +88,14 @@ function codedFacts(layer: RawLayer, message: string | undefined): ErrorFacts | 
   } else if (typeof rawCode === 'number' && rawCode > 0 && Number.isInteger(rawCode)) {
     errno ??= rawCode; // mysql2: an ERR packet on an idle connection carries the errno as `code`
   }
-  if (errno === undefined && code === undefined) return undefined;
-  const { sqlState, fatal } = layer;
+  const { sqlState: rawSqlState, fatal } = layer;
+  const sqlState = typeof rawSqlState === 'string' && SQLSTATE.test(rawSqlState) ? rawSqlState : undefined;
+  // A SQLSTATE alone (a driver that gives no errno, a wrapper that kept only it) still says what happened.
+  if (errno === undefined && code === undefined && sqlState === undefined) return undefined;
   return {
     errno,
     code,
-    sqlState: typeof sqlState === 'string' && sqlState.length === 5 ? sqlState : undefined,
+    sqlState,
     fatal: typeof fatal === 'boolean' ? fatal : undefined,
     message: bounded(message ?? ''),
   };
