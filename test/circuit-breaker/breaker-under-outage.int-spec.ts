@@ -1,4 +1,4 @@
-import { CircuitBreakerRegistry, CircuitOpenError, type BreakerStateEvent } from 'nestjs-database-resilience';
+import { CircuitBreakerRegistry, CircuitOpenError, type ResilienceEventOf } from 'nestjs-database-resilience';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
@@ -65,7 +65,9 @@ describe('circuit breaker: the server goes away (fault proxy), then comes back',
       10_000,
     );
     expect(breakers.get('default').state).toBe('closed');
-    const states = app.events.filter((e): e is BreakerStateEvent => e.type === 'breaker-state').map((e) => e.state);
+    const states = app.events
+      .filter((e): e is ResilienceEventOf<'breaker-state'> => e.type === 'breaker-state')
+      .map((e) => e.state);
     expect(states).toEqual(expect.arrayContaining(['open', 'half-open', 'closed']));
     expect(breakers.list()).toEqual([expect.objectContaining({ name: 'default', state: 'closed', nextProbeAt: null })]);
   });

@@ -8,7 +8,7 @@ import {
   DeadlockAnalyticsService,
   ErrorStatisticsService,
   HealthReportService,
-  type DeadlockClusterEvent,
+  type ResilienceEventOf,
 } from 'nestjs-database-resilience';
 import { moveMoney, runStorm, type WorkloadShape } from '../../apps/cli/src/scenarios/transfer-workload';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
@@ -52,7 +52,7 @@ describe('deadlock analytics, statistics and reports on a real deadlock storm', 
     );
     expect(report.topStatements.reduce((sum, s) => sum + s.deadlocks, 0)).toBe(report.deadlocks);
     expect(report.clusters).toBeGreaterThan(0);
-    const cluster = app.events.find((e): e is DeadlockClusterEvent => e.type === 'deadlock-cluster');
+    const cluster = app.events.find((e): e is ResilienceEventOf<'deadlock-cluster'> => e.type === 'deadlock-cluster');
     expect(cluster?.deadlocks).toBeGreaterThan(3);
   });
 

@@ -5,7 +5,7 @@ import {
   ErrorClassifier,
   PoolMonitor,
   resilienceDetailsOf,
-  type AttemptFailedEvent,
+  type ResilienceEventOf,
 } from 'nestjs-database-resilience';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
@@ -19,7 +19,8 @@ const MARGIN_MS = 1_500;
 
 const categoryOf = (error: unknown) =>
   resilienceDetailsOf(error)?.classified.category ?? new ErrorClassifier().classify(error).category;
-const recorded = (app: ResilientApp) => app.events.filter((e): e is AttemptFailedEvent => e.type === 'attempt-failed');
+const recorded = (app: ResilientApp) =>
+  app.events.filter((e): e is ResilienceEventOf<'attempt-failed'> => e.type === 'attempt-failed');
 const failureOf = (work: Promise<unknown>) =>
   work.then(
     () => {

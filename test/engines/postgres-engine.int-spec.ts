@@ -5,7 +5,7 @@ import {
   ErrorCategory,
   type DeadlockReport,
   resilienceDetailsOf,
-  HealthCheckService,
+  DatabaseHealthService,
 } from 'nestjs-database-resilience';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
@@ -61,7 +61,7 @@ describe('the PostgreSQL engine (TypeORM + pg, real server)', () => {
   });
 
   it('is guarded: the health check asks the pg pool, the pool figures come from pg-pool', async () => {
-    const [report] = await app.module.get(HealthCheckService).check();
+    const [report] = await app.module.get(DatabaseHealthService).check();
     expect(report).toMatchObject({ database: 'default', status: 'up' });
   });
 

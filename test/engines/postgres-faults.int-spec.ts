@@ -2,7 +2,7 @@ import {
   CircuitOpenError,
   ErrorCategory,
   resilienceDetailsOf,
-  type BreakerStateEvent,
+  type ResilienceEventOf,
 } from 'nestjs-database-resilience';
 import type { Client } from 'pg';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
@@ -134,7 +134,9 @@ describe('PostgreSQL faults under 20 callers (own instance, fault proxy)', () =>
     ).toBe(true);
     expect(categories).toContain('rejected');
     expect(categories.filter((c) => c === undefined)).toEqual([]);
-    const states = app.events.filter((e): e is BreakerStateEvent => e.type === 'breaker-state').map((e) => e.state);
+    const states = app.events
+      .filter((e): e is ResilienceEventOf<'breaker-state'> => e.type === 'breaker-state')
+      .map((e) => e.state);
     expect(states).toEqual(expect.arrayContaining(['open', 'closed']));
   }, 90_000);
 

@@ -1,7 +1,7 @@
 import { Controller, Get, Logger, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
-import { DatabaseResilienceModule, HealthCheckService, ResilienceService } from 'nestjs-database-resilience';
+import { DatabaseResilienceModule, DatabaseHealthService, ResilienceService } from 'nestjs-database-resilience';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
@@ -66,7 +66,7 @@ describe('an app on an engine the module does not support (sql.js)', () => {
       .get('/ping')
       .expect(200, [{ ok: 1 }]);
     await request(server).get('/broken').expect(500); // the app's own error handling, not the module's
-    expect(await app.get(HealthCheckService).check()).toEqual([]);
+    expect(await app.get(DatabaseHealthService).check()).toEqual([]);
     for (const path of ['statistics', 'recent-errors', 'health-check', 'circuit-breakers', 'deadlocks']) {
       await request(server).get(`/database-errors/api/${path}`).set('authorization', `Bearer ${TOKEN}`).expect(200);
     }

@@ -1,6 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DatabaseResilienceModule, HealthCheckService, replicaTolerantDataSource } from 'nestjs-database-resilience';
+import { DatabaseResilienceModule, DatabaseHealthService, replicaTolerantDataSource } from 'nestjs-database-resilience';
 import { DataSource } from 'typeorm';
 import type { Client } from 'pg';
 import { PostgresInstance } from '../../apps/cli/src/support/postgres-instance';
@@ -51,7 +51,7 @@ describe('PostgreSQL streaming replication (own primary and standby)', () => {
 
   it('reports the standby up with its lag, and serves reads from it', async () => {
     await writer.query('INSERT INTO item VALUES (1)');
-    const [report] = await app.module.get(HealthCheckService).check();
+    const [report] = await app.module.get(DatabaseHealthService).check();
     expect(report.status).toBe('up');
     expect(report.replicas).toEqual([expect.objectContaining({ node: 'replica-1', up: true })]);
     expect(typeof report.replicas[0].lagSeconds).toBe('number');
@@ -71,7 +71,7 @@ describe('PostgreSQL streaming replication (own primary and standby)', () => {
       Array.from({ length: 20 }, () => app.resilience.execute(readServedByStandby, { retry: true })),
     );
     expect(reads.every((onStandby) => onStandby === false)).toBe(true);
-    const [report] = await app.module.get(HealthCheckService).check();
+    const [report] = await app.module.get(DatabaseHealthService).check();
     expect(report).toMatchObject({
       status: 'degraded',
       replicas: [expect.objectContaining({ up: false, lagSeconds: null })],

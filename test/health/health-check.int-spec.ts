@@ -3,8 +3,8 @@ import {
   DatabaseResilienceHealthIndicator,
   DeadlineExceededError,
   DegradationService,
-  HealthCheckService,
-  type HealthCheckedEvent,
+  DatabaseHealthService,
+  type ResilienceEventOf,
 } from 'nestjs-database-resilience';
 import { MariaDbInstance } from '../../apps/cli/src/support/mariadb-instance';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
@@ -17,7 +17,7 @@ const STATEMENT_TIMEOUT_MS = 400;
 describe('scheduled health check on a server of its own (SIGSTOP)', () => {
   let server: MariaDbInstance;
   let app: ResilientApp;
-  let health: HealthCheckService;
+  let health: DatabaseHealthService;
   let plain: ResilientApp;
 
   beforeAll(async () => {
@@ -31,7 +31,7 @@ describe('scheduled health check on a server of its own (SIGSTOP)', () => {
         alerts: { log: false },
       },
     });
-    health = app.module.get(HealthCheckService);
+    health = app.module.get(DatabaseHealthService);
     plain = await resilientApp({
       database: 'test',
       port: server.port,
@@ -52,7 +52,7 @@ describe('scheduled health check on a server of its own (SIGSTOP)', () => {
     await server?.destroy();
   });
 
-  const checks = () => app.events.filter((e): e is HealthCheckedEvent => e.type === 'health-checked');
+  const checks = () => app.events.filter((e): e is ResilienceEventOf<'health-checked'> => e.type === 'health-checked');
 
   it('runs on its interval and reports latency and pool figures', async () => {
     await waitUntil(async () => checks().length >= 2, 'two scheduled runs', 5_000);

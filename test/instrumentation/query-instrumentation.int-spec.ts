@@ -1,10 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import {
-  ErrorStatisticsService,
-  PoolMonitor,
-  type AttemptFailedEvent,
-  type QueryEvent,
-} from 'nestjs-database-resilience';
+import { ErrorStatisticsService, PoolMonitor, type ResilienceEventOf } from 'nestjs-database-resilience';
 import { Logger } from '@nestjs/common';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 import { useScratchDatabase } from '../support/scratch-database';
@@ -48,8 +43,9 @@ describe('TypeORM instrumentation in one place (real MariaDB)', () => {
   });
 
   const since = (from: number) => app.events.slice(from);
-  const queries = (from: number) => since(from).filter((e): e is QueryEvent => e.type === 'query');
-  const failures = (from: number) => since(from).filter((e): e is AttemptFailedEvent => e.type === 'attempt-failed');
+  const queries = (from: number) => since(from).filter((e): e is ResilienceEventOf<'query'> => e.type === 'query');
+  const failures = (from: number) =>
+    since(from).filter((e): e is ResilienceEventOf<'attempt-failed'> => e.type === 'attempt-failed');
 
   it.each([
     ['DataSource.query', (a: ResilientApp) => a.dataSource.query('SELECT 1')],
@@ -115,7 +111,9 @@ describe('TypeORM instrumentation in one place (real MariaDB)', () => {
       await proxy.stop(); // the port closes: new connections are refused
       const from = refused.events.length;
       await expect(refused.dataSource.query('SELECT 1')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-      const recorded = refused.events.slice(from).filter((e): e is AttemptFailedEvent => e.type === 'attempt-failed');
+      const recorded = refused.events
+        .slice(from)
+        .filter((e): e is ResilienceEventOf<'attempt-failed'> => e.type === 'attempt-failed');
       expect(recorded).toEqual([
         expect.objectContaining({ error: expect.objectContaining({ category: 'connection', code: 'ECONNREFUSED' }) }),
       ]);

@@ -158,7 +158,7 @@ void main();
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { DatabaseResilienceModule, HealthCheckService, ResilienceService } from 'nestjs-database-resilience';
+import { DatabaseResilienceModule, DatabaseHealthService, ResilienceService } from 'nestjs-database-resilience';
 import type { DataSource } from 'typeorm';
 
 const schema = process.argv[2];
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
       await manager.query('SELECT * FROM no_such_table').catch(() => undefined);
     })
     .then(() => 'resolved', (error: { code?: string }) => error.code);
-  const [health] = await app.get(HealthCheckService).check();
+  const [health] = await app.get(DatabaseHealthService).check();
   const rows = await dataSource.query('SELECT body FROM note ORDER BY body');
   process.stdout.write(JSON.stringify({ health: health?.status, swallowed, rows: rows.map((r: { body: string }) => r.body) }));
   await app.close();

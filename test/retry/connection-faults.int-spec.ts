@@ -3,7 +3,7 @@ import {
   ErrorCategory,
   PoolAcquireTimeoutError,
   resilienceDetailsOf,
-  type AttemptFailedEvent,
+  type ResilienceEventOf,
 } from 'nestjs-database-resilience';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
@@ -11,7 +11,7 @@ import { resilientApp, type ResilientApp } from '../support/resilient-app';
 import { useScratchDatabase } from '../support/scratch-database';
 
 const failedAttempts = (app: ResilientApp) =>
-  app.events.filter((e): e is AttemptFailedEvent => e.type === 'attempt-failed');
+  app.events.filter((e): e is ResilienceEventOf<'attempt-failed'> => e.type === 'attempt-failed');
 
 describe('lost connections, ambiguous commits and pool waits (real MariaDB)', () => {
   let scratch: Awaited<ReturnType<typeof useScratchDatabase>>;

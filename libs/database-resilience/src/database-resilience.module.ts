@@ -3,7 +3,7 @@ import { RequestContextMiddleware } from './http/request-context.middleware';
 import { DiscoveryModule } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { DatabaseResilienceHealthIndicator } from './health/database-resilience.health-indicator';
-import { HealthCheckService } from './health/health-check.service';
+import { DatabaseHealthService } from './health/health-check.service';
 import { SlowQueryLog } from './history/slow-query-log.service';
 import { TimelineService } from './history/timeline.service';
 import { FleetView } from './history/fleet-view.service';
@@ -88,7 +88,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     TimelineService,
     FleetView,
     PoolMonitor,
-    HealthCheckService,
+    DatabaseHealthService,
     DatabaseResilienceHealthIndicator,
     ...metricProviders,
     ResilienceMetrics,
@@ -107,7 +107,7 @@ import { ErrorStatisticsService } from './history/error-statistics.service';
     DegradationService,
     SlowQueryLog,
     PoolMonitor,
-    HealthCheckService,
+    DatabaseHealthService,
     DatabaseResilienceHealthIndicator,
   ],
 })

@@ -14,21 +14,7 @@ export type {
 } from './retry/retry-options';
 export { resilienceDetailsOf, type ResilienceErrorDetails } from './retry/resilience-error-details';
 export { ResilienceEvents, type ResilienceListener } from './events/resilience-events';
-export type {
-  ResilienceEvent,
-  AttemptFailedEvent,
-  RecoveredEvent,
-  CommitSettledEvent,
-  DeadlockClusterEvent,
-  BreakerStateEvent,
-  BreakerRejectedEvent,
-  DegradationEvent,
-  QueryEvent,
-  SlowQueryEvent,
-  SlowRequestEvent,
-  HealthCheckedEvent,
-  AlertRaisedEvent,
-} from './events/resilience-event';
+export type { ResilienceEvent, ResilienceEventOf } from './events/resilience-event';
 export {
   ErrorStatisticsService,
   type ErrorStatistics,
@@ -42,7 +28,11 @@ export { AlertsService } from './alerts/alerts.service';
 export { HealthReportService } from './alerts/health-report.service';
 export type { Alert, AlertRule, AlertCallback } from './events/alert';
 export { CircuitBreakerRegistry } from './circuit-breaker/circuit-breaker.registry';
-export type { CircuitBreaker, CircuitBreakerSnapshot, CircuitState } from './circuit-breaker/circuit-breaker';
+export type {
+  CircuitBreakerView as CircuitBreaker,
+  CircuitBreakerSnapshot,
+  CircuitState,
+} from './circuit-breaker/circuit-breaker';
 export { CircuitOpenError } from './circuit-breaker/circuit-open.error';
 export { SharedStateStore, type SharedStateMessage } from './shared-state/shared-state-store';
 export { DatabaseErrorHandler } from './retry/database-error-handler.decorator';
@@ -64,7 +54,7 @@ export { RecoveryAction } from './classification/recovery-action.enum';
 export { RetryScope } from './classification/retry-scope.enum';
 export { Severity } from './classification/severity.enum';
 
-export { HealthCheckService, type DatabaseHealth, type HealthStatus } from './health/health-check.service';
+export { DatabaseHealthService, type DatabaseHealth, type HealthStatus } from './health/health-check.service';
 export {
   DatabaseResilienceHealthIndicator,
   type ResilienceHealthResult,
@@ -75,4 +65,4 @@ export type { ConcurrencyLimitState } from './engines/pool-concurrency-limit';
 export { SlowQueryLog, type SlowQueryView, type SlowQueryTotals } from './history/slow-query-log.service';
 export { METRIC as RESILIENCE_METRICS } from './metrics/metric-providers';
 export { DatabaseExceptionFilter, type DatabaseErrorBody } from './http/database-exception.filter';
-export { DatabaseError } from './http/database-error.matcher';
+export { AnyDatabaseError } from './http/database-error.matcher';

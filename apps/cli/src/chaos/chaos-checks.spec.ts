@@ -1,9 +1,12 @@
-import type { BreakerStateEvent } from 'nestjs-database-resilience';
+import { type ResilienceEventOf } from 'nestjs-database-resilience';
 import { evaluateChaos, type ChaosRun } from './chaos-checks';
 import type { LoadRecord } from './chaos-load';
 
 const UP_AT = 1_000_000;
-const breaker = (state: BreakerStateEvent['state'], at: number): BreakerStateEvent => ({
+const breaker = (
+  state: ResilienceEventOf<'breaker-state'>['state'],
+  at: number,
+): ResilienceEventOf<'breaker-state'> => ({
   type: 'breaker-state',
   at,
   database: 'default',

@@ -1,4 +1,4 @@
-import type { BreakerStateEvent } from 'nestjs-database-resilience';
+import { type ResilienceEventOf } from 'nestjs-database-resilience';
 import type { LoadRecord } from './chaos-load';
 
 /** What the run checks and prints; each check passes or fails the run. */
@@ -20,7 +20,7 @@ export interface ChaosRun {
   applied: Map<string, number>;
   balanceSum: number;
   expectedSum: number;
-  transitions: BreakerStateEvent[];
+  transitions: ResilienceEventOf<'breaker-state'>[];
   /** When the server accepted connections again after each fault. */
   recoveries: Array<{ fault: string; upAt: number }>;
   heapAfterWarmUp: number;

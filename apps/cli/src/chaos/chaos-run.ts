@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ResilienceEvents, type BreakerStateEvent } from 'nestjs-database-resilience';
+import { ResilienceEvents, type ResilienceEventOf } from 'nestjs-database-resilience';
 import { AppModule } from '../../../api/src/app.module';
 import { configureApp } from '../../../api/src/configure-app';
 import { FaultProxy } from '../support/fault-proxy';
@@ -55,7 +55,7 @@ export async function runChaos(
     app = configureApp(await NestFactory.create(AppModule, { logger: ['error'] }));
     await app.listen(0, '127.0.0.1');
     const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    const transitions: BreakerStateEvent[] = [];
+    const transitions: ResilienceEventOf<'breaker-state'>[] = [];
     app.get(ResilienceEvents).subscribe((event) => event.type === 'breaker-state' && transitions.push(event));
 
     const accounts: number[] = [];

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import { DeadlockAnalyticsService } from '../deadlock/deadlock-analytics.service';
 import { DegradationService } from '../degradation/degradation.service';
-import { HealthCheckService } from '../health/health-check.service';
+import { DatabaseHealthService } from '../health/health-check.service';
 import { ErrorStatisticsService } from '../history/error-statistics.service';
 import { SlowQueryLog } from '../history/slow-query-log.service';
 import { TimelineService } from '../history/timeline.service';
@@ -66,7 +66,7 @@ export class AdminApiController {
   constructor(
     private readonly statistics: ErrorStatisticsService,
     private readonly slowQueries: SlowQueryLog,
-    private readonly health: HealthCheckService,
+    private readonly health: DatabaseHealthService,
     private readonly breakers: CircuitBreakerRegistry,
     private readonly deadlocks: DeadlockAnalyticsService,
     private readonly degradation: DegradationService,

@@ -2,7 +2,12 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { ResilienceEvents } from '../events/resilience-events';
 import { storeSettingsOf, type ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
-import { CircuitBreaker, type CircuitBreakerSnapshot, type CircuitState } from './circuit-breaker';
+import {
+  CircuitBreaker,
+  type CircuitBreakerSnapshot,
+  type CircuitState,
+  type CircuitBreakerView,
+} from './circuit-breaker';
 import { SharedStateStore, type SharedStateMessage } from '../shared-state/shared-state-store';
 import { ResilienceLogger } from '../events/resilience-logger';
 
@@ -36,8 +41,13 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
       if (message.kind === 'breaker' && message.state === 'open') this.applyShared(message);
   }
 
-  /** The breaker of that name, made on first use. */
-  get(name: string): CircuitBreaker {
+  /** What an app reads of the breaker of that name: its state, when calls may go again, a snapshot. */
+  get(name: string): CircuitBreakerView {
+    return this.breaker(name);
+  }
+
+  /** The breaker of that name, made on first use: for the module's own parts, which feed it. */
+  breaker(name: string): CircuitBreaker {
     let breaker = this.breakers.get(name);
     if (!breaker) {
       // The scheduled health check checks the DataSources, and closes their open breakers when they answer.
@@ -75,7 +85,7 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
 
   /** Opens the breaker until reset (maintenance, a failover in progress). */
   forceOpen(name: string): CircuitBreakerSnapshot {
-    const breaker = this.get(name);
+    const breaker = this.breaker(name);
     breaker.forceOpen();
     return breaker.snapshot();
   }
@@ -111,7 +121,7 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
     if (message.kind !== 'breaker' || !this.breakers.has(message.name)) return;
     this.applyingRemote = true;
     try {
-      this.get(message.name).applyRemote(message.state, message.openedAt, message.forced);
+      this.breaker(message.name).applyRemote(message.state, message.openedAt, message.forced);
     } finally {
       this.applyingRemote = false;
     }

@@ -47,6 +47,18 @@ export interface CircuitBreakerSnapshot {
 const BUCKETS = 10;
 
 /**
+ * What an app reads of a breaker (`CircuitBreakerRegistry.get()`): the module's own parts feed it; an app opens or
+ * resets one through the registry (`forceOpen()`, `reset()`).
+ */
+export interface CircuitBreakerView {
+  readonly name: string;
+  readonly state: CircuitState;
+  /** While open: how long until a call may go again (the next probe), in ms. */
+  retryAfterMs(): number | undefined;
+  snapshot(): CircuitBreakerSnapshot;
+}
+
+/**
  * One breaker: closed → open after `failureThreshold` consecutive failures or a failure rate over the window;
  * open → half-open after `recoveryTimeoutMs`; half-open lets `halfOpenMaxProbes` through and closes after
  * `successThreshold` successes, or opens again at the first failure. Only failures that say the server is

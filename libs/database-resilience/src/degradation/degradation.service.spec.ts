@@ -28,7 +28,7 @@ describe('DegradationService (fake clock)', () => {
   afterEach(() => jest.useRealTimers());
 
   it('turns on when a breaker opens, stays on while it is open, and off a healthy period after it closes', () => {
-    breakers.get('default').failure();
+    breakers.breaker('default').failure();
     expect(degradation.state()).toMatchObject({ degraded: true, expectedEndAt: null });
     jest.advanceTimersByTime(60_000);
     expect(degradation.isDegraded()).toBe(true); // still open
@@ -64,7 +64,7 @@ describe('DegradationService (fake clock)', () => {
   });
 
   it('says what the breakers say: "is open" while open, "recovering" once it closed and the healthy period runs', () => {
-    breakers.get('default').failure();
+    breakers.breaker('default').failure();
     expect(degradation.state()).toMatchObject({ degraded: true, reason: 'the circuit breaker of "default" is open' });
     breakers.reset('default');
     expect(degradation.state()).toMatchObject({
@@ -74,7 +74,7 @@ describe('DegradationService (fake clock)', () => {
   });
 
   it('asks clients to come back when the breaker probes or the healthy period ends', () => {
-    breakers.get('default').failure();
+    breakers.breaker('default').failure();
     expect(degradation.retryAfterSeconds()).toBe(10);
   });
 });

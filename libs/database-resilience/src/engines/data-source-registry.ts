@@ -110,7 +110,7 @@ export class DataSourceRegistry implements OnApplicationBootstrap, OnModuleDestr
     const guard = engine.guard(dataSource, name, {
       options: this.options,
       classifier: this.classifier,
-      breaker: this.breakers.get(name),
+      breaker: this.breakers.breaker(name),
       events: this.events,
     });
     this.breakers.setProber(name, () => guard.probe());

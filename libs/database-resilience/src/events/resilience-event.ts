@@ -139,3 +139,6 @@ export type ResilienceEvent =
   | SlowRequestEvent
   | HealthCheckedEvent
   | AlertRaisedEvent;
+
+/** One kind of event, by its `type`: `ResilienceEventOf<'attempt-failed'>`. */
+export type ResilienceEventOf<T extends ResilienceEvent['type']> = Extract<ResilienceEvent, { type: T }>;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DegradationService } from '../degradation/degradation.service';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
-import { HealthCheckService, type DatabaseHealth, type HealthStatus } from './health-check.service';
+import { DatabaseHealthService, type DatabaseHealth, type HealthStatus } from './health-check.service';
 
 /** What the indicator gives Terminus under its key (the shape of Terminus' `HealthIndicatorResult`). */
 export type ResilienceHealthResult = Record<
@@ -22,7 +22,7 @@ export type ResilienceHealthResult = Record<
 @Injectable()
 export class DatabaseResilienceHealthIndicator {
   constructor(
-    private readonly health: HealthCheckService,
+    private readonly health: DatabaseHealthService,
     private readonly degradation: DegradationService,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {}

@@ -37,7 +37,7 @@ const INTERVAL_NAME = 'database-resilience-health-check';
  * (not forced) breaker at once. Runs never overlap: a tick that comes while one runs is skipped.
  */
 @Injectable()
-export class HealthCheckService implements OnApplicationBootstrap, OnModuleDestroy {
+export class DatabaseHealthService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new ResilienceLogger();
   private readonly latest = new Map<string, DatabaseHealth>();
   private running: Promise<DatabaseHealth[]> | undefined;
@@ -100,7 +100,7 @@ export class HealthCheckService implements OnApplicationBootstrap, OnModuleDestr
     const { timeoutMs } = this.options.healthCheck;
     const { name, guard } = guarded;
     const [primary, replicas] = await Promise.all([guard.checkPrimary(timeoutMs), guard.checkReplicas(timeoutMs)]);
-    const breaker = this.breakers.get(name);
+    const breaker = this.breakers.breaker(name);
     const classified = primary.up ? undefined : this.classifier.classify(primary.error);
     if (classified) {
       if (breaker.state === 'closed' && classified.serverUnwell) breaker.failure();

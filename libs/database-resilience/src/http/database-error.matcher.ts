@@ -10,12 +10,12 @@ import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-excee
 import { resilienceDetailsOf } from '../retry/resilience-error-details';
 
 /**
- * Not a class of errors but a test, for `@Catch()`: `error instanceof DatabaseError` holds for what the module
+ * Not a class of errors but a test, for `@Catch()`: `error instanceof AnyDatabaseError` holds for what the module
  * knows to come from a database — a TypeORM QueryFailedError, an error the connection guard saw (raw driver
  * errors included), one the retry runner gave up on, and the module's own errors. Everything else, HTTP
  * exceptions included, goes past the module's filter to the app's filters and Nest's own handling.
  */
-export class DatabaseError {
+export class AnyDatabaseError {
   static [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null || value instanceof HttpException) return false;
     return (

@@ -7,7 +7,7 @@ import { databaseErrorMarkOf } from '../errors/database-error-marks';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { resilienceDetailsOf } from '../retry/resilience-error-details';
-import { DatabaseError } from './database-error.matcher';
+import { AnyDatabaseError } from './database-error.matcher';
 import { httpErrorFor } from './database-http-error';
 import { routeOf } from './request-context.middleware';
 import { requestIdFor } from './request-id';
@@ -40,9 +40,9 @@ const REASONS: Record<number, string> = {
  * Registered app-wide by the module: database errors become HTTP answers (503 with Retry-After for an open
  * breaker, a lost or refused connection, a timeout, overload or a deadlock that outlived its retries; 409 for
  * integrity; 422 for bad data; 500 for schema, syntax, configuration and an unknown commit outcome). Only
- * database errors reach it (see DatabaseError); HTTP transports only: other transports get the error unchanged.
+ * database errors reach it (see AnyDatabaseError); HTTP transports only: other transports get the error unchanged.
  */
-@Catch(DatabaseError)
+@Catch(AnyDatabaseError)
 @Injectable()
 export class DatabaseExceptionFilter implements ExceptionFilter {
   private readonly logger = new ResilienceLogger();

@@ -5,7 +5,7 @@ import { ErrorCategory } from '../classification/error-category.enum';
 import { ErrorClassifier } from '../classification/error-classifier';
 import { markDatabaseError } from '../errors/database-error-marks';
 import { attachDetails } from '../retry/resilience-error-details';
-import { DatabaseError } from './database-error.matcher';
+import { AnyDatabaseError } from './database-error.matcher';
 import { httpErrorFor } from './database-http-error';
 
 const classifier = new ErrorClassifier();
@@ -43,13 +43,13 @@ describe('httpErrorFor', () => {
   });
 });
 
-describe('DatabaseError (what the module filter catches)', () => {
+describe('AnyDatabaseError (what the module filter catches)', () => {
   it('matches database errors', () => {
-    expect(new QueryFailedError('SELECT 1', [], new Error('x'))).toBeInstanceOf(DatabaseError);
-    expect(CircuitOpenError.create('default', 10)).toBeInstanceOf(DatabaseError);
+    expect(new QueryFailedError('SELECT 1', [], new Error('x'))).toBeInstanceOf(AnyDatabaseError);
+    expect(CircuitOpenError.create('default', 10)).toBeInstanceOf(AnyDatabaseError);
     const raw = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     markDatabaseError(raw, classifier.classify(raw));
-    expect(raw).toBeInstanceOf(DatabaseError);
+    expect(raw).toBeInstanceOf(AnyDatabaseError);
     const givenUp = Object.assign(new Error('deadlock'), { errno: 1213 });
     attachDetails(givenUp, {
       database: 'default',
@@ -57,12 +57,12 @@ describe('DatabaseError (what the module filter catches)', () => {
       attempts: 3,
       classified: classifier.classify(givenUp),
     });
-    expect(givenUp).toBeInstanceOf(DatabaseError);
+    expect(givenUp).toBeInstanceOf(AnyDatabaseError);
   });
 
   it("leaves the app's errors alone, even those thrown inside a unit of work", () => {
-    expect(new BadRequestException()).not.toBeInstanceOf(DatabaseError);
-    expect(new Error('insufficient funds')).not.toBeInstanceOf(DatabaseError);
+    expect(new BadRequestException()).not.toBeInstanceOf(AnyDatabaseError);
+    expect(new Error('insufficient funds')).not.toBeInstanceOf(AnyDatabaseError);
     const ownError = new Error('insufficient funds');
     attachDetails(ownError, {
       database: 'default',
@@ -70,7 +70,7 @@ describe('DatabaseError (what the module filter catches)', () => {
       attempts: 1,
       classified: classifier.classify(ownError),
     });
-    expect(ownError).not.toBeInstanceOf(DatabaseError);
-    expect('a string').not.toBeInstanceOf(DatabaseError);
+    expect(ownError).not.toBeInstanceOf(AnyDatabaseError);
+    expect('a string').not.toBeInstanceOf(AnyDatabaseError);
   });
 });

@@ -298,8 +298,8 @@ describe('RetryRunner (fake timers)', () => {
       new ResilienceEvents(),
       new MemorySharedStateStore(),
     );
-    registry.get('default').failure();
-    expect(registry.get('default').rejection()?.retryAfterMs).toBe(60_000);
+    registry.breaker('default').failure();
+    expect(registry.breaker('default').rejection()?.retryAfterMs).toBe(60_000);
   });
 
   it('marks the error it gives up with its decision: an unknown commit, whatever the socket error inside said', async () => {

@@ -55,7 +55,7 @@ export class RetryRunner {
     idempotencyKey?: string,
   ): Promise<T> {
     if (unitOfWork.getStore()) return startWork(work); // inside another unit: it retries, this runs once
-    const breaker = this.breakers.get(unit.database);
+    const breaker = this.breakers.breaker(unit.database);
     // Open: rejected before any work, without throwing through the loop (the cheap path while a server is down).
     // Rejections are counted on the breaker, not recorded as errors: they would push real errors out of the history.
     const rejected = unit.readOnly ? undefined : breaker.rejection();
