@@ -1,94 +1,35 @@
 import { ErrorCategory } from '../classification/error-category.enum';
 import { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
-import { MemorySharedStateStore } from '../shared-state/shared-state-store';
-import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
-import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-exceeded.error';
 import { ErrorClassifier } from '../classification/error-classifier';
 import { resolveOptions } from '../options/options.schema';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
-import { databaseErrorMarkOf, markDatabaseError, markOutcomeUnknown } from '../errors/database-error-marks';
+import { databaseErrorMarkOf, markOutcomeUnknown } from '../errors/database-error-marks';
 import { CommitNotAppliedError } from './commit-not-applied.error';
 import { resilienceDetailsOf } from './resilience-error-details';
-import type { RetryPolicy } from './retry-options';
 import { RetryBudgets } from './retry-budgets';
 import { RetryRunner } from './retry-runner';
-import { DeadlockAdmissions } from './deadlock-admission';
-
-const noAdmission = new DeadlockAdmissions({ ...resolveOptions({}).deadlockAdmission, enabled: false });
 import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
-import { unitOfWork } from '../context/unit-of-work';
+import {
+  deadlock,
+  duplicate,
+  failing,
+  lockWait,
+  lost,
+  newHarness,
+  policy,
+  settle,
+  unit,
+  noAdmission,
+} from './retry-runner.spec-support';
 
-const deadlock = () =>
-  Object.assign(new Error('Deadlock found'), { errno: 1213, code: 'ER_LOCK_DEADLOCK', sqlState: '40001' });
-const duplicate = () =>
-  Object.assign(new Error('Duplicate entry'), { errno: 1062, code: 'ER_DUP_ENTRY', sqlState: '23000' });
-const lockWait = () =>
-  Object.assign(new Error('Lock wait timeout exceeded'), {
-    errno: 1205,
-    code: 'ER_LOCK_WAIT_TIMEOUT',
-    sqlState: 'HY000',
-  });
-const lost = () => Object.assign(new Error('Connection lost'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
-
-const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
-  maxAttempts: 3,
-  baseDelayMs: 100,
-  maxDelayMs: 1000,
-  jitter: 'none',
-  budgetMs: 10_000,
-  idempotent: false,
-  ...overrides,
-});
-const unit = { database: 'default', operation: 'op' };
-
-/** Work that fails with the given errors in turn, then returns 'ok'. */
-function failing(...errors: Array<() => unknown>) {
-  const work = jest.fn(async () => {
-    const next = errors[work.mock.calls.length - 1];
-    if (next) throw next();
-    return 'ok';
-  });
-  return work;
-}
-
-describe('RetryRunner (fake timers)', () => {
+describe('RetryRunner: what is retried, and when (fake timers)', () => {
   let events: ResilienceEvent[];
   let runner: RetryRunner;
   let breakers: CircuitBreakerRegistry;
-
-  beforeEach(() => {
-    jest.useFakeTimers();
-    const bus = new ResilienceEvents();
-    events = [];
-    bus.subscribe((e) => events.push(e));
-    breakers = new CircuitBreakerRegistry(
-      resolveOptions({ circuitBreaker: { failureThreshold: 2 } }),
-      bus,
-      new MemorySharedStateStore(),
-    );
-    runner = new RetryRunner(
-      new ErrorClassifier(),
-      bus,
-      breakers,
-      new RetryBudgets(resolveOptions({})),
-      noAdmission,
-      () => 0.5,
-    );
-  });
+  beforeEach(() => ({ events, runner, breakers } = newHarness()));
   afterEach(() => jest.useRealTimers());
-
-  /** Runs to completion, advancing the fake clock through every backoff delay. */
-  async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown; elapsed: number }> {
-    const started = Date.now();
-    const outcome = promise.then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    );
-    await jest.runAllTimersAsync();
-    return { ...(await outcome), elapsed: Date.now() - started };
-  }
 
   it('re-runs the whole unit after a deadlock, waiting the backoff delays', async () => {
     const work = failing(deadlock, deadlock);
@@ -97,6 +38,14 @@ describe('RetryRunner (fake timers)', () => {
     expect(work).toHaveBeenCalledTimes(3);
     expect(elapsed).toBe(100 + 200);
     expect(events.map((e) => e.type)).toEqual(['attempt-failed', 'attempt-failed', 'recovered']);
+  });
+
+  it('re-runs the whole unit after a bare SQLSTATE 40001 (a driver that gives no errno)', async () => {
+    const serialization = () => Object.assign(new Error('could not serialize access'), { sqlState: '40001' });
+    const work = failing(serialization);
+    const { value } = await settle(runner.run(work, unit, policy()));
+    expect(value).toBe('ok');
+    expect(work).toHaveBeenCalledTimes(2);
   });
 
   it('a spent retry budget fails the unit with RetryBudgetExhaustedError instead of retrying; first attempts still run', async () => {
@@ -235,90 +184,5 @@ describe('RetryRunner (fake timers)', () => {
     expect(onRetry).toHaveBeenCalledWith(
       expect.objectContaining({ attempt: 1, delayMs: 100, error: expect.objectContaining({ category: 'deadlock' }) }),
     );
-  });
-
-  it('inside another unit of work runs once: the outer unit retries, attempts never multiply', async () => {
-    let innerCalls = 0;
-    const inner = () =>
-      runner.run(
-        async () => {
-          innerCalls++;
-          throw deadlock();
-        },
-        unit,
-        policy(),
-      );
-    const outer = runner.run(() => inner(), unit, policy({ maxAttempts: 3 }));
-    const { error } = await settle(outer);
-    expect(innerCalls).toBe(3);
-    expect(error).toMatchObject({ errno: 1213 });
-    expect(unitOfWork.getStore()).toBeUndefined();
-  });
-
-  it('stops retrying as soon as the breaker opens, and never retries CircuitOpenError', async () => {
-    const refused = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', fatal: true });
-    const work = failing(refused, refused, refused, refused);
-    const { error } = await settle(runner.run(work, unit, policy({ maxAttempts: 5 })));
-    expect(work).toHaveBeenCalledTimes(2); // the second failure opened the breaker (threshold 2)
-    expect(error).toBeInstanceOf(CircuitOpenError);
-    expect(error).toMatchObject({ database: 'default' });
-    // Not the 60 s recovery timeout: the scheduled health check (every 10 s, 2 s to answer) closes it sooner.
-    expect((error as CircuitOpenError).retryAfterMs).toBe(12_000);
-    expect((error as Error).stack).toBeUndefined(); // no stack trace: cheap to build
-    expect(breakers.get('default').state).toBe('open');
-    // The rejection is counted by the breaker, not recorded as an error: only the two real failures are.
-    const recorded = events.filter((e) => e.type === 'attempt-failed');
-    expect(recorded.map((e) => e.type === 'attempt-failed' && e.error.category)).toEqual(['connection', 'connection']);
-    const before = breakers.get('default').snapshot().rejected;
-    await settle(runner.run(work, unit, policy()));
-    expect(breakers.get('default').snapshot().rejected).toBe(before + 1);
-    expect(events.filter((e) => e.type === 'attempt-failed')).toHaveLength(2);
-  });
-
-  it('a borrow the concurrency limit shed is not retried, not recorded, not counted by the breaker; marked as overload', async () => {
-    const work = failing(() => ConcurrencyLimitExceededError.create('default', 4));
-    const { error } = await settle(runner.run(work, unit, policy({ maxAttempts: 5 })));
-    expect(work).toHaveBeenCalledTimes(1);
-    expect(error).toBeInstanceOf(ConcurrencyLimitExceededError);
-    expect(databaseErrorMarkOf(error)).toMatchObject({
-      category: ErrorCategory.OVERLOAD,
-      retryable: false,
-    });
-    expect(events.filter((e) => e.type === 'attempt-failed')).toEqual([]);
-    expect(breakers.get('default').snapshot()).toMatchObject({
-      state: 'closed',
-      consecutiveFailures: 0,
-      windowFailures: 0,
-    });
-  });
-
-  it('an open breaker of a DataSource without the health check asks for the recovery timeout', async () => {
-    const registry = new CircuitBreakerRegistry(
-      resolveOptions({ circuitBreaker: { failureThreshold: 1 }, healthCheck: { enabled: false } }),
-      new ResilienceEvents(),
-      new MemorySharedStateStore(),
-    );
-    registry.breaker('default').failure();
-    expect(registry.breaker('default').rejection()?.retryAfterMs).toBe(60_000);
-  });
-
-  it('marks the error it gives up with its decision: an unknown commit, whatever the socket error inside said', async () => {
-    const error = lost();
-    markDatabaseError(error, new ErrorClassifier().classify(error)); // what the connection guard saw: connection
-    markOutcomeUnknown(error, 7);
-    const { error: thrown } = await settle(
-      runner.run(
-        failing(() => error),
-        unit,
-        policy(),
-      ),
-    );
-    expect(thrown).toBeInstanceOf(CommitOutcomeUnknownError);
-    expect(databaseErrorMarkOf(thrown)?.category).toBe(ErrorCategory.COMMIT_OUTCOME_UNKNOWN);
-  });
-
-  it('does not count caller errors toward the breaker', async () => {
-    for (let i = 0; i < 5; i++) await settle(runner.run(failing(duplicate), unit, null));
-    expect(breakers.get('default').state).toBe('closed');
   });
 });
