@@ -250,12 +250,6 @@ describe('ErrorClassifier', () => {
     expect(classifier.classify(aggregate).code).toBe('ECONNREFUSED');
   });
 
-  it('falls back to the SQLSTATE class when errno and code are unknown', () => {
-    expect(classifier.classify(serverError(9999, undefined, '08S01', 'x')).category).toBe(ErrorCategory.CONNECTION);
-    expect(classifier.classify(serverError(9999, undefined, '23000', 'x')).category).toBe(ErrorCategory.INTEGRITY);
-    expect(classifier.classify(serverError(9999, undefined, '40001', 'x')).matchedBy).toBe('sqlState');
-  });
-
   it('uses message patterns only when nothing coded matches', () => {
     expect(classifier.classify(new Error('Transaction deadlock, please retry'))).toMatchObject({
       category: ErrorCategory.DEADLOCK,
@@ -291,21 +285,5 @@ describe('ErrorClassifier', () => {
     expect(galera).toMatchObject({ name: 'GALERA_CONFLICT', severity: Severity.LOW, matchedBy: 'rule' });
     const plain = custom.classify(serverError(1213, 'ER_LOCK_DEADLOCK', '40001', 'Deadlock found'));
     expect(plain).toMatchObject({ name: 'ER_LOCK_DEADLOCK', severity: Severity.HIGH, matchedBy: 'errno' });
-  });
-
-  it('retries a bare SQLSTATE 40001 or 40P01 (PostgreSQL, or a driver that gives no errno) as a whole transaction', () => {
-    for (const sqlState of ['40001', '40P01']) {
-      for (const error of [
-        // pg puts the SQLSTATE in `code`, beside a `severity`
-        Object.assign(new Error('could not serialize access'), { code: sqlState, severity: 'ERROR' }),
-        Object.assign(new Error('serialization failure'), { sqlState }),
-      ]) {
-        expect(classifier.classify(error)).toMatchObject({
-          category: ErrorCategory.DEADLOCK,
-          retryable: true,
-          scope: RetryScope.TRANSACTION,
-        });
-      }
-    }
   });
 });
