@@ -21,7 +21,7 @@ async function context(options: DatabaseResilienceOptions) {
     imports: [
       DatabaseResilienceModule.forRoot({
         alerts: { log: false },
-        deadlocks: { innodbStatus: false },
+        deadlocks: { serverReport: false },
         healthCheck: { enabled: false },
         ...options,
       }),

@@ -11,7 +11,7 @@ import {
 import { formatNs, measure, type BenchTable } from './bench-table';
 
 @Module({
-  imports: [DatabaseResilienceModule.forRoot({ alerts: { log: false }, deadlocks: { innodbStatus: false } })],
+  imports: [DatabaseResilienceModule.forRoot({ alerts: { log: false }, deadlocks: { serverReport: false } })],
 })
 class RecordingModule {}
 

@@ -137,4 +137,18 @@ describe('repository layout, docker-compose.yml and .env.example', () => {
     walk(join(root, 'libs/database-resilience/src'), '');
     expect(mapped.sort()).toEqual(onDisk.sort());
   });
+
+  it('keeps every library file under 300 lines: one concept a file', () => {
+    const long: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (name.endsWith('.ts') && readFileSync(path, 'utf8').split('\n').length > 301)
+          long.push(path.slice(root.length + 1));
+      }
+    };
+    walk(join(root, 'libs/database-resilience/src'));
+    expect(long).toEqual([]);
+  });
 });

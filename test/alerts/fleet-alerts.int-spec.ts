@@ -31,7 +31,7 @@ describe('alerts once per incident across the fleet (Redis)', () => {
             instanceId: `api-${i}`,
             healthCheck: { enabled: false },
             sharedState: { store: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix } },
-            deadlocks: { clusterThreshold: 1, clusterWindowMs: 60_000, innodbStatus: false },
+            deadlocks: { clusterThreshold: 1, clusterWindowMs: 60_000, serverReport: false },
             alerts: {
               log: false,
               minSeverity: 'critical',

@@ -27,7 +27,7 @@ describe('deadlock analytics, statistics and reports on a real deadlock storm', 
     app = await resilientApp({
       database: scratch.database,
       poolSize: 12,
-      options: { deadlocks: { clusterThreshold: 3, innodbStatusMinIntervalMs: 0 }, alerts: { log: false } },
+      options: { deadlocks: { clusterThreshold: 3, serverReportMinIntervalMs: 0 }, alerts: { log: false } },
     });
     analytics = app.module.get(DeadlockAnalyticsService);
     const storm = await runStorm(app.dataSource, SHAPE, (t) =>
@@ -105,7 +105,7 @@ describe('deadlock analytics without the PROCESS privilege', () => {
           password: `pw-${process.pid}`,
           database: scratch.database,
         }),
-        DatabaseResilienceModule.forRoot({ deadlocks: { innodbStatusMinIntervalMs: 0 }, alerts: { log: false } }),
+        DatabaseResilienceModule.forRoot({ deadlocks: { serverReportMinIntervalMs: 0 }, alerts: { log: false } }),
       ],
     }).compile();
     await module.init();

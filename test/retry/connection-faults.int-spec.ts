@@ -127,7 +127,7 @@ describe('lost connections, ambiguous commits and pool waits (real MariaDB)', ()
       expect(proxy.faultsInjected).toBe(1);
       expect(error).toBeInstanceOf(CommitOutcomeUnknownError);
       expect(error).toMatchObject({ database: 'default', operation: 'insert', idempotencyKey: undefined });
-      expect((error as CommitOutcomeUnknownError).threadId).toEqual(expect.any(Number));
+      expect((error as CommitOutcomeUnknownError).sessionId).toEqual(expect.any(Number));
       expect(failedAttempts(proxied)).toHaveLength(1);
       expect(failedAttempts(proxied)[0]).toMatchObject({
         willRetry: false,

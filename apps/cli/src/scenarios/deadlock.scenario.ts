@@ -68,7 +68,7 @@ export class DeadlockScenario implements Scenario {
         for (const t of report.latest.transactions) {
           const waits = t.waitsFor.map((l) => `${l.mode} on ${[l.table, l.index].filter(Boolean).join('.')}`);
           this.print(
-            `      (${t.number})${t.victim ? ' victim' : ''} session ${t.threadId}: ${t.statement} — waits for ${waits.join(', ') || '-'}`,
+            `      (${t.number})${t.victim ? ' victim' : ''} session ${t.sessionId}: ${t.statement} — waits for ${waits.join(', ') || '-'}`,
           );
         }
       }
@@ -103,7 +103,7 @@ export class DeadlockScenario implements Scenario {
       resilientContext(
         this.target.env,
         this.target.database,
-        { deadlocks: { innodbStatusMinIntervalMs: 0 } },
+        { deadlocks: { serverReportMinIntervalMs: 0 } },
         this.workers + 2,
         extra,
       );

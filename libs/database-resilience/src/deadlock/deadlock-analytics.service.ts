@@ -20,7 +20,8 @@ interface DatabaseDeadlocks {
   latest?: DeadlockAccount;
   lastFetch: number;
   /** false once the server said we lack the PROCESS privilege. */
-  innodbStatus: boolean;
+  /** Whether the server's report is read (false once the server refused it). */
+  serverReport: boolean;
   serverBaseline?: number;
 }
 
@@ -34,13 +35,14 @@ export interface DeadlockReport {
   inCluster: boolean;
   topStatements: Array<{ fingerprint: string; deadlocks: number }>;
   topTablePairs: Array<{ tables: string; deadlocks: number }>;
-  /** InnoDB's account of the latest deadlock, parsed; null without the PROCESS privilege or before the first. */
+  /** The server's account of the latest deadlock, parsed; null when it cannot be read, or before the first. */
   latest: DeadlockAccount | null;
 }
 
 /**
  * Deadlock analytics: counts per database, per statement fingerprint and per pair of tables; clusters; and
- * after a deadlock InnoDB's own account (`SHOW ENGINE INNODB STATUS`, rate-limited, off the request path).
+ * after a deadlock the server's own account (the engine's: InnoDB's report, PostgreSQL's sessions; rate-limited,
+ * off the request path).
  */
 @Injectable()
 export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -99,18 +101,18 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
       });
     }
     if (
-      deadlocks.innodbStatus &&
-      state.innodbStatus &&
-      event.at - state.lastFetch >= deadlocks.innodbStatusMinIntervalMs
+      deadlocks.serverReport &&
+      state.serverReport &&
+      event.at - state.lastFetch >= deadlocks.serverReportMinIntervalMs
     ) {
       state.lastFetch = event.at;
-      const fetching = this.fetchInnodbStatus(event.database, state).finally(() => this.pending.delete(fetching));
+      const fetching = this.fetchServerReport(event.database, state).finally(() => this.pending.delete(fetching));
       this.pending.add(fetching);
     }
   }
 
-  /** Reads and parses InnoDB's latest deadlock, outside any unit of work; never throws. */
-  private async fetchInnodbStatus(database: string, state: DatabaseDeadlocks): Promise<void> {
+  /** Reads the server's own account of the latest deadlock (the engine's), outside any unit of work; never throws. */
+  private async fetchServerReport(database: string, state: DatabaseDeadlocks): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve)); // after the failing request has moved on
     try {
       const parsed = await this.dataSources.get(database).guard.latestDeadlock();
@@ -130,14 +132,14 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
         classified.errno === 1045 ||
         classified.category === ErrorCategory.AUTHENTICATION
       ) {
-        state.innodbStatus = false;
+        state.serverReport = false;
         this.logger.warn(
-          `Cannot read SHOW ENGINE INNODB STATUS on "${database}" (the PROCESS privilege is needed): ` +
-            "deadlocks are still counted, without InnoDB's own account",
+          `Cannot read the server's deadlock report on "${database}" (MySQL/MariaDB: the PROCESS privilege is ` +
+            "needed for SHOW ENGINE INNODB STATUS): deadlocks are still counted, without the server's own account",
           { event: 'deadlock-report-denied', database },
         );
       } else {
-        this.logger.warn(`Could not read InnoDB's deadlock report on "${database}": ${classified.message}`, {
+        this.logger.warn(`Could not read the server's deadlock report on "${database}": ${classified.message}`, {
           event: 'deadlock-report-failed',
           database,
           category: classified.category,
@@ -181,7 +183,7 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
         clusters: 0,
         clusterUntil: 0,
         lastFetch: -Infinity,
-        innodbStatus: true,
+        serverReport: true,
       };
       this.perDatabase.set(database, state);
     }

@@ -9,9 +9,10 @@ import type { ConcurrencyLimitState } from './pool-concurrency-limit';
 
 /**
  * The seam a database engine plugs into. Everything that knows a driver's objects, its SQL dialect or its
- * server's reports lives behind it (the MySQL/MariaDB engine in `engines/mysql/`); the pipeline, the observers and
- * the Nest edge speak only these types. A second engine (PostgreSQL with pg) is a folder beside `mysql/` that
- * implements `DatabaseEngine`, listed in `engines/engines.ts`, plus its error codes in the classifier's catalogue.
+ * server's reports lives behind it: the guard core (`engines/guard/`) over the engine's `DriverAdapter`, and what
+ * the engine presents here (MySQL/MariaDB in `engines/mysql/`, PostgreSQL in `engines/postgres/`); the pipeline,
+ * the observers and the Nest edge speak only these types. Another engine is a folder beside them with its adapter,
+ * listed in `engines/engines.ts`, plus its error codes in the classifier's catalogue.
  */
 export interface DatabaseEngine {
   /** For messages: `MySQL/MariaDB (mysql2)`. */

@@ -16,11 +16,12 @@ export interface DeadlockLock {
 }
 
 export interface DeadlockTransaction {
-  /** 1 or 2, as InnoDB numbers them in the report. */
+  /** Its number in the account (InnoDB numbers them 1 and 2 in its report). */
   number: number;
   trxId?: string;
   activeSeconds?: number;
-  threadId?: number;
+  /** The server's id of its session (MySQL thread id, PostgreSQL pid). */
+  sessionId?: number;
   /** The transaction's current statement, as a fingerprint: no values. */
   statement: string;
   tables: string[];

@@ -155,9 +155,16 @@ export interface DatabaseResilienceOptions {
     clusterThreshold?: number;
     /** Default 300 000 ms (5 minutes). */
     clusterWindowMs?: number;
-    /** Fetch and parse `SHOW ENGINE INNODB STATUS` after a deadlock (needs the PROCESS privilege). Default true. */
+    /**
+     * Read the server's own account of a deadlock after one: MySQL/MariaDB's `SHOW ENGINE INNODB STATUS` (needs
+     * the PROCESS privilege), PostgreSQL's other sessions while they are open. Default true.
+     */
+    serverReport?: boolean;
+    /** At most one read per database in this time. Default 10 000 ms. */
+    serverReportMinIntervalMs?: number;
+    /** @deprecated Moved to `serverReport`; still read, with a start-up warning. */
     innodbStatus?: boolean;
-    /** At most one fetch per database in this time. Default 10 000 ms. */
+    /** @deprecated Moved to `serverReportMinIntervalMs`; still read, with a start-up warning. */
     innodbStatusMinIntervalMs?: number;
     /** Distinct statement fingerprints and table pairs kept per database. Default 500. */
     maxFingerprints?: number;

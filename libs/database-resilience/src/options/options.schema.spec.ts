@@ -44,8 +44,8 @@ describe('resolveOptions', () => {
       deadlocks: {
         clusterThreshold: 5,
         clusterWindowMs: 300_000,
-        innodbStatus: true,
-        innodbStatusMinIntervalMs: 10_000,
+        serverReport: true,
+        serverReportMinIntervalMs: 10_000,
         maxFingerprints: 500,
       },
       alerts: {
@@ -142,6 +142,20 @@ describe('resolveOptions', () => {
     expect(problemWith({ alerts: { email: { smtpUrl: 'smtp://x', from: 'nobody', to: [] } } })).toMatch(
       /alerts\.email\.from` must be an e-mail address[\s\S]*alerts\.email\.to` must list at least one address/,
     );
+  });
+
+  it('reads deadlocks.innodbStatus and its interval under their engine-neutral names', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const { deadlocks } = resolveOptions({ deadlocks: { innodbStatus: false, innodbStatusMinIntervalMs: 5 } });
+      expect(deadlocks).toMatchObject({ serverReport: false, serverReportMinIntervalMs: 5 });
+      expect(deadlocks).not.toHaveProperty('innodbStatus');
+      expect(problemWith({ deadlocks: { innodbStatus: false, serverReport: true } })).toContain(
+        '`deadlocks.innodbStatus` moved to `deadlocks.serverReport`',
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('rejects a shared store that is not a Redis URL, and an unknown store type', () => {

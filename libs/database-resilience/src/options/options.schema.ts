@@ -7,7 +7,7 @@ import type { AdminAuthorize } from './admin-authorize';
 import type { DatabaseResilienceOptions } from './database-resilience-options';
 import { ResilienceOptionsError } from './resilience-options.error';
 import { describeIssue } from './options-issues';
-import { ResilienceLogger } from '../events/resilience-logger';
+import { movedOptions } from './moved-options';
 import { isSharedStateStore } from '../shared-state/shared-state-store';
 
 /** The module's `retry` options; each guarded call's own are checked against it too. */
@@ -109,8 +109,11 @@ export const optionsSchema = z.strictObject({
     .strictObject({
       clusterThreshold: integer(1, 100_000).default(5),
       clusterWindowMs: milliseconds(1000, 86_400_000).default(300_000),
-      innodbStatus: z.boolean({ error: 'must be true or false' }).default(true),
-      innodbStatusMinIntervalMs: milliseconds(0, 3_600_000).default(10_000),
+      serverReport: z.boolean({ error: 'must be true or false' }).default(true),
+      serverReportMinIntervalMs: milliseconds(0, 3_600_000).default(10_000),
+      /** Moved to `serverReport` / `serverReportMinIntervalMs` (still read, with a start-up warning). */
+      innodbStatus: z.boolean({ error: 'must be true or false' }).optional(),
+      innodbStatusMinIntervalMs: milliseconds(0, 3_600_000).optional(),
       maxFingerprints: integer(1, 100_000).default(500),
     })
     .prefault({}),
@@ -199,11 +202,12 @@ export const optionsSchema = z.strictObject({
   logs: z.strictObject({ json: z.boolean({ error: 'must be true or false' }).default(false) }).prefault({}),
 });
 
-type ParsedOptions = z.output<typeof optionsSchema>;
+export type ParsedOptions = z.output<typeof optionsSchema>;
 
 /** Options with every default filled in: what the module's parts read. */
-export type ResolvedResilienceOptions = Omit<ParsedOptions, 'circuitBreaker'> & {
+export type ResolvedResilienceOptions = Omit<ParsedOptions, 'circuitBreaker' | 'deadlocks'> & {
   circuitBreaker: Omit<ParsedOptions['circuitBreaker'], 'store'>;
+  deadlocks: Omit<ParsedOptions['deadlocks'], 'innodbStatus' | 'innodbStatusMinIntervalMs'>;
 };
 
 /** The Redis or memory settings of the shared store, or undefined when the app gave a store of its own. */
@@ -219,28 +223,5 @@ export function resolveOptions(options: DatabaseResilienceOptions | undefined): 
   if (!result.success) {
     throw new ResilienceOptionsError(result.error.issues.map((issue) => describeIssue(issue, options, optionsSchema)));
   }
-  const {
-    circuitBreaker: { store: moved, ...circuitBreaker },
-    ...rest
-  } = result.data;
-  if (moved === undefined) return { ...rest, circuitBreaker };
-  if (options?.sharedState?.store !== undefined) {
-    throw new ResilienceOptionsError([
-      '`circuitBreaker.store` and `sharedState.store` are both given: `circuitBreaker.store` moved to ' +
-        '`sharedState.store`, give that one only',
-    ]);
-  }
-  warnMovedOnce();
-  return { ...rest, circuitBreaker, sharedState: { store: moved } };
-}
-
-let movedSaid = false;
-function warnMovedOnce(): void {
-  if (movedSaid) return;
-  movedSaid = true;
-  new ResilienceLogger().warn(
-    '`circuitBreaker.store` has moved to `sharedState.store` (it holds more than breaker states, and the fleet ' +
-      'view reads it too); the old place still works',
-    { event: 'option-moved', option: 'circuitBreaker.store', to: 'sharedState.store' },
-  );
+  return movedOptions(result.data, options);
 }

@@ -182,6 +182,21 @@ describe('GuardCore over a driver adapter (no server)', () => {
     expect(adapter.primary.released).toBe(1);
   });
 
+  it('a ROLLBACK refused past the deadline is never sent, and its connection is destroyed, not pooled in its transaction', async () => {
+    const { core, adapter } = make();
+    const connection = await core.borrowPrimary();
+    await inUnit(async () => {
+      await statement(connection, 'BEGIN');
+      await new Promise((resolve) => setTimeout(resolve, 30)); // the deadline passes
+      const refused = await failureOf(statement(connection, 'ROLLBACK'));
+      expect(databaseErrorMarkOf(refused)?.category).toBe(ErrorCategory.STATEMENT_TIMEOUT);
+    }, 20);
+    core.giveBack(connection);
+    expect(adapter.primary.sent).not.toContain('ROLLBACK');
+    expect(adapter.primary.discarded).toBe(1);
+    expect(adapter.primary.idle).not.toContain(connection);
+  });
+
   it('a caller deadline puts the server-side limit on data statements (the adapter writes it)', async () => {
     const { core, adapter } = make();
     await inUnit(async () => statement(await core.borrowPrimary(), 'SELECT 1'), 5_000);

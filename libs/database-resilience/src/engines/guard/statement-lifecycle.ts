@@ -1,4 +1,3 @@
-import type { ClassifiedError } from '../../classification/classified-error';
 import { requestContext, type RequestContext } from '../../context/request-context';
 import { unitOfWork } from '../../context/unit-of-work';
 import { ErrorCategory } from '../../classification/error-category.enum';
@@ -85,7 +84,10 @@ export class StatementLifecycle<C extends GuardedConnection> {
     if (deadline !== undefined) {
       const remainingMs = deadline.at - Date.now();
       if (remainingMs <= 0) {
-        process.nextTick(done, new DeadlineExceededError(deadline.ms, this.database));
+        // Never sent: the transaction is as it was (a ROLLBACK refused leaves it open: the connection is then
+        // destroyed at release, and the server rolls the transaction back).
+        const error = new DeadlineExceededError(deadline.ms, this.database);
+        process.nextTick(() => callback(this.failWith(error, unit !== undefined)));
         return undefined;
       }
       if (kind === 'read' || kind === 'write') {
@@ -164,11 +166,14 @@ export class StatementLifecycle<C extends GuardedConnection> {
     if (!inUnit) this.reporter.recordOutsideUnit(classified, request);
   }
 
-  /** A failure the engine found in an answer that was no error (a COMMIT answered ROLLBACK): marked, recorded. */
-  failWith(error: unknown, inUnit: boolean): ClassifiedError {
+  /**
+   * A failure that says nothing of how the server is doing — a statement refused before it was sent, a COMMIT
+   * answered ROLLBACK — marked and recorded, not told to the breaker; returns the error.
+   */
+  failWith<E>(error: E, inUnit: boolean): E {
     const classified = this.reporter.classify(error);
     markDatabaseError(error, classified);
     if (!inUnit) this.reporter.recordOutsideUnit(classified, requestContext.getStore());
-    return classified;
+    return error;
   }
 }

@@ -63,7 +63,7 @@ export function parseLatestDeadlock(status: string): DeadlockAccount | undefined
       }
       const thread = /^(?:MySQL|MariaDB) thread id (\d+)/.exec(line);
       if (thread) {
-        current.threadId = Number(thread[1]);
+        current.sessionId = Number(thread[1]);
         section = 'statement'; // InnoDB prints the current statement right after this line
       }
       continue;

@@ -34,7 +34,7 @@ describe('PgDeadlocks (the account of a PostgreSQL deadlock)', () => {
     expect(account?.transactions).toEqual([
       expect.objectContaining({
         number: 1,
-        threadId: 6736,
+        sessionId: 6736,
         victim: true,
         statement: 'UPDATE accounts SET balance = balance + $1 WHERE id = $2',
         tables: ['accounts'],
@@ -42,7 +42,7 @@ describe('PgDeadlocks (the account of a PostgreSQL deadlock)', () => {
       }),
       expect.objectContaining({
         number: 2,
-        threadId: 6737,
+        sessionId: 6737,
         trxId: '745',
         victim: false,
         tables: ['accounts', 'audit'],

@@ -95,7 +95,7 @@ export class PgDeadlocks {
       return {
         number: index + 1,
         trxId: session?.xid === null || session?.xid === undefined ? undefined : String(session.xid),
-        threadId: pid,
+        sessionId: pid,
         statement: statement === '' ? '' : fingerprintSql(statement),
         tables,
         holds: [],

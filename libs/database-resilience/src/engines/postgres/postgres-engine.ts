@@ -26,7 +26,7 @@ export const postgresEngine: DatabaseEngine = {
   guard(dataSource: DataSource, database: string, { options, classifier, breaker, events }: GuardDependencies) {
     const driver = dataSource.driver as unknown as PgDriver & { [GUARDED]?: boolean };
     // The other sessions of a deadlock are read at most this often (`deadlocks.serverReportMinIntervalMs`).
-    const reportEveryMs = options.deadlocks.innodbStatus ? options.deadlocks.innodbStatusMinIntervalMs : null;
+    const reportEveryMs = options.deadlocks.serverReport ? options.deadlocks.serverReportMinIntervalMs : null;
     let deadlocks: PgDeadlocks | undefined;
     const adapter = new PgAdapter(driver, (error, sql, pid) => deadlocks?.capture(error, sql, pid));
     const core = new GuardCore<PgClient, PgPool>(
