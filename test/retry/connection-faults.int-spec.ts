@@ -59,13 +59,11 @@ describe('lost connections, ambiguous commits and pool waits (real MariaDB)', ()
   });
 
   it('stops a statement at its deadline, on the server too', async () => {
-    const started = Date.now();
     const error = await direct.resilience
       .execute(() => direct.dataSource.query('SELECT SLEEP(5) AS slept, CONNECTION_ID()'), { deadlineMs: 200 })
       .catch((e: unknown) => e);
-    const elapsed = Date.now() - started;
+    // A timeout, so SLEEP(5) was not waited out (it would have answered); and it is gone from the server (below).
     expect(resilienceDetailsOf(error)?.classified.category).toBe(ErrorCategory.STATEMENT_TIMEOUT);
-    expect(elapsed).toBeLessThan(4000); // SLEEP(5) was not waited out
     const [running] = await direct.dataSource.query(
       "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE '%SLEEP(5) AS slept%' AND ID <> CONNECTION_ID()",
     );
@@ -159,9 +157,10 @@ describe('lost connections, ambiguous commits and pool waits (real MariaDB)', ()
     it('replaces a pooled connection that went silent (network drop) before handing it out', async () => {
       await proxied.dataSource.query('SELECT 1'); // warm: one idle connection in the pool
       proxy.blackholeOpenConnections();
-      const started = Date.now();
+      proxied.events.length = 0;
       await expect(proxied.dataSource.query('SELECT 2 AS two')).resolves.toEqual([{ two: 2 }]);
-      expect(Date.now() - started).toBeLessThan(5000); // not hung on the dead connection
+      // Served on a fresh connection, not after a timeout on the dead one (that would be recorded).
+      expect(proxied.events.filter((e) => e.type === 'attempt-failed')).toEqual([]);
     });
   });
 });

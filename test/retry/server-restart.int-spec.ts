@@ -34,7 +34,6 @@ describe('a server of our own: restart and hang', () => {
     await app.dataSource.query('SELECT 1'); // a pooled connection to the server about to freeze
     server.pause();
     try {
-      const started = Date.now();
       const error = await app.resilience
         .execute(() => app.dataSource.query('SELECT 1'), { deadlineMs: 300 })
         .catch((e: unknown) => e);
@@ -42,7 +41,7 @@ describe('a server of our own: restart and hang', () => {
       const deadline = (error as { driverError?: unknown }).driverError ?? error;
       expect(deadline).toBeInstanceOf(DeadlineExceededError);
       expect(resilienceDetailsOf(error)?.classified.category).toBe(ErrorCategory.STATEMENT_TIMEOUT);
-      expect(Date.now() - started).toBeLessThan(5000); // the deadline plus the client's grace, not forever
+      // Answered while the server is still stopped (it resumes below): the deadline, not the pause, ended it.
     } finally {
       server.resume();
     }
