@@ -42,7 +42,7 @@ describe('docs/CONFIGURATION.md', () => {
 describe('docs speak of what is built', () => {
   const files = [
     'README.md',
-    ...['ARCHITECTURE', 'CONFIGURATION', 'OPERATIONS', 'API', 'BENCHMARKS'].map((n) => `docs/${n}.md`),
+    ...['ARCHITECTURE', 'CONFIGURATION', 'OPERATIONS', 'API', 'BENCHMARKS', 'USAGE'].map((n) => `docs/${n}.md`),
   ];
 
   it.each(files)('%s has no "will", no issue number, no "not yet"', (file) => {
@@ -59,7 +59,8 @@ describe('figures come from docs/BENCHMARKS.md', () => {
   const read = (file: string) => readFileSync(join(__dirname, '..', file), 'utf8').replace(/\s+/g, ' ');
   const benchmarks = read('docs/BENCHMARKS.md');
 
-  it.each(['README.md', 'docs/ARCHITECTURE.md', 'docs/CONFIGURATION.md', 'docs/OPERATIONS.md'])('%s', (file) => {
+  const files = ['README.md', 'docs/USAGE.md', 'docs/ARCHITECTURE.md', 'docs/CONFIGURATION.md', 'docs/OPERATIONS.md'];
+  it.each(files)('%s', (file) => {
     const text = read(file);
     const missing: string[] = [];
     // Times (`+1.66 µs`, `282 µs`), signed percentages (`+12.1 %`), ratios to a baseline (`1.02×`).
