@@ -9,12 +9,16 @@ interface ClientRequest {
 }
 
 const THROTTLER = 'database-resilience-admin-auth';
+/** Blocked addresses kept at most: past it the oldest block goes first, so churn cannot lift everyone's. */
+const MAX_BLOCKED = 10_000;
 
 /**
  * Failed admin authentications (a wrong bearer token, an invalid session, a failed login) counted per client
  * address with @nestjs/throttler's storage: past `admin.authFailureLimit` within `admin.authFailureWindowMs`, the
  * address gets 429 for a window, right token or not, so that tokens cannot be guessed at speed. Successful
  * requests are never counted. Behind a proxy, set Express' `trust proxy` so that the address is the client's.
+ * Counted per instance: behind a load balancer that spreads requests, each instance lets an address through its
+ * own `authFailureLimit`.
  */
 @Injectable()
 export class AdminAuthThrottle implements OnModuleDestroy {
@@ -43,9 +47,17 @@ export class AdminAuthThrottle implements OnModuleDestroy {
     const key = keyOf(request);
     const record = await this.storage.increment(key, windowMs, limit, windowMs, THROTTLER);
     if (!record.isBlocked) return;
-    if (this.blockedUntil.size >= 10_000) this.blockedUntil.clear(); // bounded, whatever the address churn
+    this.blockedUntil.delete(key); // re-blocked: now the newest
+    if (this.blockedUntil.size >= MAX_BLOCKED) this.evict();
     this.blockedUntil.set(key, Date.now() + record.timeToBlockExpire * 1000);
     throw new ThrottlerException('Too many failed admin authentications; try again later');
+  }
+
+  /** Drops the blocks that ran out, else the oldest one (a Map keeps insertion order). */
+  private evict(): void {
+    const now = Date.now();
+    for (const [key, until] of this.blockedUntil) if (until <= now) this.blockedUntil.delete(key);
+    if (this.blockedUntil.size >= MAX_BLOCKED) this.blockedUntil.delete(this.blockedUntil.keys().next().value!);
   }
 }
 
