@@ -101,7 +101,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     const pool = this.replicas.pick(replicas);
     if (pool === undefined) return this.borrowPrimary();
     const { node } = replicas.find((replica) => replica.pool === pool)!;
-    const deadline = (unitOfWork.getStore() ?? requestContext.getStore())?.deadline;
+    const deadline = unitOfWork.getStore()?.deadline ?? requestContext.getStore()?.deadline;
     try {
       const connection = await new Promise<C>((resolve, reject) =>
         this.acquire(pool, deadline, (error, obtained) => (error === undefined ? resolve(obtained!) : reject(error))),

@@ -36,7 +36,7 @@ export async function guardedPgQuery(
       runner.run(client, state, text, values === undefined ? [text, callback] : [text, values, callback]);
     });
   const { kind, data } = statementOf(sql);
-  const deadline = (unitOfWork.getStore() ?? requestContext.getStore())?.deadline;
+  const deadline = unitOfWork.getStore()?.deadline ?? requestContext.getStore()?.deadline;
   if (kind === 'commit' && state.inTransaction && state.wrote && !state.firstFailure && state.role === 'primary') {
     const found = (await send(TRANSACTION_ID)) as PgResult;
     state.transactionId = (found.rows?.[0]?.xid as string | null | undefined) ?? null;
