@@ -234,6 +234,25 @@ describe('GuardCore over a driver adapter (no server)', () => {
     expect(core.concurrencyLimitState()?.inFlight).toBe(0);
   });
 
+  it("health: a replica's lag is read; one that refuses the lag statement is up (lag unknown), one that drops it is down", async () => {
+    const adapter = new FakeAdapter();
+    const denied = Object.assign(new Error('Access denied; you need the REPLICA MONITOR privilege'), {
+      errno: 1227,
+      code: 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+    });
+    adapter.replicas.push(
+      { node: 'r1', pool: new FakePool('r1', () => ({ rows: [{ lag: 3 }] })) },
+      { node: 'r2', pool: new FakePool('r2', () => ({ error: denied })) },
+      { node: 'r3', pool: new FakePool('r3', () => ({ error: lost() })) },
+    );
+    const { core } = make({}, adapter);
+    expect(await core.housekeeping.checkReplicas(1_000)).toEqual([
+      expect.objectContaining({ node: 'r1', up: true, lagSeconds: 3 }),
+      expect.objectContaining({ node: 'r2', up: true, lagSeconds: null }),
+      expect.objectContaining({ node: 'r3', up: false, lagSeconds: null }),
+    ]);
+  });
+
   it('the engine reads each failure before the core acts on it', async () => {
     const { core, adapter } = make();
     adapter.primary.answer = () => ({ error: readOnly() });

@@ -115,8 +115,13 @@ export class Housekeeping<C extends GuardedConnection, P> {
         try {
           const rows = await this.query(lag.sql, undefined, { pool, boundMs: timeoutMs });
           return { node, up: true, latencyMs: elapsed(startedAt), lagSeconds: lag.of(rows) };
-        } catch {
-          return { node, up: false, latencyMs: elapsed(startedAt), lagSeconds: null };
+        } catch (error) {
+          // A server that answers with an error (the app's user may not read replication status) is up, its lag
+          // unknown; one that does not answer in time, or drops the connection, is down.
+          const answered =
+            !(error instanceof CheckTimeoutError) &&
+            this.adapter.fateOf(error, this.classifier.classify(error)) === undefined;
+          return { node, up: answered, latencyMs: elapsed(startedAt), lagSeconds: null };
         }
       }),
     );
