@@ -21,7 +21,7 @@ export function movedOptions(
   parsed: ParsedOptions,
   given: DatabaseResilienceOptions | undefined,
 ): ResolvedResilienceOptions {
-  const resolved = structuredCloneOptions(parsed);
+  const resolved = copySections(parsed);
   const problems: string[] = [];
   for (const { from, to, why } of MOVED) {
     const value = take(resolved, from);
@@ -46,7 +46,7 @@ export function movedOptions(
 type Tree = Record<string, unknown>;
 
 /** A copy of the option objects (not of what they hold: stores, callbacks and rules stay the same objects). */
-function structuredCloneOptions(parsed: ParsedOptions): Tree {
+function copySections(parsed: ParsedOptions): Tree {
   return Object.fromEntries(
     Object.entries(parsed).map(([key, value]) => [
       key,

@@ -97,10 +97,9 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
 
   /** A replica connection for a read, or the primary's while no replica answers (whatever its breaker says). */
   async borrowReplica(): Promise<C> {
-    const replicas = this.adapter.replicaPools();
-    const pool = this.replicas.pick(replicas);
-    if (pool === undefined) return this.borrowPrimary();
-    const { node } = replicas.find((replica) => replica.pool === pool)!;
+    const replica = this.replicas.pick(this.adapter.replicaPools());
+    if (replica === undefined) return this.borrowPrimary();
+    const { node, pool } = replica;
     const deadline = unitOfWork.getStore()?.deadline ?? requestContext.getStore()?.deadline;
     try {
       const connection = await new Promise<C>((resolve, reject) =>
@@ -110,7 +109,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
       state.onLost ??= () => this.replicas.down(pool, node);
       const alive =
         !this.mustValidate(connection, state) ||
-        (await new Promise<boolean>((resolve) => this.validate(connection, deadline, resolve)));
+        (await new Promise<boolean>((resolve) => this.validate(connection, state, deadline, resolve)));
       if (alive) {
         this.replicas.served(pool);
         return connection;
@@ -152,7 +151,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
               state.limitTicket = ticket; // given back to the limit on release
               return resolve(connection!);
             }
-            this.validate(connection!, deadline, (alive) => {
+            this.validate(connection!, state, deadline, (alive) => {
               if (!alive) {
                 this.giveBack(connection!, true); // dead while idle (server restarted, network dropped)
                 return lend(tries + 1);
@@ -202,8 +201,13 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
   }
 
   /** Calls back whether the connection answers (a doomed one never is lent), within the validation timeout. */
-  private validate(connection: C, deadline: Deadline | undefined, alive: (yes: boolean) => void): void {
-    if (this.states.get(connection)?.doomed) return alive(false);
+  private validate(
+    connection: C,
+    state: ConnectionState,
+    deadline: Deadline | undefined,
+    alive: (yes: boolean) => void,
+  ): void {
+    if (state.doomed) return alive(false);
     const leftMs = deadline === undefined ? Infinity : deadline.at - Date.now();
     this.housekeeping.ping(connection, Math.min(this.settings.pool.validationTimeoutMs, leftMs), alive);
   }

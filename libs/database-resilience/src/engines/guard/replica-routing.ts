@@ -15,10 +15,10 @@ export class ReplicaRouting<P> {
   ) {}
 
   /** A replica to read from now, or undefined: every one is resting. */
-  pick(pools: ReadonlyArray<{ pool: P }>): P | undefined {
+  pick<R extends { readonly pool: P }>(replicas: readonly R[]): R | undefined {
     const now = Date.now();
-    const candidates = pools.filter(({ pool }) => (this.downUntil.get(pool) ?? 0) <= now);
-    return candidates[Math.floor(Math.random() * candidates.length)]?.pool;
+    const candidates = replicas.filter(({ pool }) => (this.downUntil.get(pool) ?? 0) <= now);
+    return candidates[Math.floor(Math.random() * candidates.length)];
   }
 
   /** It served a read: its next outage is said again. */

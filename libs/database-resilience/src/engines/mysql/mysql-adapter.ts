@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { ClassifiedError } from '../../classification/classified-error';
 import { ErrorCategory } from '../../classification/error-category.enum';
 import type { ConnectionState } from '../guard/connection-state';
+import { serverLimitOf } from '../guard/server-limit';
 import type { ConnectionFate, DriverAdapter, StatementRunner } from '../guard/driver-adapter';
 import type { StatementKind } from '../statement-kind';
 import type { Mysql2Connection } from './mysql2-connection';
@@ -23,12 +24,6 @@ export interface MysqlDriver {
   options: { replication?: { slaves?: unknown[] } };
   prepareDbConnection?(connection: Mysql2Connection): Mysql2Connection;
 }
-
-/**
- * The server is told to stop a statement this much before the caller's deadline (at most a quarter of the time
- * left), so that its own clean error usually comes first; the client stops waiting at the deadline itself.
- */
-const SERVER_MARGIN_MS = 250;
 
 /** MySQL and MariaDB through mysql2's callback API, as TypeORM's MysqlDriver pools it. */
 export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool> {
@@ -119,7 +114,7 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
    * writes go out unchanged: the client timer and KILL QUERY stop them.
    */
   withServerLimit(connection: Mysql2Connection, sql: string, kind: StatementKind, leftMs: number): string {
-    const remainingMs = Math.max(1, leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4));
+    const remainingMs = serverLimitOf(leftMs);
     if (connection._isMariaDB) return `SET STATEMENT max_statement_time=${(remainingMs / 1000).toFixed(3)} FOR ${sql}`;
     if (kind === 'read' && /^\s*SELECT\b/i.test(sql)) {
       return sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(remainingMs)}) */`);

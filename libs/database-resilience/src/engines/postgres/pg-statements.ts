@@ -3,18 +3,11 @@ import { unitOfWork } from '../../context/unit-of-work';
 import { TransactionRolledBackError } from '../../errors/transaction-rolled-back.error';
 import type { ConnectionState } from '../guard/connection-state';
 import type { StatementRunner } from '../guard/driver-adapter';
+import { serverLimitOf } from '../guard/server-limit';
 import { statementOf } from '../statement-kind';
 import type { PgClient, PgResult } from './pg-client';
 
-/**
- * The server is told to stop a transaction's statements this much before the caller's deadline (at most a
- * quarter of the time left), so that its own clean error (57014) usually comes first.
- */
-const SERVER_MARGIN_MS = 250;
 const TRANSACTION_ID = 'SELECT pg_current_xact_id_if_assigned()::text AS xid';
-
-/** The server's limit for a statement sent with `leftMs` to the deadline. */
-const serverLimitOf = (leftMs: number) => Math.max(1, Math.floor(leftMs - Math.min(SERVER_MARGIN_MS, leftMs / 4)));
 
 /**
  * What PostgreSQL needs around the core's statement path (TypeORM's promise-style `client.query(sql, params)`):
