@@ -31,6 +31,8 @@ export async function resilientApp(settings: {
   postgres?: { schema: string; extra?: Record<string, unknown>; replicaPort?: number };
   /** MariaDB with TypeORM replication: reads go to a replica on this port. */
   replicaPort?: number;
+  /** MariaDB's user (root by default): one without SUPER is refused by a read-only server. */
+  username?: string;
 }): Promise<ResilientApp> {
   const common = { poolSize: settings.poolSize ?? 10, entities: settings.entities ?? [], retryAttempts: 0 };
   const connection: TypeOrmModuleOptions = settings.postgres
@@ -43,7 +45,7 @@ export async function resilientApp(settings: {
       }
     : {
         type: 'mysql',
-        ...mysqlServers(settings.port ?? 3306, settings.database, settings.replicaPort),
+        ...mysqlServers(settings.port ?? 3306, settings.database, settings.replicaPort, settings.username),
         ...common,
       };
   const module = await Test.createTestingModule({
@@ -87,8 +89,8 @@ function postgresServers(port: number, database: string, replicaPort: number | u
 }
 
 /** One server, or TypeORM's replication: a primary and a replica. */
-function mysqlServers(port: number, database: string, replicaPort: number | undefined) {
-  const server = (p: number) => ({ host: '127.0.0.1', port: p, username: 'root', password: '', database });
+function mysqlServers(port: number, database: string, replicaPort: number | undefined, username = 'root') {
+  const server = (p: number) => ({ host: '127.0.0.1', port: p, username, password: '', database });
   if (replicaPort === undefined) return server(port);
   return { replication: { master: server(port), slaves: [server(replicaPort)] } };
 }

@@ -55,7 +55,7 @@ export class FaultProxy {
 
   constructor(
     private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetPort: number,
     private readonly protocol: WireProtocol = 'mysql',
   ) {}
 
@@ -92,6 +92,11 @@ export class FaultProxy {
       this.silenced.push(pair.client);
     }
     this.pairs.clear();
+  }
+
+  /** New connections go to `port` from now on; open ones stay where they are (a cluster endpoint after a failover). */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   /** New connections are closed at once (a refused connection, as far as mysql2 can tell). */

@@ -6,6 +6,7 @@ import type { ResilienceEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
+import { ErrorCategory } from '../classification/error-category.enum';
 import type { Alert, AlertRule } from '../events/alert';
 import { callbackChannel, EmailChannel, logChannel, type AlertChannel } from './alert-channels';
 import { ResilienceLogger } from '../events/resilience-logger';
@@ -73,6 +74,8 @@ export class AlertsService implements OnModuleDestroy {
     switch (event.type) {
       case 'attempt-failed': {
         const { error, database } = event;
+        // A stale connection's read-only answer that will be re-run is a failover's, said once by `writer-changed`.
+        if (event.willRetry && error.category === ErrorCategory.READ_ONLY) return undefined;
         if (RANK[error.severity] >= RANK[alerts.minSeverity]) {
           return {
             rule: 'severe-error',
@@ -104,6 +107,18 @@ export class AlertsService implements OnModuleDestroy {
           title: `Circuit breaker of "${event.database}" opened`,
           summary: 'Calls to this database are rejected at once until a probe succeeds.',
         };
+      case 'writer-changed': {
+        const { database, previous, current, evicted, writesFailedMs } = event;
+        return {
+          rule: 'writer-changed',
+          severity: Severity.HIGH,
+          database,
+          title: `Writer of "${database}" changed: ${previous ?? 'unknown'} → ${current ?? 'unknown'}`,
+          summary:
+            `${evicted} connection(s) to the old writer evicted; writes failed for ${Math.round(writesFailedMs)} ms ` +
+            '(units of work that met the old writer were re-run on the new one).',
+        };
+      }
       case 'degradation':
         if (!event.degraded) return undefined;
         return {

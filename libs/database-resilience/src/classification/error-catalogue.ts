@@ -77,14 +77,7 @@ export const ERRNO_CATALOGUE: ReadonlyMap<number, readonly CatalogueEntry[]> = n
   [1290, [readOnly('ER_OPTION_PREVENTS_STATEMENT')]],
   [1836, [readOnly('ER_READ_ONLY_MODE')]],
   [1874, [readOnly('ER_INNODB_READ_ONLY')]],
-  [
-    1792,
-    [
-      entry('ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION', C.READ_ONLY, V.MEDIUM, A.MANUAL_INTERVENTION, S.NEVER, {
-        serverUnwell: false,
-      }),
-    ],
-  ],
+  [1792, [readOnly('ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION')]], // transaction_read_only set on the server
   // Integrity.
   [1062, [integrity('ER_DUP_ENTRY')]],
   [1169, [integrity('ER_DUP_UNIQUE')]],
@@ -213,9 +206,10 @@ export const UNCODED_MESSAGE_CATALOGUE: ReadonlyArray<readonly [RegExp, Catalogu
 export const SQLSTATE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   ['40001', deadlock('SQLSTATE_40001')],
   ['40003', entry('SQLSTATE_40003', C.COMMIT_OUTCOME_UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)],
-  // A standby or a demoted primary (PostgreSQL; MySQL's read-only errors arrive by errno): the engine drops the
-  // connection. Not retried: a READ ONLY transaction that writes is a bug, and a retry would meet the same server.
-  ['25006', entry('SQLSTATE_25006', C.READ_ONLY, V.HIGH, A.FAILOVER, S.NEVER, { serverUnwell: false })],
+  // A standby or a demoted primary (PostgreSQL; MySQL's read-only errors arrive by errno): nothing was written, the
+  // connection leads to a server that is no longer the writer. Evicted, and the unit re-run on a new connection
+  // (a transaction the app itself declared READ ONLY gets the same answer: see docs/OPERATIONS.md).
+  ['25006', readOnly('SQLSTATE_25006')],
   ['42S02', schema('SQLSTATE_42S02')],
   ['42S22', schema('SQLSTATE_42S22')],
   ['HY001', exhausted('SQLSTATE_HY001', S.TRANSACTION)],

@@ -53,11 +53,13 @@ export class StatementReporter {
    * A deadline that ran out says "unwell" only when the server has answered nothing for the last half of it
    * (at most {@link SILENCE_MS}): a hung server answers nobody, while under lock contention or a queue for the
    * pool other statements keep getting answers, and a breaker opened then would turn away a healthy server's work.
+   * `countsUnwell` false: the failure says nothing of the server now (a connection to a writer that was replaced).
    */
-  report(error: unknown): ClassifiedError {
-    const classified = this.classifier.classify(error);
+  report(error: unknown, classified = this.classifier.classify(error), countsUnwell = true): ClassifiedError {
     if (classified.serverUnwell || (classified.name === 'DEADLINE_EXCEEDED' && this.silentDuring(error))) {
-      this.breaker.failure();
+      // A stale connection's failure (a writer failover) is accounted for here, not counted: the retry runner
+      // must not count it either.
+      if (countsUnwell) this.breaker.failure();
       markCounted(error, this.breaker.name);
     } else if (!SAYS_NOTHING_OF_THE_SERVER.has(classified.name)) {
       this.success();
@@ -78,6 +80,11 @@ export class StatementReporter {
   success(): void {
     this.lastAnswerAt = Date.now();
     this.breaker.success();
+  }
+
+  /** The server answered, but the answer says nothing of what the breaker guards (a read while no writer is known). */
+  answered(): void {
+    this.lastAnswerAt = Date.now();
   }
 
   /** What a failure whose write may or may not have been applied means: never a plain "connection lost". */

@@ -1,7 +1,8 @@
 import type { Severity } from '../classification/severity.enum';
 
 /** The rules that raise alerts. */
-export type AlertRule = 'severe-error' | 'error-rate' | 'breaker-open' | 'degraded' | 'deadlock-cluster';
+export type AlertRule =
+  'severe-error' | 'error-rate' | 'breaker-open' | 'degraded' | 'deadlock-cluster' | 'writer-changed';
 
 /** What operators are told. Safe to send anywhere: no secrets, no SQL values. */
 export interface Alert {

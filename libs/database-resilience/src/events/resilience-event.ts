@@ -118,6 +118,22 @@ export interface HealthCheckedEvent {
   readonly durationMs: number;
 }
 
+/**
+ * The writer behind a database's endpoint changed (a failover): its stale connections were evicted and a write
+ * succeeded on a new one. Servers are named as they name themselves (host:port); null when one could not say.
+ */
+export interface WriterChangedEvent {
+  readonly type: 'writer-changed';
+  readonly at: number;
+  readonly database: string;
+  readonly previous: string | null;
+  readonly current: string | null;
+  /** Connections destroyed because they led to the old writer, by the time a write succeeded. */
+  readonly evicted: number;
+  /** From the first read-only answer (or lost session) to the first write that succeeded. */
+  readonly writesFailedMs: number;
+}
+
 /** An alert was raised (before its channels deliver it). */
 export interface AlertRaisedEvent {
   readonly type: 'alert-raised';
@@ -138,6 +154,7 @@ export type ResilienceEvent =
   | SlowQueryEvent
   | SlowRequestEvent
   | HealthCheckedEvent
+  | WriterChangedEvent
   | AlertRaisedEvent;
 
 /** One kind of event, by its `type`: `ResilienceEventOf<'attempt-failed'>`. */

@@ -6,12 +6,22 @@ import { ResilienceEvents } from '../events/resilience-events';
 export type TimelineEntry =
   | { at: string; kind: 'breaker'; database: string; state: 'closed' | 'open' | 'half-open' }
   | { at: string; kind: 'degradation'; database: string; degraded: boolean; reason: string }
-  | { at: string; kind: 'health'; database: string; up: boolean };
+  | { at: string; kind: 'health'; database: string; up: boolean }
+  | {
+      at: string;
+      kind: 'writer';
+      database: string;
+      previous: string | null;
+      current: string | null;
+      evicted: number;
+      writesFailedMs: number;
+    };
 
 const CAPACITY = 500;
 
 /**
- * "Since when, and what happened": breaker transitions, degradation periods and health changes, newest first,
+ * "Since when, and what happened": breaker transitions, degradation periods, health changes and writer failovers,
+ * newest first,
  * the last 500 kept. Health checks are entered only when their status changes.
  */
 @Injectable()
@@ -47,6 +57,9 @@ export class TimelineService implements OnModuleDestroy {
       if (this.lastHealth.get(event.database) === event.up) return;
       this.lastHealth.set(event.database, event.up);
       this.add({ at: isoOf(event.at), kind: 'health', database: event.database, up: event.up });
+    } else if (event.type === 'writer-changed') {
+      const { database, previous, current, evicted, writesFailedMs } = event;
+      this.add({ at: isoOf(event.at), kind: 'writer', database, previous, current, evicted, writesFailedMs });
     }
   }
 

@@ -29,6 +29,7 @@ const ALERT_RULES: readonly AlertRule[] = [
   'breaker-open',
   'degraded',
   'deadlock-cluster',
+  'writer-changed',
 ];
 
 /** Feeds the Prometheus metrics from the module's events, and the gauges at scrape time. */

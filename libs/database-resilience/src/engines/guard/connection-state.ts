@@ -33,6 +33,8 @@ export interface ConnectionState extends Watched {
   readonly rawQuery: (...args: unknown[]) => unknown;
   /** When the concurrency limit admitted the borrow that holds it (undefined: lent past the limit). */
   limitTicket: number | undefined;
+  /** The primary's connections are evicted by generation after a failover (WriterFailover). */
+  generation: number;
   /** Told when its session is lost (a replica's: its reads go elsewhere for a while). */
   onLost: (() => void) | undefined;
 }
@@ -58,6 +60,7 @@ export function newConnectionState(
     rawQuery,
     limitTicket: undefined,
     onLost: undefined,
+    generation: 0,
     onExpire,
   };
 }

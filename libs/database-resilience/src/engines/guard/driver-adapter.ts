@@ -83,6 +83,8 @@ export interface DriverAdapter<C extends GuardedConnection, P> {
     seen: ClassifiedError,
     sql: string,
   ): ClassifiedError;
+  /** The statement whose one row's `name` is the server's name for itself (host:port): a failover changes it. */
+  readonly serverName: string;
   /** A replica's lag: the statement, and its reading in seconds (null: not replicating). */
   readonly replicaLag: { readonly sql: string; of(rows: Array<Record<string, unknown>>): number | null };
 }

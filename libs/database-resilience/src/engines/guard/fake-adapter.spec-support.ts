@@ -104,5 +104,6 @@ export class FakeAdapter implements DriverAdapter<FakeConnection, FakePool> {
     this.interpreted.push(seen.name);
     return seen;
   }
+  readonly serverName = 'SERVER NAME';
   readonly replicaLag = { sql: 'LAG', of: (rows: Array<Record<string, unknown>>) => (rows[0]?.lag as number) ?? null };
 }

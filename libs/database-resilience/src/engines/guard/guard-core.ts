@@ -15,6 +15,7 @@ import type { DriverAdapter, GuardedConnection, StatementRunner } from './driver
 import { Housekeeping } from './housekeeping';
 import { ReplicaRouting } from './replica-routing';
 import { StatementLifecycle } from './statement-lifecycle';
+import { WriterFailover } from './writer-failover';
 
 /** A pool's size when the driver's options set none (mysql2's and pg-pool's default). */
 const DEFAULT_POOL_SIZE = 10;
@@ -40,6 +41,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
   private readonly reporter: StatementReporter;
   private readonly statements: StatementLifecycle<C>;
   private readonly replicas: ReplicaRouting<P>;
+  private readonly failover: WriterFailover;
   /** Statements of the module's own, past every breaker and unit of work. */
   readonly housekeeping: Housekeeping<C, P>;
   /** In front of the primary's pool (`concurrencyLimit`), made at the first borrow, when the pool's size is known. */
@@ -56,9 +58,15 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     events: ResilienceEvents,
   ) {
     this.reporter = new StatementReporter(database, classifier, breaker, events, settings.slowQueryMs);
-    this.housekeeping = new Housekeeping(database, adapter, classifier, settings.pool.validationTimeoutMs, (c) =>
-      this.states.get(c),
+    this.housekeeping = new Housekeeping(
+      database,
+      adapter,
+      classifier,
+      settings.pool.validationTimeoutMs,
+      (c) => this.states.get(c),
+      (c, pool) => this.usableForHousekeeping(c, pool),
     );
+    this.failover = new WriterFailover(database, events, () => this.housekeeping.serverName());
     this.statements = new StatementLifecycle(
       database,
       settings.statementTimeoutMs,
@@ -66,6 +74,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
       this.reporter,
       adapter,
       (sessionId) => this.housekeeping.stopStatement(sessionId),
+      this.failover,
     );
     this.replicas = new ReplicaRouting(database, settings.replicaRetryMs, this.logger);
     this.stampsRelease = settings.pool.validateAfterIdleMs !== null && adapter.idleSince === undefined;
@@ -147,6 +156,8 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
               return reject(error);
             }
             const state = this.instrument(connection!, 'primary');
+            // Opened before a writer failover: destroyed without a round trip, and the next one taken.
+            if (this.evictedIfStale(connection!)) return lend(tries);
             if (tries > MAX_VALIDATIONS || !this.mustValidate(connection!, state)) {
               state.limitTicket = ticket; // given back to the limit on release
               return resolve(connection!);
@@ -229,6 +240,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     const known = this.states.get(connection);
     if (known) return known;
     const state = newConnectionState(role, connection.query, () => this.statements.expireRunning(connection, state));
+    if (role === 'primary') state.generation = this.failover.generation;
     this.states.set(connection, state);
     this.adapter.instrument(connection, state, this);
     return state;
@@ -248,9 +260,35 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     }
     // Never pooled inside a transaction: the next borrower's COMMIT would commit what this one left.
     if (destroy || state.inTransaction) state.doomed = true;
+    else this.doomIfStale(state);
     if (state.doomed) return this.adapter.discard(connection);
     if (this.stampsRelease) state.releasedAt = Date.now();
     this.adapter.release(connection);
+  }
+
+  /** Destroys a primary connection opened before the last writer failover; whether it did. */
+  private evictedIfStale(connection: C): boolean {
+    const state = this.states.get(connection);
+    if (state === undefined || !this.doomIfStale(state)) return false;
+    this.giveBack(connection, true);
+    return true;
+  }
+
+  /** Marks a primary connection opened before the last writer failover for destruction; whether it is one. */
+  private doomIfStale(state: ConnectionState): boolean {
+    if (!this.failover.isStale(state)) return false;
+    if (!state.doomed) {
+      state.doomed = true;
+      this.failover.discarded();
+    }
+    return true;
+  }
+
+  /** The module's own statements never run on a stale primary connection (a probe must not reach an old writer). */
+  private usableForHousekeeping(connection: C, pool: P): boolean {
+    if (pool !== this.adapter.primaryPool()) return true;
+    this.instrument(connection, 'primary'); // its generation is known from its first use, whoever uses it
+    return !this.evictedIfStale(connection);
   }
 
   failed(error: unknown): void {

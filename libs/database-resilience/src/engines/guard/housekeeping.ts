@@ -22,6 +22,8 @@ export class Housekeeping<C extends GuardedConnection, P> {
     /** `pool.validationTimeoutMs`: the default bound. */
     private readonly boundMs: number,
     private readonly stateOf: (connection: C) => ConnectionState | undefined,
+    /** Whether a connection of `pool` may be used (a stale writer's is destroyed by it, and another taken). */
+    private readonly usable: (connection: C, pool: P) => boolean,
   ) {}
 
   /** One statement on a connection of `pool` (the primary by default), within `boundMs` in all. */
@@ -39,31 +41,40 @@ export class Housekeeping<C extends GuardedConnection, P> {
             if (connection !== undefined) this.discard(connection);
             reject(new CheckTimeoutError(bound));
           }, bound);
-          this.adapter.acquire(target, (error, obtained) => {
-            if (settled) return obtained === undefined ? undefined : this.adapter.release(obtained); // too late
-            if (error !== undefined && error !== null) {
-              settled = true;
-              clearTimeout(timer);
-              return reject(error);
-            }
-            connection = obtained!;
-            this.send(obtained!, sql, parameters, (queryError, result) => {
-              if (settled) return; // closed at the bound already
-              settled = true;
-              clearTimeout(timer);
-              if (queryError === undefined || queryError === null) {
-                this.adapter.release(obtained!);
-                return resolve(this.adapter.rowsOf(result));
+          const take = () =>
+            this.adapter.acquire(target, (error, obtained) => {
+              if (settled) return obtained === undefined ? undefined : this.adapter.release(obtained); // too late
+              if (error !== undefined && error !== null) {
+                settled = true;
+                clearTimeout(timer);
+                return reject(error);
               }
-              // A server's error leaves the connection usable; a lost one does not.
-              if (this.adapter.fateOf(queryError, this.classifier.classify(queryError)) === undefined) {
-                this.adapter.release(obtained!);
-              } else this.discard(obtained!);
-              reject(queryError);
+              if (!this.usable(obtained!, target)) return take();
+              connection = obtained!;
+              this.send(obtained!, sql, parameters, (queryError, result) => {
+                if (settled) return; // closed at the bound already
+                settled = true;
+                clearTimeout(timer);
+                if (queryError === undefined || queryError === null) {
+                  this.adapter.release(obtained!);
+                  return resolve(this.adapter.rowsOf(result));
+                }
+                // A server's error leaves the connection usable; a lost one does not.
+                if (this.adapter.fateOf(queryError, this.classifier.classify(queryError)) === undefined) {
+                  this.adapter.release(obtained!);
+                } else this.discard(obtained!);
+                reject(queryError);
+              });
             });
-          });
+          take();
         }),
     );
+  }
+
+  /** The server's name for itself (host:port), as the engine reads it. */
+  async serverName(): Promise<string | undefined> {
+    const [row] = await this.query(this.adapter.serverName);
+    return row?.name === undefined || row.name === null ? undefined : String(row.name);
   }
 
   /** Whether a connection about to be lent answers `SELECT 1` within `boundMs`; closed if it does not. */

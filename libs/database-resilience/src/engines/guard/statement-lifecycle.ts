@@ -8,6 +8,7 @@ import type { StatementReporter } from '../statement-reporter';
 import { preciseWatch, type Watch, type Watchdog } from '../watchdog';
 import { lostTransactionOf, outcomeUnknownIfLost, trackSuccess, type ConnectionState } from './connection-state';
 import type { DriverAdapter, DriverCallback, GuardedConnection } from './driver-adapter';
+import type { WriterFailover } from './writer-failover';
 
 /**
  * The statement path of every guarded connection, for every engine: the caller's deadline (or the default
@@ -26,6 +27,7 @@ export class StatementLifecycle<C extends GuardedConnection> {
     private readonly adapter: DriverAdapter<C, unknown>,
     /** Stops a session's statement from another connection; never waited for. */
     private readonly stopStatement: (sessionId: number | undefined) => void,
+    private readonly failover: WriterFailover,
   ) {}
 
   /** The watchdog's call when the statement watched on `state` outlived `queries.timeoutMs`. */
@@ -74,7 +76,14 @@ export class StatementLifecycle<C extends GuardedConnection> {
       if (error) this.afterError(connection, state, error, sql, kind, unknownIfLost, unit !== undefined, request);
       else {
         trackSuccess(state, kind);
-        if (state.role === 'primary') this.reporter.success();
+        if (state.role === 'primary') {
+          if (kind === 'write' || kind === 'commit') {
+            this.reporter.success();
+            this.failover.wrote(state);
+          } else if (this.failover.awaitingWritable)
+            this.reporter.answered(); // a read-only server answers reads
+          else this.reporter.success();
+        }
       }
       callback(error, rows, fields);
     };
@@ -146,15 +155,21 @@ export class StatementLifecycle<C extends GuardedConnection> {
     inUnit: boolean,
     request: RequestContext | undefined,
   ): void {
-    // The breaker hears what the primary's server did; a replica's failures are not the primary's.
-    let seen = state.role === 'primary' ? this.reporter.report(error) : this.reporter.classify(error);
-    if (this.adapter.interpret) seen = this.adapter.interpret(connection, state, error, seen, sql);
+    const raw = this.reporter.classify(error);
+    const seen = this.adapter.interpret ? this.adapter.interpret(connection, state, error, raw, sql) : raw;
     if (state.inTransaction) state.firstFailure ??= seen;
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
     const fate = this.adapter.fateOf(error, seen);
     const lost = fate === 'lost' || fate === 'lost-before-sending';
+    const readOnly = seen.category === ErrorCategory.READ_ONLY;
+    if (state.role === 'primary') {
+      // The breaker hears what the primary's server did (a replica's failures are not the primary's); a read-only
+      // answer or a lost session first evicts the connections that may lead to a replaced writer.
+      const counts = !(readOnly || lost) || this.failover.failed(state, readOnly ? 'read-only' : 'lost');
+      this.reporter.report(error, raw, counts);
+    }
     if (lost) state.onLost?.();
-    if (fate !== undefined || seen.category === ErrorCategory.READ_ONLY) state.doomed = true;
+    if (fate !== undefined || readOnly) state.doomed = true;
     if (fate === 'abandoned') this.stopStatement(this.adapter.sessionId(connection));
     if (unknownIfLost && fate === 'lost') {
       markOutcomeUnknown(error, this.adapter.sessionId(connection) ?? null, lostTransactionOf(state, kind));

@@ -132,6 +132,8 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
     return seen.name === 'CONNECTION_CLOSED_STATE' ? 'lost-before-sending' : 'lost';
   }
 
+  readonly serverName = "SELECT CONCAT(@@hostname, ':', @@port) AS name";
+
   readonly replicaLag = { sql: 'SHOW REPLICA STATUS', of: replicationLagOf };
 }
 

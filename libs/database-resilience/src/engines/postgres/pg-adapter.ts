@@ -118,6 +118,8 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
     return state.firstFailure;
   }
 
+  readonly serverName = "SELECT COALESCE(host(inet_server_addr()), 'socket') || ':' || current_setting('port') AS name";
+
   readonly replicaLag = {
     sql: STANDBY_LAG,
     of: (rows: Array<Record<string, unknown>>) => {

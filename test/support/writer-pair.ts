@@ -1,0 +1,135 @@
+import type { DataSourceOptions } from 'typeorm';
+import type { WireProtocol } from '../../apps/cli/src/support/fault-proxy';
+import { MariaDbInstance } from '../../apps/cli/src/support/mariadb-instance';
+import { PostgresInstance } from '../../apps/cli/src/support/postgres-instance';
+import { waitUntil } from '../../apps/cli/src/support/server-target';
+import type { resilientApp } from './resilient-app';
+
+type AppSettings = Omit<Parameters<typeof resilientApp>[0], 'port'>;
+
+/**
+ * Two servers of the test's own, the old writer and the one that takes over, each with a table
+ * `entry (id INT PRIMARY KEY, note TEXT)`: what a cluster endpoint hides from the app. A failover is
+ * `promoteNew()` then `demoteOld()` (the old writer fenced read-only), then the endpoint names the new one.
+ */
+export interface WriterPair {
+  readonly name: string;
+  readonly protocol: WireProtocol;
+  readonly oldPort: number;
+  readonly newPort: number;
+  /** `INSERT INTO entry VALUES (id, note)` with the driver's placeholders. */
+  readonly insert: string;
+  /** How the module's app reaches a server on `port` (an app user a read-only server refuses). */
+  readonly app: AppSettings;
+  /** Plain TypeORM on `port`, the same user. */
+  plain(port: number): DataSourceOptions;
+  promoteNew(): Promise<void>;
+  /** The old writer refuses writes from now on, on open connections too. */
+  demoteOld(): Promise<void>;
+  /** The old writer takes writes again. */
+  restoreOld(): Promise<void>;
+  /** Every row's id, from every server that holds rows of its own (a row on two servers is there twice). */
+  ids(): Promise<number[]>;
+  destroy(): Promise<void>;
+}
+
+/** Two MariaDB servers, unrelated: each row lives where it was written. The app's user has no SUPER. */
+async function mariadbPair(): Promise<WriterPair> {
+  const [old, next] = await Promise.all([MariaDbInstance.create(), MariaDbInstance.create()]);
+  for (const server of [old, next]) {
+    const admin = await server.connect('test');
+    await admin.query('CREATE TABLE entry (id INT PRIMARY KEY, note TEXT) ENGINE=InnoDB');
+    await admin.query("CREATE USER 'app'@'%'");
+    await admin.query("GRANT ALL ON test.* TO 'app'@'%'");
+    await admin.end();
+  }
+  const onOld = async (sql: string) => {
+    const admin = await old.connect();
+    await admin.query(sql);
+    await admin.end();
+  };
+  const idsOn = async (server: MariaDbInstance) => {
+    const admin = await server.connect('test');
+    const [rows] = await admin.query('SELECT id FROM entry');
+    await admin.end();
+    return (rows as Array<{ id: number }>).map((row) => row.id);
+  };
+  return {
+    name: 'MariaDB',
+    protocol: 'mysql',
+    oldPort: old.port,
+    newPort: next.port,
+    insert: 'INSERT INTO entry VALUES (?, ?)',
+    app: { database: 'test', username: 'app' },
+    plain: (port) => ({ type: 'mysql', host: '127.0.0.1', port, username: 'app', database: 'test', poolSize: 10 }),
+    promoteNew: async () => undefined, // writable already
+    demoteOld: () => onOld('SET GLOBAL read_only = ON'),
+    restoreOld: () => onOld('SET GLOBAL read_only = OFF'),
+    ids: async () => [...(await idsOn(old)), ...(await idsOn(next))],
+    destroy: async () => {
+      await Promise.all([old.destroy(), next.destroy()]);
+    },
+  };
+}
+
+/** A PostgreSQL primary and its streaming standby; the failover promotes the standby (`pg_promote()`). */
+async function postgresPair(): Promise<WriterPair> {
+  const primary = await PostgresInstance.create();
+  const admin = await primary.connect();
+  await admin.query('CREATE TABLE entry (id INT PRIMARY KEY, note TEXT)');
+  const standby = await primary.standby();
+  const standbyAdmin = await standby.connect();
+  await waitUntil(
+    async () => (await standbyAdmin.query("SELECT to_regclass('entry') IS NOT NULL AS there")).rows[0].there,
+    'the table on the standby',
+  );
+  let promoted = false;
+  const readOnly = async (on: boolean) => {
+    await admin.query(
+      `ALTER SYSTEM ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`,
+    );
+    await admin.query('SELECT pg_reload_conf()');
+  };
+  const idsOn = async (client: typeof admin) => (await client.query('SELECT id FROM entry')).rows.map((r) => r.id);
+  return {
+    name: 'PostgreSQL',
+    protocol: 'postgres',
+    oldPort: primary.port,
+    newPort: standby.port,
+    insert: 'INSERT INTO entry VALUES ($1, $2)',
+    app: { database: 'test', postgres: { schema: 'public' } },
+    plain: (port) => ({
+      type: 'postgres',
+      host: '127.0.0.1',
+      port,
+      username: 'postgres',
+      database: 'test',
+      poolSize: 10,
+    }),
+    promoteNew: async () => {
+      await standbyAdmin.query('SELECT pg_promote(true, 30)');
+      promoted = true;
+    },
+    demoteOld: () => readOnly(true),
+    restoreOld: () => readOnly(false),
+    // Rows written before the promotion are on both (replicated); after it, each on the one that took it.
+    ids: async () => {
+      if (!promoted) return idsOn(admin);
+      const onNew = await idsOn(standbyAdmin);
+      const there = new Set(onNew);
+      return [...onNew, ...(await idsOn(admin)).filter((id) => !there.has(id))];
+    },
+    destroy: async () => {
+      await admin.end().catch(() => undefined);
+      await standbyAdmin.end().catch(() => undefined);
+      await standby.destroy();
+      await primary.destroy();
+    },
+  };
+}
+
+/** Both engines, for `describe.each`. */
+export const WRITER_PAIRS: ReadonlyArray<[string, () => Promise<WriterPair>]> = [
+  ['MariaDB', mariadbPair],
+  ['PostgreSQL', postgresPair],
+];
