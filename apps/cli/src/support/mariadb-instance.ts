@@ -51,15 +51,18 @@ export class MariaDbInstance {
     readonly dataDir: string,
     readonly port: number,
     private readonly server: string,
+    /** `--server-id` and `--log-bin` when it takes part in replication. */
+    private readonly serverId?: number,
   ) {}
 
-  static async create(): Promise<MariaDbInstance> {
+  /** `serverId`: a binary log and this server id, to be a replication source or replica. */
+  static async create(serverId?: number): Promise<MariaDbInstance> {
     const { server, initialise } = installedServer();
     const dataDir = mkdtempSync(join(tmpdir(), 'dr-mariadb-'));
     const { uid, gid } = idsOf('mysql');
     chownSync(dataDir, uid, gid);
     initialise(dataDir);
-    const instance = new MariaDbInstance(dataDir, await closedPort(), server);
+    const instance = new MariaDbInstance(dataDir, await closedPort(), server, serverId);
     await instance.start();
     const admin = await instance.connect();
     await admin.query('CREATE DATABASE IF NOT EXISTS test');
@@ -85,10 +88,23 @@ export class MariaDbInstance {
         '--skip-name-resolve',
         '--innodb-buffer-pool-size=32M',
         '--innodb-log-file-size=16M',
+        ...(this.serverId === undefined ? [] : [`--server-id=${this.serverId}`, '--log-bin']),
       ],
       { stdio: 'ignore' },
     );
     await this.waitUntil(async () => (await this.pings()) === true, 'the server to accept connections');
+  }
+
+  /** A replica of this server (its own instance, replicating from the start of this one's binary log). */
+  async replica(): Promise<MariaDbInstance> {
+    const replica = await MariaDbInstance.create((this.serverId ?? 1) + 1);
+    const admin = await replica.connect();
+    await admin.query(
+      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${this.port}, MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=no`,
+    );
+    await admin.query('START SLAVE');
+    await admin.end();
+    return replica;
   }
 
   /** Stops the server (SIGTERM) and waits until its process has exited. */

@@ -7,6 +7,8 @@ export interface RequestContext {
   readonly route: string;
   /** From `http.requestDeadlineMs`: statements of this request without a deadline of their own get this one. */
   readonly deadline?: { readonly at: number; readonly ms: number };
+  /** When a statement of this request last wrote on the primary: its reads go there for `failover.readYourWritesMs`. */
+  wroteAt?: number;
 }
 
 /** Carried across awaits, so that errors recorded deep in a query are tagged with their request and route. */

@@ -43,6 +43,8 @@ export interface EngineGuard {
   poolFigures(): PoolFigures | undefined;
   /** The adaptive limit in front of the primary's pool (`concurrencyLimit`); undefined while off or unused. */
   concurrencyLimit(): ConcurrencyLimitState | undefined;
+  /** Each replica's lag as last measured, and whether reads go to it now. */
+  replicaRoutes(): ReplicaRoute[];
   /** The server's account of the latest deadlock, parsed, if it can tell one. */
   latestDeadlock(): Promise<DeadlockAccount | undefined>;
   /** The server's deadlock counter since it started, if it keeps one. */
@@ -81,6 +83,15 @@ export interface ReplicaCheck {
   up: boolean;
   latencyMs: number;
   lagSeconds: number | null;
+  /** Whether reads go to it now: up, not resting after a failure, and within `failover.maxLagMs`. */
+  routable: boolean;
+}
+
+/** Where reads go: each replica's last measured lag, and whether reads go to it now. */
+export interface ReplicaRoute {
+  node: string;
+  lagSeconds: number | null;
+  routable: boolean;
 }
 
 /** A connection pool at one moment. */
@@ -99,6 +110,10 @@ export interface PoolFigures {
 export interface GuardSettings {
   pool: ResolvedResilienceOptions['pool'];
   replicaRetryMs: number;
+  /** `failover.maxLagMs`, `failover.lagCheckIntervalMs`, `failover.readYourWritesMs`. */
+  maxLagMs: number | null;
+  lagCheckIntervalMs: number;
+  readYourWritesMs: number;
   slowQueryMs: number;
   /** `queries.timeoutMs`: the bound of a data statement without a deadline of its own. */
   statementTimeoutMs: number | null;
@@ -110,6 +125,9 @@ export function guardSettingsOf(options: ResolvedResilienceOptions): GuardSettin
   return {
     pool: options.pool,
     replicaRetryMs: options.failover.replicaRetryMs,
+    maxLagMs: options.failover.maxLagMs,
+    lagCheckIntervalMs: options.failover.lagCheckIntervalMs,
+    readYourWritesMs: options.failover.readYourWritesMs,
     slowQueryMs: options.queries.slowQueryMs,
     statementTimeoutMs: options.queries.timeoutMs,
     concurrencyLimit: options.concurrencyLimit,

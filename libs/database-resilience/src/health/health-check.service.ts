@@ -25,7 +25,8 @@ export interface DatabaseHealth {
   error: { category: string; code: string | undefined; message: string } | null;
   breaker: CircuitState;
   pool: PoolFigures | null;
-  replicas: Array<{ node: string; up: boolean; latencyMs: number; lagSeconds: number | null }>;
+  /** `routable`: reads go to it now (it answers, and is within `failover.maxLagMs`). */
+  replicas: Array<{ node: string; up: boolean; latencyMs: number; lagSeconds: number | null; routable: boolean }>;
 }
 
 const INTERVAL_NAME = 'database-resilience-health-check';

@@ -26,6 +26,9 @@ export const METRIC = {
   admissionLimit: 'db_resilience_deadlock_admission_limit',
   concurrencyLimit: 'db_resilience_concurrency_limit',
   concurrencyShed: 'db_resilience_concurrency_shed_total',
+  replicaLag: 'db_resilience_replica_lag_seconds',
+  replicaRoutable: 'db_resilience_replica_routable',
+  writerChanges: 'db_resilience_writer_changes_total',
 } as const;
 
 /**
@@ -43,6 +46,8 @@ export interface GaugeSource {
   collectAdmissionLimits(gauge: Gauge): void;
   collectConcurrencyLimits(gauge: Gauge): void;
   collectConcurrencyShed(counter: Counter): void;
+  collectReplicaLag(gauge: Gauge): void;
+  collectReplicaRoutable(gauge: Gauge): void;
 }
 export const liveGaugeSources = new Set<GaugeSource>();
 
@@ -160,5 +165,22 @@ export const metricProviders = [
     help: 'Borrows the adaptive limit in front of the pool shed (concurrencyLimit): answered 503 without reaching the server',
     labelNames: ['database'],
     collect: collectFrom<Counter>((source, counter) => source.collectConcurrencyShed(counter)),
+  }),
+  makeGaugeProvider({
+    name: METRIC.replicaLag,
+    help: "Each replica's lag as last measured (failover.maxLagMs, or the health check); absent while not known",
+    labelNames: ['database', 'node'],
+    collect: collectFrom((source, gauge) => source.collectReplicaLag(gauge)),
+  }),
+  makeGaugeProvider({
+    name: METRIC.replicaRoutable,
+    help: '1 while reads go to the replica: it answers, and is within failover.maxLagMs',
+    labelNames: ['database', 'node'],
+    collect: collectFrom((source, gauge) => source.collectReplicaRoutable(gauge)),
+  }),
+  makeCounterProvider({
+    name: METRIC.writerChanges,
+    help: 'Writer failovers: the writer behind the endpoint changed and a write succeeded on the new one',
+    labelNames: ['database'],
   }),
 ];

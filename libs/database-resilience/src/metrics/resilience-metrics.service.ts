@@ -55,6 +55,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
     @InjectMetric(METRIC.slowQueries) private readonly slowQueries: Counter<string>,
     @InjectMetric(METRIC.slowRequests) private readonly slowRequests: Counter<string>,
     @InjectMetric(METRIC.alerts) private readonly alerts: Counter<string>,
+    @InjectMetric(METRIC.writerChanges) private readonly writerChanges: Counter<string>,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {}
 
@@ -74,6 +75,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
       for (const outcome of ['scheduled', 'recovered', 'exhausted']) this.retries.inc({ database, outcome }, 0);
       for (const committed of ['true', 'false']) this.ambiguousCommits.inc({ database, committed }, 0);
       this.slowQueries.inc({ database }, 0);
+      this.writerChanges.inc({ database }, 0);
       for (const rule of ALERT_RULES) this.alerts.inc({ rule, database }, 0);
     }
   }
@@ -121,6 +123,17 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
     for (const { database, shed } of this.pools.concurrencyLimits()) counter.inc({ database }, shed);
   }
 
+  collectReplicaLag(gauge: Gauge): void {
+    for (const { database, node, lagSeconds } of this.pools.replicaRoutes()) {
+      if (lagSeconds !== null) gauge.set({ database, node }, lagSeconds);
+    }
+  }
+
+  collectReplicaRoutable(gauge: Gauge): void {
+    for (const { database, node, routable } of this.pools.replicaRoutes())
+      gauge.set({ database, node }, routable ? 1 : 0);
+  }
+
   collectDegraded(gauge: Gauge): void {
     gauge.set(this.degradation.isDegraded() ? 1 : 0);
   }
@@ -165,6 +178,9 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
         break;
       case 'slow-request':
         this.slowRequests.inc({ route: event.route });
+        break;
+      case 'writer-changed':
+        this.writerChanges.inc({ database: event.database });
         break;
       case 'alert-raised':
         this.alerts.inc({ rule: event.rule, database: event.database });

@@ -49,6 +49,18 @@ export interface DatabaseResilienceOptions {
   failover?: {
     /** With TypeORM replication: a failing replica is left out this long, then tried (and put back) again. Default 5 000 ms. */
     replicaRetryMs?: number;
+    /**
+     * With TypeORM replication: reads go only to replicas whose measured lag is at most this (MySQL/MariaDB measure
+     * whole seconds); one behind, or not replicating, is left out until it catches up. Default null: lag not checked.
+     */
+    maxLagMs?: number | null;
+    /** How often each replica's lag is measured while `maxLagMs` is set. Default 1 000 ms. */
+    lagCheckIntervalMs?: number;
+    /**
+     * A request that wrote reads from the primary this long after its write (it reads its own writes, whatever a
+     * replica's lag). 0: off. Default 5 000 ms.
+     */
+    readYourWritesMs?: number;
   };
   idempotency?: {
     /** Table of the markers that settle an ambiguous commit. Created on first use. Default `resilience_idempotency_keys`. */

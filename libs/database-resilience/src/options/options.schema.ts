@@ -68,7 +68,14 @@ export const optionsSchema = z.strictObject({
       validationTimeoutMs: milliseconds(1, 60_000).default(2_000),
     })
     .prefault({}),
-  failover: z.strictObject({ replicaRetryMs: milliseconds(10, 3_600_000).default(5_000) }).prefault({}),
+  failover: z
+    .strictObject({
+      replicaRetryMs: milliseconds(10, 3_600_000).default(5_000),
+      maxLagMs: milliseconds(0, 86_400_000).nullable().default(null),
+      lagCheckIntervalMs: milliseconds(100, 3_600_000).default(1_000),
+      readYourWritesMs: milliseconds(0, 3_600_000).default(5_000),
+    })
+    .prefault({}),
   idempotency: z
     .strictObject({
       table: z

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSourceRegistry } from '../engines/data-source-registry';
-import type { PoolFigures } from '../engines/database-engine';
+import type { PoolFigures, ReplicaRoute } from '../engines/database-engine';
 import type { ConcurrencyLimitState } from '../engines/pool-concurrency-limit';
 import { ResilienceLogger } from '../events/resilience-logger';
 
@@ -28,6 +28,13 @@ export class PoolMonitor {
   /** The adaptive limit in front of each pool (`concurrencyLimit`), where it is on and has been used. */
   concurrencyLimits(): ConcurrencyLimitState[] {
     return this.dataSources.list().flatMap(({ guard }) => guard.concurrencyLimit() ?? []);
+  }
+
+  /** Each replica of each guarded DataSource: its lag as last measured, and whether reads go to it now. */
+  replicaRoutes(): Array<ReplicaRoute & { database: string }> {
+    return this.dataSources
+      .list()
+      .flatMap(({ name, guard }) => guard.replicaRoutes().map((route) => ({ database: name, ...route })));
   }
 
   /** Reads the figures and warns about saturated pools (the scheduled health check calls it). */

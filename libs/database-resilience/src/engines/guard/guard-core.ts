@@ -5,7 +5,7 @@ import { isHousekeeping, unitOfWork, type UnitOfWork } from '../../context/unit-
 import { markDatabaseError } from '../../errors/database-error-marks';
 import type { ResilienceEvents } from '../../events/resilience-events';
 import { ResilienceLogger } from '../../events/resilience-logger';
-import type { GuardSettings } from '../database-engine';
+import type { GuardSettings, ReplicaCheck, ReplicaRoute } from '../database-engine';
 import { PoolConcurrencyLimit, type ConcurrencyLimitState } from '../pool-concurrency-limit';
 import { poolWait } from '../pool-wait';
 import { StatementReporter } from '../statement-reporter';
@@ -42,6 +42,8 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
   private readonly statements: StatementLifecycle<C>;
   private readonly replicas: ReplicaRouting<P>;
   private readonly failover: WriterFailover;
+  private readonly lagTimer?: NodeJS.Timeout;
+  private measuringLag = false;
   /** Statements of the module's own, past every breaker and unit of work. */
   readonly housekeeping: Housekeeping<C, P>;
   /** In front of the primary's pool (`concurrencyLimit`), made at the first borrow, when the pool's size is known. */
@@ -76,13 +78,49 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
       (sessionId) => this.housekeeping.stopStatement(sessionId),
       this.failover,
     );
-    this.replicas = new ReplicaRouting(database, settings.replicaRetryMs, this.logger);
+    this.replicas = new ReplicaRouting(database, settings.replicaRetryMs, settings.maxLagMs, this.logger);
+    if (settings.maxLagMs !== null) {
+      this.lagTimer = setInterval(() => this.measureLag(), settings.lagCheckIntervalMs).unref();
+    }
     this.stampsRelease = settings.pool.validateAfterIdleMs !== null && adapter.idleSince === undefined;
   }
 
-  /** Stops the watchdog (the module is closing). */
+  /** Stops the watchdog and the lag check (the module is closing). */
   dispose(): void {
     this.watchdog.stop();
+    clearInterval(this.lagTimer);
+  }
+
+  /** Each replica's lag, read in the background while `failover.maxLagMs` is set; one run at a time. */
+  private measureLag(): void {
+    if (this.measuringLag) return;
+    this.measuringLag = true;
+    const boundMs = this.settings.pool.validationTimeoutMs;
+    const measured = this.adapter.replicaPools().map(({ node, pool }) =>
+      this.housekeeping.replicaLag(pool, boundMs).then(
+        (lag) => this.replicas.measured(pool, node, lag),
+        () => this.replicas.down(pool, node),
+      ),
+    );
+    void Promise.all(measured).finally(() => (this.measuringLag = false));
+  }
+
+  /** The health check's reading of each replica, which also feeds the routing. */
+  async checkReplicas(timeoutMs: number): Promise<ReplicaCheck[]> {
+    const checks = await this.housekeeping.checkReplicas(timeoutMs);
+    return checks.map(({ pool, lag, ...check }) => {
+      if (check.up) this.replicas.measured(pool, check.node, lag);
+      return { ...check, routable: check.up && this.replicas.routable(pool) };
+    });
+  }
+
+  /** Each replica's lag as last measured, and whether reads go to it now. */
+  replicaRoutes(): ReplicaRoute[] {
+    return this.adapter.replicaPools().map(({ node, pool }) => ({
+      node,
+      lagSeconds: this.replicas.lagOf(pool),
+      routable: this.replicas.routable(pool),
+    }));
   }
 
   /** A primary connection for TypeORM: admitted by the breaker and the limit, bounded, validated, instrumented. */
@@ -104,8 +142,13 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     return admitted.then((ticket) => this.lend(unit, request, deadline, ticket));
   }
 
-  /** A replica connection for a read, or the primary's while no replica answers (whatever its breaker says). */
+  /**
+   * A replica connection for a read, or the primary's while no replica answers (whatever its breaker says), none
+   * is close enough behind, or the request wrote within `failover.readYourWritesMs` (it reads its own writes).
+   */
   async borrowReplica(): Promise<C> {
+    const wroteAt = requestContext.getStore()?.wroteAt;
+    if (wroteAt !== undefined && Date.now() - wroteAt < this.settings.readYourWritesMs) return this.borrowPrimary();
     const replica = this.replicas.pick(this.adapter.replicaPools());
     if (replica === undefined) return this.borrowPrimary();
     const { node, pool } = replica;

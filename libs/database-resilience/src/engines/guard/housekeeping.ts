@@ -4,6 +4,7 @@ import { CheckTimeoutError } from '../check-timeout.error';
 import type { ReplicaCheck, ServerCheck } from '../database-engine';
 import type { ConnectionState } from './connection-state';
 import type { DriverAdapter, DriverCallback, GuardedConnection } from './driver-adapter';
+import type { LagReading } from './replica-routing';
 
 type Rows = Array<Record<string, unknown>>;
 
@@ -118,24 +119,36 @@ export class Housekeeping<C extends GuardedConnection, P> {
   }
 
   /** Each replica: alive, and how far behind (the engine's lag statement). */
-  checkReplicas(timeoutMs: number): Promise<ReplicaCheck[]> {
-    const lag = this.adapter.replicaLag;
+  checkReplicas(timeoutMs: number): Promise<Array<Omit<ReplicaCheck, 'routable'> & { pool: P; lag: LagReading }>> {
     return Promise.all(
       this.adapter.replicaPools().map(async ({ node, pool }) => {
         const startedAt = performance.now();
         try {
-          const rows = await this.query(lag.sql, undefined, { pool, boundMs: timeoutMs });
-          return { node, up: true, latencyMs: elapsed(startedAt), lagSeconds: lag.of(rows) };
-        } catch (error) {
-          // A server that answers with an error (the app's user may not read replication status) is up, its lag
-          // unknown; one that does not answer in time, or drops the connection, is down.
-          const answered =
-            !(error instanceof CheckTimeoutError) &&
-            this.adapter.fateOf(error, this.classifier.classify(error)) === undefined;
-          return { node, up: answered, latencyMs: elapsed(startedAt), lagSeconds: null };
+          const lag = await this.replicaLag(pool, timeoutMs);
+          return { node, pool, lag, up: true, latencyMs: elapsed(startedAt), lagSeconds: lag ?? null };
+        } catch {
+          return { node, pool, lag: undefined, up: false, latencyMs: elapsed(startedAt), lagSeconds: null };
         }
       }),
     );
+  }
+
+  /**
+   * A replica's lag within `boundMs`. A server that answers the statement with an error (the app's user may not
+   * read replication status) is up, its lag unknown (undefined); one that does not answer in time, or drops the
+   * connection, is down: rejects.
+   */
+  async replicaLag(pool: P, boundMs: number): Promise<LagReading> {
+    const lag = this.adapter.replicaLag;
+    try {
+      return lag.of(await this.query(lag.sql, undefined, { pool, boundMs }));
+    } catch (error) {
+      const answered =
+        !(error instanceof CheckTimeoutError) &&
+        this.adapter.fateOf(error, this.classifier.classify(error)) === undefined;
+      if (answered) return undefined;
+      throw error;
+    }
   }
 
   private send(connection: C, sql: string, parameters: unknown[] | undefined, callback: DriverCallback): void {

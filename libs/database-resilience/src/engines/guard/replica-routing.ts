@@ -1,24 +1,62 @@
 import type { ResilienceLogger } from '../../events/resilience-logger';
 
+/** A replica's lag as measured: seconds; null: it does not replicate; undefined: not known (it would not say). */
+export type LagReading = number | null | undefined;
+
 /**
- * Which replica a read goes to: one picked at random among those not resting; a replica that failed rests
- * `retryMs` (reads go to the others, or to the primary), its outage said once, and again after it served a read.
+ * Which replica a read goes to: one picked at random among those not resting and not too far behind. A replica
+ * that failed rests `retryMs` (reads go to the others, or to the primary), its outage said once, and again after it
+ * served a read. With `maxLagMs` set, one measured further behind (or not replicating) is left out until it
+ * catches up, each change said once; a lag it will not tell (the app's user may not read it) leaves it in.
  */
 export class ReplicaRouting<P> {
   private readonly downUntil = new Map<P, number>();
   private readonly warned = new Set<P>();
+  private readonly lag = new Map<P, LagReading>();
+  private readonly behind = new Set<P>();
 
   constructor(
     private readonly database: string,
     private readonly retryMs: number,
+    private readonly maxLagMs: number | null,
     private readonly logger: ResilienceLogger,
   ) {}
 
-  /** A replica to read from now, or undefined: every one is resting. */
+  /** A replica to read from now, or undefined: every one is resting or behind. */
   pick<R extends { readonly pool: P }>(replicas: readonly R[]): R | undefined {
     const now = Date.now();
-    const candidates = replicas.filter(({ pool }) => (this.downUntil.get(pool) ?? 0) <= now);
+    const candidates = replicas.filter(({ pool }) => this.routable(pool, now));
     return candidates[Math.floor(Math.random() * candidates.length)];
+  }
+
+  /** Whether reads go to it now. */
+  routable(pool: P, now = Date.now()): boolean {
+    return (this.downUntil.get(pool) ?? 0) <= now && !this.behind.has(pool);
+  }
+
+  /** Its lag as last measured. */
+  lagOf(pool: P): number | null {
+    return this.lag.get(pool) ?? null;
+  }
+
+  /** Its lag was measured (the lag check or the health check). */
+  measured(pool: P, node: string, seconds: LagReading): void {
+    this.lag.set(pool, seconds);
+    if (this.maxLagMs === null) return;
+    const tooFar = seconds === null || (seconds !== undefined && seconds * 1000 > this.maxLagMs);
+    if (tooFar === this.behind.has(pool)) return;
+    const fields = { event: tooFar ? 'replica-behind' : 'replica-caught-up', database: this.database, node };
+    if (tooFar) {
+      this.behind.add(pool);
+      const how = seconds === null ? 'does not replicate' : `is ${seconds} s behind`;
+      this.logger.warn(
+        `Replica ${node} of database "${this.database}" ${how} (failover.maxLagMs ${this.maxLagMs}): its reads go elsewhere`,
+        fields,
+      );
+    } else {
+      this.behind.delete(pool);
+      this.logger.log(`Replica ${node} of database "${this.database}" caught up: reads go to it again`, fields);
+    }
   }
 
   /** It served a read: its next outage is said again. */

@@ -80,6 +80,7 @@ export class StatementLifecycle<C extends GuardedConnection> {
           if (kind === 'write' || kind === 'commit') {
             this.reporter.success();
             this.failover.wrote(state);
+            if (request !== undefined) request.wroteAt = Date.now(); // its reads go to the primary for a while
           } else if (this.failover.awaitingWritable)
             this.reporter.answered(); // a read-only server answers reads
           else this.reporter.success();
