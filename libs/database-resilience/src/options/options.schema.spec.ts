@@ -35,7 +35,7 @@ describe('resolveOptions', () => {
       },
       sharedState: { store: { type: 'memory' } },
       pool: { acquireTimeoutMs: 10_000, validateAfterIdleMs: 5_000, validationTimeoutMs: 2_000 },
-      failover: { replicaRetryMs: 5_000 },
+      failover: { replicaRetryMs: 5_000, maxLagMs: null, lagCheckIntervalMs: 1_000, readYourWritesMs: 5_000 },
       idempotency: { table: 'resilience_idempotency_keys', settleTimeoutMs: 10_000 },
       queries: { slowQueryMs: 1000, timeoutMs: 30_000, slowQueryLogSize: 200 },
       http: { slowRequestMs: 3000, requestDeadlineMs: 30_000, retryAfterSeconds: 5, requestIdHeader: 'x-request-id' },
