@@ -5,7 +5,7 @@ import { isHousekeeping, unitOfWork, type UnitOfWork } from '../../context/unit-
 import { markDatabaseError } from '../../errors/database-error-marks';
 import type { ResilienceEvents } from '../../events/resilience-events';
 import { ResilienceLogger } from '../../events/resilience-logger';
-import type { GuardSettings, ReplicaCheck, ReplicaRoute } from '../database-engine';
+import type { GuardSettings } from '../database-engine';
 import { PoolConcurrencyLimit, type ConcurrencyLimitState } from '../pool-concurrency-limit';
 import { poolWait } from '../pool-wait';
 import { StatementReporter } from '../statement-reporter';
@@ -13,6 +13,7 @@ import { preciseWatch, Watchdog, type Watch } from '../watchdog';
 import { newConnectionState, type ConnectionRole, type ConnectionState } from './connection-state';
 import type { DriverAdapter, GuardedConnection, StatementRunner } from './driver-adapter';
 import { Housekeeping } from './housekeeping';
+import { ReplicaLag } from './replica-lag';
 import { ReplicaRouting } from './replica-routing';
 import { StatementLifecycle } from './statement-lifecycle';
 import { WriterFailover } from './writer-failover';
@@ -42,8 +43,8 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
   private readonly statements: StatementLifecycle<C>;
   private readonly replicas: ReplicaRouting<P>;
   private readonly failover: WriterFailover;
-  private readonly lagTimer?: NodeJS.Timeout;
-  private measuringLag = false;
+  /** The replicas' lag, for the routing and the health check. */
+  readonly lag: ReplicaLag<C, P>;
   /** Statements of the module's own, past every breaker and unit of work. */
   readonly housekeeping: Housekeeping<C, P>;
   /** In front of the primary's pool (`concurrencyLimit`), made at the first borrow, when the pool's size is known. */
@@ -79,48 +80,14 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
       this.failover,
     );
     this.replicas = new ReplicaRouting(database, settings.replicaRetryMs, settings.maxLagMs, this.logger);
-    if (settings.maxLagMs !== null) {
-      this.lagTimer = setInterval(() => this.measureLag(), settings.lagCheckIntervalMs).unref();
-    }
+    this.lag = new ReplicaLag(adapter, this.replicas, this.housekeeping, settings);
     this.stampsRelease = settings.pool.validateAfterIdleMs !== null && adapter.idleSince === undefined;
   }
 
   /** Stops the watchdog and the lag check (the module is closing). */
   dispose(): void {
     this.watchdog.stop();
-    clearInterval(this.lagTimer);
-  }
-
-  /** Each replica's lag, read in the background while `failover.maxLagMs` is set; one run at a time. */
-  private measureLag(): void {
-    if (this.measuringLag) return;
-    this.measuringLag = true;
-    const boundMs = this.settings.pool.validationTimeoutMs;
-    const measured = this.adapter.replicaPools().map(({ node, pool }) =>
-      this.housekeeping.replicaLag(pool, boundMs).then(
-        (lag) => this.replicas.measured(pool, node, lag),
-        () => this.replicas.down(pool, node),
-      ),
-    );
-    void Promise.all(measured).finally(() => (this.measuringLag = false));
-  }
-
-  /** The health check's reading of each replica, which also feeds the routing. */
-  async checkReplicas(timeoutMs: number): Promise<ReplicaCheck[]> {
-    const checks = await this.housekeeping.checkReplicas(timeoutMs);
-    return checks.map(({ pool, lag, ...check }) => {
-      if (check.up) this.replicas.measured(pool, check.node, lag);
-      return { ...check, routable: check.up && this.replicas.routable(pool) };
-    });
-  }
-
-  /** Each replica's lag as last measured, and whether reads go to it now. */
-  replicaRoutes(): ReplicaRoute[] {
-    return this.adapter.replicaPools().map(({ node, pool }) => ({
-      node,
-      lagSeconds: this.replicas.lagOf(pool),
-      routable: this.replicas.routable(pool),
-    }));
+    this.lag.dispose();
   }
 
   /** A primary connection for TypeORM: admitted by the breaker and the limit, bounded, validated, instrumented. */
@@ -303,7 +270,7 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
     }
     // Never pooled inside a transaction: the next borrower's COMMIT would commit what this one left.
     if (destroy || state.inTransaction) state.doomed = true;
-    else this.doomIfStale(state);
+    else this.failover.evictIfStale(state);
     if (state.doomed) return this.adapter.discard(connection);
     if (this.stampsRelease) state.releasedAt = Date.now();
     this.adapter.release(connection);
@@ -312,18 +279,8 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
   /** Destroys a primary connection opened before the last writer failover; whether it did. */
   private evictedIfStale(connection: C): boolean {
     const state = this.states.get(connection);
-    if (state === undefined || !this.doomIfStale(state)) return false;
+    if (state === undefined || !this.failover.evictIfStale(state)) return false;
     this.giveBack(connection, true);
-    return true;
-  }
-
-  /** Marks a primary connection opened before the last writer failover for destruction; whether it is one. */
-  private doomIfStale(state: ConnectionState): boolean {
-    if (!this.failover.isStale(state)) return false;
-    if (!state.doomed) {
-      state.doomed = true;
-      this.failover.discarded();
-    }
     return true;
   }
 

@@ -7,7 +7,7 @@ export type LagReading = number | null | undefined;
  * Which replica a read goes to: one picked at random among those not resting and not too far behind. A replica
  * that failed rests `retryMs` (reads go to the others, or to the primary), its outage said once, and again after it
  * served a read. With `maxLagMs` set, one measured further behind (or not replicating) is left out until it
- * catches up, each change said once; a lag it will not tell (the app's user may not read it) leaves it in.
+ * catches up, each change said once; a lag it does not tell (the app's user may not read it) leaves it in.
  */
 export class ReplicaRouting<P> {
   private readonly downUntil = new Map<P, number>();

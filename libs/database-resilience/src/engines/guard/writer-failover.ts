@@ -45,9 +45,14 @@ export class WriterFailover {
     return state.role === 'primary' && state.generation < this.generation;
   }
 
-  /** A stale connection is destroyed (found at a borrow or a release). */
-  discarded(): void {
-    this.evicted++;
+  /** Marks a connection opened before the last eviction for destruction (at a borrow or a release); whether it is one. */
+  evictIfStale(state: ConnectionState): boolean {
+    if (!this.isStale(state)) return false;
+    if (!state.doomed) {
+      state.doomed = true;
+      this.evicted++;
+    }
+    return true;
   }
 
   /**
