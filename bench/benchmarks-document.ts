@@ -41,9 +41,10 @@ export function writeBenchmarksSection(key: string, heading: string, tables: Ben
     'Written by `npm run bench` (it builds, then runs `node --expose-gc dist/bench/run-all.js`; the storm needs the local',
     'MariaDB of `.env.example`), one section per Node version it ran on (run it with each: the section of that',
     'version is replaced, the others kept), by `npm run bench:postgres` (the deadlock storm on the local',
-    'PostgreSQL), by `npm run bench:admission` (deadlock-aware admission in the storm) and by `npm run bench:overload`',
-    '(the adaptive concurrency limit under overload), each its own section. Every figure sits beside a baseline',
-    'measured in the same run.',
+    'PostgreSQL), by `npm run bench:admission` (deadlock-aware admission in the storm), by `npm run bench:overload`',
+    '(the adaptive concurrency limit under overload) and by `npm run bench:failover` (a writer failover behind an',
+    'endpoint, on servers of its own), each its own section. Every figure sits beside a baseline measured in the',
+    'same run.',
     '',
     ...[...sections.values()].sort((a, b) => a.order - b.order).map(({ text }) => text.trimEnd() + '\n'),
   ].join('\n');

@@ -103,7 +103,11 @@ describe('circuit breaker probing in the background (probe: background)', () => 
     const breakers = app.module.get(CircuitBreakerRegistry);
     proxy.refuse(true);
     proxy.closeOpenConnections();
-    for (let i = 0; i < 3; i++) await app.dataSource.query('SELECT 1').catch(() => undefined);
+    // Three refused connections open it; a pooled connection the server dropped may meet a call first (a lost
+    // session of a connection opened before is not counted).
+    for (let i = 0; i < 4 && breakers.get('default').state === 'closed'; i++) {
+      await app.dataSource.query('SELECT 1').catch(() => undefined);
+    }
     expect(breakers.get('default').state).toBe('open');
 
     // The module's own probes reach the proxy (and fail); user calls keep being rejected, even past the timeout.

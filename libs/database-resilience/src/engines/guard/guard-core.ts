@@ -42,7 +42,8 @@ export class GuardCore<C extends GuardedConnection, P> implements StatementRunne
   private readonly reporter: StatementReporter;
   private readonly statements: StatementLifecycle<C>;
   private readonly replicas: ReplicaRouting<P>;
-  private readonly failover: WriterFailover;
+  /** The writer's connections by generation, and failovers. */
+  readonly failover: WriterFailover;
   /** The replicas' lag, for the routing and the health check. */
   readonly lag: ReplicaLag<C, P>;
   /** Statements of the module's own, past every breaker and unit of work. */

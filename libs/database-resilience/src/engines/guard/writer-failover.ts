@@ -24,6 +24,7 @@ export class WriterFailover {
   /** The writer as the server names itself (host:port), read after the first write and after each failover. */
   private writer: string | undefined;
   private identifying = false;
+  private settling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly database: string,
@@ -31,6 +32,11 @@ export class WriterFailover {
     /** The server's name for itself, read on a connection of the current generation; undefined if it cannot say. */
     private readonly identify: () => Promise<string | undefined>,
   ) {}
+
+  /** The writer as it last named itself (undefined until it did). */
+  get writerName(): string | undefined {
+    return this.writer;
+  }
 
   /**
    * A read-only answer evicted the writer's connections and no write has succeeded since: other answers (reads,
@@ -93,12 +99,18 @@ export class WriterFailover {
     }
   }
 
+  /**
+   * One settling at a time: a connection opened while the endpoint still led to the old writer can start a second
+   * eviction after the first write succeeded, and it must read the writer the first one found, not the old one.
+   */
   private settle(writesFailedMs: number, evicted: number): void {
-    const previous = this.writer;
-    this.identify().then(
-      (current) => this.announce(previous, current, writesFailedMs, evicted),
-      () => this.announce(previous, undefined, writesFailedMs, evicted),
-    );
+    this.settling = this.settling.then(() => {
+      const previous = this.writer;
+      return this.identify().then(
+        (current) => this.announce(previous, current, writesFailedMs, evicted),
+        () => this.announce(previous, undefined, writesFailedMs, evicted),
+      );
+    });
   }
 
   private announce(

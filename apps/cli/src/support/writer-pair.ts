@@ -1,11 +1,18 @@
 import type { DataSourceOptions } from 'typeorm';
-import type { WireProtocol } from '../../apps/cli/src/support/fault-proxy';
-import { MariaDbInstance } from '../../apps/cli/src/support/mariadb-instance';
-import { PostgresInstance } from '../../apps/cli/src/support/postgres-instance';
-import { waitUntil } from '../../apps/cli/src/support/server-target';
-import type { resilientApp } from './resilient-app';
+import type { DatabaseEnv } from '../../../../libs/shared/src/database-env';
+import type { WireProtocol } from './fault-proxy';
+import { MariaDbInstance } from './mariadb-instance';
+import { PostgresInstance } from './postgres-instance';
+import { waitUntil } from './server-target';
 
-type AppSettings = Omit<Parameters<typeof resilientApp>[0], 'port'>;
+/** How an app reaches one of the pair's servers, besides its port. */
+export interface PairConnection {
+  database: string;
+  /** MariaDB: a user without SUPER (a read-only server refuses its writes). */
+  username?: string;
+  /** PostgreSQL: the schema of the table. */
+  postgres?: { schema: string };
+}
 
 /**
  * Two servers of the test's own, the old writer and the one that takes over, each with a table
@@ -20,14 +27,19 @@ export interface WriterPair {
   /** `INSERT INTO entry VALUES (id, note)` with the driver's placeholders. */
   readonly insert: string;
   /** How the module's app reaches a server on `port` (an app user a read-only server refuses). */
-  readonly app: AppSettings;
+  readonly app: PairConnection;
   /** Plain TypeORM on `port`, the same user. */
   plain(port: number): DataSourceOptions;
+  /** The same, as the CLI's and benchmarks' contexts take it. */
+  env(port: number): DatabaseEnv;
   promoteNew(): Promise<void>;
   /** The old writer refuses writes from now on, on open connections too. */
   demoteOld(): Promise<void>;
   /** The old writer takes writes again. */
   restoreOld(): Promise<void>;
+  /** The new writer stops (a fast shutdown: its sessions are ended), and starts again. */
+  stopNew(): Promise<void>;
+  startNew(): Promise<void>;
   /** Every row's id, from every server that holds rows of its own (a row on two servers is there twice). */
   ids(): Promise<number[]>;
   destroy(): Promise<void>;
@@ -62,9 +74,12 @@ async function mariadbPair(): Promise<WriterPair> {
     insert: 'INSERT INTO entry VALUES (?, ?)',
     app: { database: 'test', username: 'app' },
     plain: (port) => ({ type: 'mysql', host: '127.0.0.1', port, username: 'app', database: 'test', poolSize: 10 }),
+    env: (port) => ({ engine: 'mysql', host: '127.0.0.1', port, username: 'app', password: '', database: 'test' }),
     promoteNew: async () => undefined, // writable already
     demoteOld: () => onOld('SET GLOBAL read_only = ON'),
     restoreOld: () => onOld('SET GLOBAL read_only = OFF'),
+    stopNew: () => next.stop(),
+    startNew: () => next.start(),
     ids: async () => [...(await idsOn(old)), ...(await idsOn(next))],
     destroy: async () => {
       await Promise.all([old.destroy(), next.destroy()]);
@@ -78,7 +93,7 @@ async function postgresPair(): Promise<WriterPair> {
   const admin = await primary.connect();
   await admin.query('CREATE TABLE entry (id INT PRIMARY KEY, note TEXT)');
   const standby = await primary.standby();
-  const standbyAdmin = await standby.connect();
+  let standbyAdmin = await standby.connect();
   await waitUntil(
     async () => (await standbyAdmin.query("SELECT to_regclass('entry') IS NOT NULL AS there")).rows[0].there,
     'the table on the standby',
@@ -98,6 +113,14 @@ async function postgresPair(): Promise<WriterPair> {
     newPort: standby.port,
     insert: 'INSERT INTO entry VALUES ($1, $2)',
     app: { database: 'test', postgres: { schema: 'public' } },
+    env: (port) => ({
+      engine: 'postgres',
+      host: '127.0.0.1',
+      port,
+      username: 'postgres',
+      password: '',
+      database: 'test',
+    }),
     plain: (port) => ({
       type: 'postgres',
       host: '127.0.0.1',
@@ -112,6 +135,14 @@ async function postgresPair(): Promise<WriterPair> {
     },
     demoteOld: () => readOnly(true),
     restoreOld: () => readOnly(false),
+    stopNew: async () => {
+      await standbyAdmin.end().catch(() => undefined);
+      await standby.stop();
+    },
+    startNew: async () => {
+      await standby.start();
+      standbyAdmin = await standby.connect();
+    },
     // Rows written before the promotion are on both (replicated); after it, each on the one that took it.
     ids: async () => {
       if (!promoted) return idsOn(admin);
