@@ -143,7 +143,7 @@ export async function failoverBench(): Promise<BenchTable> {
       'app',
       'writes failed after the switch (each round)',
       'last failure, ms after the switch',
-      'first write on the new writer, ms',
+      'first write after the switch, ms',
       `writes in the ${AFTER_MS / 1000} s after (median)`,
       'rounds the breaker opened',
       'lost, doubled or failed-but-written',
