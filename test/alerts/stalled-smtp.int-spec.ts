@@ -3,13 +3,18 @@ import { waitUntil } from '../../apps/cli/src/support/server-target';
 import { EmailChannel } from '../../libs/database-resilience/src/alerts/alert-channels';
 
 /** An SMTP server that accepts connections and then stalls: before its greeting, or after it. */
-async function stallingServer(greet: boolean): Promise<{ url: string; open: () => number; close(): Promise<void> }> {
+async function stallingServer(
+  greet: boolean,
+  reads = true,
+): Promise<{ url: string; open: () => number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    socket.resume(); // reads what comes (as the kernel would), answers nothing more
+    if (reads)
+      socket.resume(); // reads what comes (as the kernel would), answers nothing more
+    else socket.pause(); // never reads again: a client's half-close never reaches it
     if (greet) socket.write('220 stall.example ESMTP\r\n'); // then never answers EHLO
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -28,11 +33,12 @@ const TIMEOUT_MS = 300;
 
 /** The e-mail channel's timeout applies to the SMTP connection itself: a stalled server holds no socket for long. */
 describe.each([
-  ['accepts and never greets', false],
-  ['greets and stalls', true],
-])('an SMTP server that %s', (_what, greet) => {
+  ['accepts and never greets', false, true],
+  ['greets and stalls', true, true],
+  ['greets and never reads again', true, false],
+])('an SMTP server that %s', (_what, greet, reads) => {
   it(`fails each alert within its timeout and closes its sockets (${TIMEOUT_MS} ms)`, async () => {
-    const smtp = await stallingServer(greet);
+    const smtp = await stallingServer(greet, reads);
     try {
       const channel = new EmailChannel(
         { smtpUrl: smtp.url, from: 'db@example.com', to: ['ops@example.com'], subjectPrefix: '[db]' },

@@ -1,4 +1,4 @@
-import type { Transporter } from 'nodemailer';
+import { connect, type Socket } from 'node:net';
 import { loadOptionalPeer } from '../options/optional-peer';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
 import type { Alert, AlertCallback } from '../events/alert';
@@ -35,10 +35,15 @@ export function callbackChannel(callback: AlertCallback, index: number): AlertCh
 
 type EmailOptions = NonNullable<ResolvedResilienceOptions['alerts']['email']>;
 
-/** E-mail through nodemailer over SMTP; the transport is made on first use and bounded by `timeoutMs`. */
+/**
+ * E-mail through nodemailer over SMTP, one connection per message, bounded by `timeoutMs`. nodemailer closes a
+ * connection it is done with (sent, or given up on) with a half-close, which a server that stopped reading never
+ * completes: the socket would stay open for good. Each socket is the channel's own (the transport's `getSocket`),
+ * and closing it resets it: nothing of a stalled server's connection stays on the app's side, or on the server's.
+ */
 export class EmailChannel implements AlertChannel {
   readonly name = 'email';
-  private transport?: Transporter;
+  private readonly sockets = new Set<Socket>();
 
   private readonly createTransport: typeof import('nodemailer').createTransport;
 
@@ -55,19 +60,44 @@ export class EmailChannel implements AlertChannel {
 
   /** Any text of the module's own (alerts, digests): never a value or a secret. */
   async deliver(subject: string, text: string): Promise<void> {
-    this.transport ??= this.createTransport(withTimeouts(this.options.smtpUrl, this.timeoutMs));
-    await this.transport.sendMail({
-      from: this.options.from,
-      to: this.options.to,
-      subject: `${this.options.subjectPrefix} ${subject}`,
-      text,
-    });
+    // A URL keeps only what it says (the timeouts in its query); the socket hook goes on the transport itself.
+    const transport = this.createTransport(withTimeouts(this.options.smtpUrl, this.timeoutMs));
+    (transport as unknown as { transporter: { getSocket: GetSocket } }).transporter.getSocket = (options, callback) =>
+      this.connect(options, callback);
+    try {
+      await transport.sendMail({
+        from: this.options.from,
+        to: this.options.to,
+        subject: `${this.options.subjectPrefix} ${subject}`,
+        text,
+      });
+    } finally {
+      transport.close();
+    }
   }
 
   close(): void {
-    this.transport?.close();
+    for (const socket of this.sockets) socket.resetAndDestroy();
+  }
+
+  /** A connected socket for nodemailer (it starts TLS on it for smtps://), reset when nodemailer ends it. */
+  private connect(options: { host?: string; port?: number }, callback: SocketCallback): void {
+    const socket = connect({ host: options.host ?? 'localhost', port: options.port ?? 25 });
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.end = () => socket.resetAndDestroy(); // never half-closed: see the class comment
+    const refused = (error: Error) => callback(error, undefined);
+    socket.once('error', refused);
+    socket.once('connect', () => {
+      socket.off('error', refused);
+      socket.on('error', () => undefined); // nodemailer reports its own failures
+      callback(null, { connection: socket });
+    });
   }
 }
+
+type SocketCallback = (error: Error | null, socketOptions: { connection: Socket } | undefined) => void;
+type GetSocket = (options: { host?: string; port?: number }, callback: SocketCallback) => void;
 
 function emailBody(alert: Alert): string {
   return [
