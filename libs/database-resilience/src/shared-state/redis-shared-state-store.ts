@@ -23,12 +23,18 @@ redis.call('INCRBY', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 2)
 if won then return 1 else return 0 end`;
 
+/** How often a Redis that stopped answering is asked whether it answers again. */
+const PING_EVERY_MS = 1_000;
+
 export class RedisSharedStateStore extends SharedStateStore {
   private readonly logger = new ResilienceLogger();
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly channel: string;
   private warned = false;
+  /** The PING that watches for Redis to answer again, while it does not. */
+  private pinging?: NodeJS.Timeout;
+  private closed = false;
   private readonly warnedSources = new Set<string>();
   /** Keys and messages read from Redis and ignored: not valid, or not signed with the secret. */
   ignored = 0;
@@ -180,6 +186,8 @@ export class RedisSharedStateStore extends SharedStateStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.pinging);
     this.publisher.disconnect();
     this.subscriber.disconnect();
   }
@@ -191,11 +199,33 @@ export class RedisSharedStateStore extends SharedStateStore {
       `Redis unavailable for the shared circuit-breaker state (${redactMessage(error.message)}): breakers use their local state until it is back`,
       { event: 'redis-unavailable' },
     );
+    this.watchUntilBack();
   }
 
   private available(): void {
+    clearTimeout(this.pinging);
+    this.pinging = undefined;
     if (!this.warned) return;
     this.warned = false;
     this.logger.log('Redis is back: circuit-breaker state is shared again', { event: 'redis-back' });
+  }
+
+  /**
+   * A command that timed out leaves the connection up: no 'ready' will say Redis answers again, and a publish may
+   * not come for hours (breakers rarely change). A PING every {@link PING_EVERY_MS} (or the timeout, if longer)
+   * until one is answered says it; a reconnection's 'ready' says it too.
+   */
+  private watchUntilBack(): void {
+    if (this.pinging !== undefined || this.closed) return;
+    this.pinging = setTimeout(
+      () => {
+        this.pinging = undefined;
+        this.publisher.ping().then(
+          () => this.available(),
+          () => this.watchUntilBack(),
+        );
+      },
+      Math.max(PING_EVERY_MS, this.timeoutMs),
+    ).unref();
   }
 }
