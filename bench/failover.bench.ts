@@ -4,7 +4,7 @@ import { ResilienceEvents, ResilienceService, type ResilienceEvent } from 'nestj
 import { FaultProxy } from '../apps/cli/src/support/fault-proxy';
 import { resilientContext } from '../apps/cli/src/support/resilient-context';
 import { waitUntil } from '../apps/cli/src/support/server-target';
-import { WRITER_PAIRS } from '../apps/cli/src/support/writer-pair';
+import { WRITER_PAIRS, writeUntil } from '../apps/cli/src/support/writer-pair';
 import type { BenchTable } from './bench-table';
 
 const CALLERS = 20;
@@ -22,26 +22,8 @@ interface Round {
   breakerOpened: boolean;
 }
 
-/** 20 callers writing one row each, again and again, until `stop()`; each outcome stamped. */
-async function writers(write: (id: number) => Promise<unknown>, firstId: number, stop: () => boolean) {
-  const written: Array<{ id: number; at: number }> = [];
-  const failed: Array<{ id: number; at: number }> = [];
-  let next = firstId;
-  await Promise.all(
-    Array.from({ length: CALLERS }, async () => {
-      while (!stop()) {
-        const id = next++;
-        try {
-          await write(id);
-          written.push({ id, at: Date.now() });
-        } catch {
-          failed.push({ id, at: Date.now() });
-        }
-      }
-    }),
-  );
-  return { written, failed };
-}
+const writers = (write: (id: number) => Promise<unknown>, firstId: number, stop: () => boolean) =>
+  writeUntil(write, firstId, stop, CALLERS);
 
 /** One failover, the module and plain TypeORM side by side, each through an endpoint of its own. */
 async function round(makePair: (typeof WRITER_PAIRS)[number][1]): Promise<{ module: Round; plain: Round }> {

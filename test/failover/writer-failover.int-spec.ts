@@ -1,11 +1,11 @@
 import { DataSource } from 'typeorm';
-import { CircuitBreakerRegistry, CommitOutcomeUnknownError, type ResilienceEventOf } from 'nestjs-database-resilience';
+import { CircuitBreakerRegistry, type ResilienceEventOf } from 'nestjs-database-resilience';
 import { TimelineService } from '../../libs/database-resilience/src/history/timeline.service';
 import { FaultProxy } from '../../apps/cli/src/support/fault-proxy';
 import { waitUntil } from '../../apps/cli/src/support/server-target';
 import { resilientApp, type ResilientApp } from '../support/resilient-app';
 import { HaproxyEndpoint } from '../../apps/cli/src/support/haproxy-endpoint';
-import { WRITER_PAIRS, type WriterPair } from '../../apps/cli/src/support/writer-pair';
+import { WRITER_PAIRS, writeUntil, type WriterPair } from '../../apps/cli/src/support/writer-pair';
 
 const CALLERS = 20;
 /** After the endpoint names the new writer, no write may fail later than this (the issue's bound). */
@@ -13,32 +13,8 @@ const SETTLED_MS = 1_000;
 /** How long the writers go on after the switch. */
 const AFTER_SWITCH_MS = 3_000;
 
-/** What 20 callers saw: each id written, each id refused, and when. */
-interface Ledger {
-  written: Array<{ id: number; at: number }>;
-  /** `unknown`: the caller was told the outcome is unknown (the error itself is not kept: thousands of them). */
-  failed: Array<{ id: number; at: number; unknown: boolean }>;
-}
-
-/** `CALLERS` callers writing one row each, again and again, until `until()` says stop. */
-async function writers(write: (id: number) => Promise<unknown>, firstId: number, until: () => boolean) {
-  const ledger: Ledger = { written: [], failed: [] };
-  let next = firstId;
-  await Promise.all(
-    Array.from({ length: CALLERS }, async () => {
-      while (!until()) {
-        const id = next++;
-        try {
-          await write(id);
-          ledger.written.push({ id, at: Date.now() });
-        } catch (error) {
-          ledger.failed.push({ id, at: Date.now(), unknown: error instanceof CommitOutcomeUnknownError });
-        }
-      }
-    }),
-  );
-  return ledger;
-}
+const writers = (write: (id: number) => Promise<unknown>, firstId: number, stop: () => boolean) =>
+  writeUntil(write, firstId, stop, CALLERS);
 
 /** What the app reaches "the writer" through: new connections go where it says, open ones stay. */
 interface Endpoint {

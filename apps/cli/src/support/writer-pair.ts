@@ -1,4 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
+import { CommitOutcomeUnknownError } from 'nestjs-database-resilience';
 import type { DatabaseEnv } from '../../../../libs/shared/src/database-env';
 import type { WireProtocol } from './fault-proxy';
 import { MariaDbInstance } from './mariadb-instance';
@@ -164,3 +165,35 @@ export const WRITER_PAIRS: ReadonlyArray<[string, () => Promise<WriterPair>]> = 
   ['MariaDB', mariadbPair],
   ['PostgreSQL', postgresPair],
 ];
+
+/** What the writing callers saw: each id written, each id refused, and when. */
+export interface WriteLedger {
+  written: Array<{ id: number; at: number }>;
+  /** `unknown`: the caller was told the outcome is unknown (the error itself is not kept: thousands of them). */
+  failed: Array<{ id: number; at: number; unknown: boolean }>;
+}
+
+/** `callers` callers writing one row each (ids from `firstId`), again and again, until `stop()` says so. */
+export async function writeUntil(
+  write: (id: number) => Promise<unknown>,
+  firstId: number,
+  stop: () => boolean,
+  callers = 20,
+): Promise<WriteLedger> {
+  const ledger: WriteLedger = { written: [], failed: [] };
+  let next = firstId;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (!stop()) {
+        const id = next++;
+        try {
+          await write(id);
+          ledger.written.push({ id, at: Date.now() });
+        } catch (error) {
+          ledger.failed.push({ id, at: Date.now(), unknown: error instanceof CommitOutcomeUnknownError });
+        }
+      }
+    }),
+  );
+  return ledger;
+}
