@@ -173,7 +173,12 @@ export interface WriteLedger {
   failed: Array<{ id: number; at: number; unknown: boolean }>;
 }
 
-/** `callers` callers writing one row each (ids from `firstId`), again and again, until `stop()` says so. */
+/**
+ * `callers` callers writing one row each (ids from `firstId`), again and again, until `stop()` says so. A caller
+ * yields to the event loop after a failure: an open breaker refuses without I/O, and 20 callers looping on refusals
+ * made of promises alone would starve timers and sockets (the test's own waits, the servers' answers) and grow the
+ * ledger without bound.
+ */
 export async function writeUntil(
   write: (id: number) => Promise<unknown>,
   firstId: number,
@@ -191,6 +196,7 @@ export async function writeUntil(
           ledger.written.push({ id, at: Date.now() });
         } catch (error) {
           ledger.failed.push({ id, at: Date.now(), unknown: error instanceof CommitOutcomeUnknownError });
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
     }),
