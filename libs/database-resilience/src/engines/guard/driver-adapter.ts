@@ -58,13 +58,22 @@ export interface DriverAdapter<C extends GuardedConnection, P> {
   /** Closes a connection at once, whatever its server does: a statement pending on it fails. */
   close(connection: C): void;
   /**
+   * Gives up on the statement running on `connection` the way the engine must where a session id cannot be trusted
+   * (behind a pooler: the protocol's cancel request first, then the close); false when it does not apply, and the
+   * core closes the connection and stops the statement from another connection by its session id.
+   */
+  abandon?(connection: C): boolean;
+  /**
    * Puts the core's wrappers on a connection met for the first time: its `query` hands guarded statements to
    * `runner.run` (`state.rawQuery` is the driver's own), its release goes to `runner.giveBack`.
    */
   instrument(connection: C, state: ConnectionState, runner: StatementRunner<C>): void;
   /** The rows of a driver's result (housekeeping reads them). */
   rowsOf(result: unknown): Array<Record<string, unknown>>;
-  /** The server's id of the connection's session (MySQL thread id, PostgreSQL backend pid), if it can be trusted. */
+  /**
+   * The server's id of the connection's session (MySQL thread id, PostgreSQL backend pid), if it can be trusted:
+   * behind a pooler it names no session of the server (nothing is ended or looked up by it).
+   */
   sessionId(connection: C): number | undefined;
   /** The statement, sent from another connection, that stops whatever a session is running. */
   stopStatement(sessionId: number): { sql: string; parameters?: unknown[] };

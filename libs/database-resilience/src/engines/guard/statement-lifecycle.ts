@@ -141,9 +141,15 @@ export class StatementLifecycle<C extends GuardedConnection> {
     const sessionId = this.adapter.sessionId(connection);
     if (unknownIfLost) markOutcomeUnknown(error, sessionId ?? null, lostTransactionOf(state, kind));
     state.doomed = true;
+    this.abandon(connection, sessionId);
+    done(error);
+  }
+
+  /** Stops the connection's statement on the server and closes the connection, in the order the engine needs. */
+  private abandon(connection: C, sessionId: number | undefined): void {
+    if (this.adapter.abandon?.(connection)) return;
     this.adapter.close(connection);
     this.stopStatement(sessionId);
-    done(error);
   }
 
   private afterError(
@@ -171,7 +177,7 @@ export class StatementLifecycle<C extends GuardedConnection> {
     }
     if (lost) state.onLost?.();
     if (fate !== undefined || readOnly) state.doomed = true;
-    if (fate === 'abandoned') this.stopStatement(this.adapter.sessionId(connection));
+    if (fate === 'abandoned') this.abandon(connection, this.adapter.sessionId(connection));
     if (unknownIfLost && fate === 'lost') {
       markOutcomeUnknown(error, this.adapter.sessionId(connection) ?? null, lostTransactionOf(state, kind));
     }

@@ -145,10 +145,69 @@ describe('PgAdapter', () => {
     expect(fate(pgError('57014', 'canceling statement due to statement timeout'))).toBeUndefined();
   });
 
+  /** A client whose `pg_backend_pid()` answers `pid` (its processID is 7), lent once by `adapter`. */
+  const lentClient = (adapter: PgAdapter, pid: number) => {
+    const { client, state } = setUp();
+    const sent: string[] = [];
+    const drained: Array<() => void> = [];
+    Object.assign(client, {
+      drain: () => drained.splice(0).forEach((listener) => listener()),
+      once: (_event: 'drain', listener: () => void) => drained.push(listener),
+      removeListener: () => undefined,
+      secretKey: 1234,
+      host: '127.0.0.1',
+      port: 6432,
+      query: (sql: string, callback: (error: unknown, result: unknown) => void) => {
+        sent.push(sql);
+        callback(null, { rows: [{ pid }] });
+      },
+    });
+    const same: PgPool = { connect: (callback) => callback(undefined, client, () => undefined) };
+    adapter.acquire(same, () => undefined);
+    return { client: client as PgClient & { drain(): void }, state, sent };
+  };
+  const cancelRequests: Array<[number, number]> = [];
+  class FakeProtocolConnection {
+    private readonly listeners: Record<string, () => void> = {};
+    on(event: string, listener: () => void) {
+      this.listeners[event] = listener;
+    }
+    connect() {
+      setImmediate(() => this.listeners.connect?.());
+    }
+    cancel(processID: number, secretKey: number) {
+      cancelRequests.push([processID, secretKey]);
+    }
+    end() {}
+  }
+
+  it("trusts a client's pid once the server confirms it; behind a pooler (PgBouncer) it names no session, and a statement is given up on by the protocol's cancel request, the close once it ended", async () => {
+    const direct = adapterOn(pool());
+    const { client: onServer, sent } = lentClient(direct, 7);
+    expect(sent).toEqual(['SELECT pg_backend_pid() AS pid']);
+    expect(direct.sessionId(onServer)).toBe(7);
+    expect(direct.abandon(onServer)).toBe(false); // the core ends the session by its pid
+
+    const pooled = new PgAdapter(
+      { master: pool(), slaves: [], postgres: { Connection: FakeProtocolConnection } } as unknown as PgDriver,
+      jest.fn(),
+    );
+    const { client: behindPooler } = lentClient(pooled, 31337);
+    expect(pooled.sessionId(behindPooler)).toBeUndefined();
+    const close = jest.spyOn(pooled, 'close').mockImplementation(() => undefined);
+    expect(pooled.abandon(behindPooler)).toBe(true);
+    pooled.discard(behindPooler); // TypeORM's release meanwhile waits: pg-pool would close the client
+    await new Promise(setImmediate);
+    expect(cancelRequests).toEqual([[7, 1234]]);
+    expect(close).not.toHaveBeenCalled(); // its statement has not ended yet
+    behindPooler.drain(); // the statement ended (cancelled)
+    expect(close).toHaveBeenCalledWith(behindPooler);
+  });
+
   it('reads 25P02 as the failure that aborted the transaction, and hands a deadlock victim to the report', () => {
     const onDeadlock = jest.fn();
     const adapter = adapterOn(pool(), onDeadlock);
-    const { client, state } = setUp();
+    const { client, state } = lentClient(adapter, 7);
     const deadlock = pgError('40P01', 'deadlock detected');
     adapter.interpret(client, state, deadlock, classifier.classify(deadlock), 'UPDATE account SET b = 1');
     expect(onDeadlock).toHaveBeenCalledWith(deadlock, 'UPDATE account SET b = 1', 7);

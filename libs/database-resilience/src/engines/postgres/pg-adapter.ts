@@ -3,7 +3,7 @@ import { ErrorCategory } from '../../classification/error-category.enum';
 import { markAbortedBy } from '../../errors/database-error-marks';
 import type { ConnectionState } from '../guard/connection-state';
 import type { ConnectionFate, DriverAdapter, StatementRunner } from '../guard/driver-adapter';
-import type { PgClient, PgDriver, PgPool, PgRelease } from './pg-client';
+import type { PgClient, PgDriver, PgPool, PgRelease, PgResult } from './pg-client';
 import { guardedPgQuery } from './pg-statements';
 
 /** Seconds a standby is behind: 0 while all it received is replayed, else the last replayed transaction's age. */
@@ -12,12 +12,21 @@ const STANDBY_LAG =
   'WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 ' +
   'ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END AS lag';
 
+/** Behind a pooler: how long a statement given up on is cancelled before its client is closed anyway. */
+const CANCEL_BOUND_MS = 2_000;
+/** ...and how often the cancel request is sent meanwhile. */
+const CANCEL_RETRY_MS = 100;
+
 /** PostgreSQL through node-postgres (pg) and pg-pool, as TypeORM's PostgresDriver pools it. */
 export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
   /** pg-pool's release of each lent client: a new one per borrow. */
   private readonly releases = new WeakMap<PgClient, PgRelease>();
   /** Clients given a listener for their 'error' event: one that fails while lent must not crash the process. */
   private readonly listened = new WeakSet<PgClient>();
+  /** Clients whose statement is being cancelled through a pooler: true once released meanwhile. */
+  private readonly cancelling = new Map<PgClient, boolean>();
+  /** Each client's `processID` checked against `pg_backend_pid()`: true, the server's own; false, a pooler's key. */
+  private readonly direct = new WeakMap<PgClient, boolean>();
 
   constructor(
     private readonly driver: PgDriver,
@@ -44,6 +53,7 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
         if (!this.listened.has(client)) {
           this.listened.add(client);
           client.on('error', () => undefined); // its failures reach the statement that meets them
+          this.checkProcessId(client);
         }
       }
       callback(error ?? undefined, client);
@@ -91,8 +101,73 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
     return (result as { rows?: Array<Record<string, unknown>> } | undefined)?.rows ?? [];
   }
 
+  /** The backend pid, once it is known to be the server's (behind PgBouncer `processID` is the pooler's key). */
   sessionId(client: PgClient): number | undefined {
-    return client.processID ?? undefined;
+    return this.direct.get(client) === true ? (client.processID ?? undefined) : undefined;
+  }
+
+  /**
+   * Asks the server for the session's pid, once per client, before its first statement (pg sends one statement
+   * at a time): through a pooler it differs from `processID`, and no session may be ended or looked up by it.
+   */
+  private checkProcessId(client: PgClient): void {
+    try {
+      client.query('SELECT pg_backend_pid() AS pid', (error: unknown, result?: PgResult) => {
+        if (error) return; // unknown: treated as a pooler's (nothing ended by it)
+        const pid = Number(result?.rows?.[0]?.pid);
+        this.direct.set(client, pid === client.processID);
+      });
+    } catch {
+      // an ended client
+    }
+  }
+
+  /**
+   * Behind a pooler: the protocol's cancel request, which the pooler forwards to the server connection running the
+   * client's statement. It is sent while the client's connection is still open (closed, the pooler no longer knows
+   * the key, and a statement it already passed on runs on, orphaned), again every {@link CANCEL_RETRY_MS} (a
+   * statement still queued in the pooler has no server yet: its request is dropped), until the client's statement
+   * ends (pg's `drain`) or {@link CANCEL_BOUND_MS} passed; then the client is closed. TypeORM's release (it has the
+   * error at once) waits meanwhile: pg-pool would close the client.
+   */
+  abandon(client: PgClient): boolean {
+    if (this.direct.get(client) !== false) return false;
+    const since = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    this.cancelling.set(client, false);
+    const finish = () => {
+      if (!this.cancelling.has(client)) return;
+      clearTimeout(timer);
+      client.removeListener?.('drain', finish);
+      const released = this.cancelling.get(client);
+      this.cancelling.delete(client);
+      this.close(client);
+      if (released) this.releaseWith(client, true);
+    };
+    const ask = () => {
+      if (!this.cancelling.has(client)) return;
+      if (Date.now() - since >= CANCEL_BOUND_MS || !this.sendCancel(client)) return finish();
+      timer = setTimeout(ask, CANCEL_RETRY_MS);
+    };
+    client.once?.('drain', finish);
+    ask();
+    return true;
+  }
+
+  /** One cancel request for the client's statement, on a connection of its own; false if it cannot be sent. */
+  private sendCancel(client: PgClient): boolean {
+    const Connection = this.driver.postgres?.Connection;
+    const { processID, secretKey, host, port } = client;
+    if (Connection === undefined || processID == null || secretKey == null || host === undefined || !port) return false;
+    try {
+      const cancel = new Connection();
+      cancel.on('error', () => undefined);
+      cancel.on('connect', () => cancel.cancel(processID, secretKey));
+      cancel.connect(port, host);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   stopStatement(pid: number): { sql: string; parameters: unknown[] } {
@@ -112,7 +187,7 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
 
   /** A deadlock's victim: the report is read now; "transaction is aborted" (25P02) means the failure that aborted it. */
   interpret(client: PgClient, state: ConnectionState, error: unknown, seen: ClassifiedError, sql: string) {
-    if (seen.sqlState === '40P01') this.onDeadlock(error, sql, client.processID ?? undefined);
+    if (seen.sqlState === '40P01') this.onDeadlock(error, sql, this.sessionId(client));
     if (seen.sqlState !== '25P02' || state.firstFailure === undefined) return seen;
     markAbortedBy(error, state.firstFailure);
     return state.firstFailure;
@@ -129,6 +204,7 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
   };
 
   private releaseWith(client: PgClient, destroy: true | undefined): void {
+    if (this.cancelling.has(client)) return void this.cancelling.set(client, true); // destroyed once cancelled
     const release = this.releases.get(client);
     this.releases.delete(client); // pg-pool throws on a second release
     release?.(destroy);
