@@ -16,7 +16,13 @@ function setUp(answer: (sql: string) => unknown = () => ({ command: 'SELECT', ro
   const sent: string[] = [];
   const failed: unknown[] = [];
   const listeners: string[] = [];
-  const client: PgClient = { query: () => undefined, processID: 7, on: (event: string) => listeners.push(event) };
+  const client: PgClient = {
+    // Only the adapter's own pid check reaches it: it answers the server's pid.
+    query: (...args: unknown[]) =>
+      (args[args.length - 1] as (e: unknown, r: unknown) => void)(null, { rows: [{ pid: 7 }] }),
+    processID: 7,
+    on: (event: string) => listeners.push(event),
+  };
   const runner: StatementRunner<PgClient> = {
     database: 'default',
     run: (_client, state, sql, args) => {
@@ -116,13 +122,12 @@ describe('PgAdapter', () => {
   const adapterOn = (master: PgPool, onDeadlock = jest.fn()) =>
     new PgAdapter({ master, slaves: [] } as unknown as PgDriver, onDeadlock);
 
-  it('gives a client back to pg-pool once (pg-pool throws on a second release), destroyed or pooled', () => {
+  it('gives a client back to pg-pool once (pg-pool throws on a second release), destroyed or pooled', async () => {
     const master = pool();
     const adapter = adapterOn(master);
-    let lent: PgClient | undefined;
-    adapter.acquire(master, (_e, client) => (lent = client));
-    adapter.discard(lent!);
-    adapter.release(lent!);
+    const lent = await new Promise<PgClient>((resolve) => adapter.acquire(master, (_e, client) => resolve(client!)));
+    adapter.discard(lent);
+    adapter.release(lent);
     expect(master.releases).toEqual([true]);
   });
 
@@ -145,8 +150,8 @@ describe('PgAdapter', () => {
     expect(fate(pgError('57014', 'canceling statement due to statement timeout'))).toBeUndefined();
   });
 
-  /** A client whose `pg_backend_pid()` answers `pid` (its processID is 7), lent once by `adapter`. */
-  const lentClient = (adapter: PgAdapter, pid: number) => {
+  /** A client whose `pg_backend_pid()` answers `pid` (its processID is 7) a moment later, lent once by `adapter`. */
+  const lentClient = async (adapter: PgAdapter, pid: number) => {
     const { client, state } = setUp();
     const sent: string[] = [];
     const drained: Array<() => void> = [];
@@ -159,11 +164,16 @@ describe('PgAdapter', () => {
       port: 6432,
       query: (sql: string, callback: (error: unknown, result: unknown) => void) => {
         sent.push(sql);
-        callback(null, { rows: [{ pid }] });
+        setImmediate(() => callback(null, { rows: [{ pid }] }));
       },
     });
     const same: PgPool = { connect: (callback) => callback(undefined, client, () => undefined) };
-    adapter.acquire(same, () => undefined);
+    await new Promise<void>((lent) =>
+      adapter.acquire(same, () => {
+        sent.push(`(lent: session ${adapter.sessionId(client)})`);
+        lent();
+      }),
+    );
     return { client: client as PgClient & { drain(): void }, state, sent };
   };
   const cancelRequests: Array<[number, number]> = [];
@@ -183,8 +193,8 @@ describe('PgAdapter', () => {
 
   it("trusts a client's pid once the server confirms it; behind a pooler (PgBouncer) it names no session, and a statement is given up on by the protocol's cancel request, the close once it ended", async () => {
     const direct = adapterOn(pool());
-    const { client: onServer, sent } = lentClient(direct, 7);
-    expect(sent).toEqual(['SELECT pg_backend_pid() AS pid']);
+    const { client: onServer, sent } = await lentClient(direct, 7);
+    expect(sent).toEqual(['SELECT pg_backend_pid() AS pid', '(lent: session 7)']); // known before it is lent
     expect(direct.sessionId(onServer)).toBe(7);
     expect(direct.abandon(onServer)).toBe(false); // the core ends the session by its pid
 
@@ -192,7 +202,7 @@ describe('PgAdapter', () => {
       { master: pool(), slaves: [], postgres: { Connection: FakeProtocolConnection } } as unknown as PgDriver,
       jest.fn(),
     );
-    const { client: behindPooler } = lentClient(pooled, 31337);
+    const { client: behindPooler } = await lentClient(pooled, 31337);
     expect(pooled.sessionId(behindPooler)).toBeUndefined();
     const close = jest.spyOn(pooled, 'close').mockImplementation(() => undefined);
     expect(pooled.abandon(behindPooler)).toBe(true);
@@ -204,10 +214,10 @@ describe('PgAdapter', () => {
     expect(close).toHaveBeenCalledWith(behindPooler);
   });
 
-  it('reads 25P02 as the failure that aborted the transaction, and hands a deadlock victim to the report', () => {
+  it('reads 25P02 as the failure that aborted the transaction, and hands a deadlock victim to the report', async () => {
     const onDeadlock = jest.fn();
     const adapter = adapterOn(pool(), onDeadlock);
-    const { client, state } = lentClient(adapter, 7);
+    const { client, state } = await lentClient(adapter, 7);
     const deadlock = pgError('40P01', 'deadlock detected');
     adapter.interpret(client, state, deadlock, classifier.classify(deadlock), 'UPDATE account SET b = 1');
     expect(onDeadlock).toHaveBeenCalledWith(deadlock, 'UPDATE account SET b = 1', 7);

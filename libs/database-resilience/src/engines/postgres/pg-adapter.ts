@@ -48,15 +48,12 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
 
   acquire(pool: PgPool, callback: (error: unknown, client?: PgClient) => void): void {
     pool.connect((error, client, release) => {
-      if (client !== undefined && release !== undefined) {
-        this.releases.set(client, release);
-        if (!this.listened.has(client)) {
-          this.listened.add(client);
-          client.on('error', () => undefined); // its failures reach the statement that meets them
-          this.checkProcessId(client);
-        }
-      }
-      callback(error ?? undefined, client);
+      if (client === undefined || release === undefined) return callback(error ?? undefined, client);
+      this.releases.set(client, release);
+      if (this.listened.has(client)) return callback(undefined, client);
+      this.listened.add(client);
+      client.on('error', () => undefined); // its failures reach the statement that meets them
+      this.checkProcessId(client, () => callback(undefined, client));
     });
   }
 
@@ -107,18 +104,18 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
   }
 
   /**
-   * Asks the server for the session's pid, once per client, before its first statement (pg sends one statement
-   * at a time): through a pooler it differs from `processID`, and no session may be ended or looked up by it.
+   * Asks the server for the session's pid, once per client, before the client is lent (so that no statement of the
+   * caller's queues behind it): through a pooler it differs from `processID`, and no session may be ended or looked
+   * up by it. A client whose check fails is lent all the same (its next statement meets the failure), pid unknown.
    */
-  private checkProcessId(client: PgClient): void {
+  private checkProcessId(client: PgClient, then: () => void): void {
     try {
       client.query('SELECT pg_backend_pid() AS pid', (error: unknown, result?: PgResult) => {
-        if (error) return; // unknown: treated as a pooler's (nothing ended by it)
-        const pid = Number(result?.rows?.[0]?.pid);
-        this.direct.set(client, pid === client.processID);
+        if (!error) this.direct.set(client, Number(result?.rows?.[0]?.pid) === client.processID);
+        then();
       });
     } catch {
-      // an ended client
+      then(); // an ended client
     }
   }
 
