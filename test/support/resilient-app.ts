@@ -29,8 +29,8 @@ export async function resilientApp(settings: {
   providers?: Provider[];
   /** PostgreSQL instead of MariaDB: the app's tables live in `schema` of the shared `test` database. */
   postgres?: { schema: string; extra?: Record<string, unknown>; replicaPort?: number };
-  /** MariaDB with TypeORM replication: reads go to a replica on this port. */
-  replicaPort?: number;
+  /** MariaDB with TypeORM replication: reads go to a replica on this port (or these). */
+  replicaPort?: number | number[];
   /** MariaDB's user (root by default): one without SUPER is refused by a read-only server. */
   username?: string;
 }): Promise<ResilientApp> {
@@ -88,9 +88,9 @@ function postgresServers(port: number, database: string, replicaPort: number | u
   return { replication: { master: server(port), slaves: [server(replicaPort)] } };
 }
 
-/** One server, or TypeORM's replication: a primary and a replica. */
-function mysqlServers(port: number, database: string, replicaPort: number | undefined, username = 'root') {
+/** One server, or TypeORM's replication: a primary and its replicas. */
+function mysqlServers(port: number, database: string, replicaPort: number | number[] | undefined, username = 'root') {
   const server = (p: number) => ({ host: '127.0.0.1', port: p, username, password: '', database });
   if (replicaPort === undefined) return server(port);
-  return { replication: { master: server(port), slaves: [server(replicaPort)] } };
+  return { replication: { master: server(port), slaves: [replicaPort].flat().map(server) } };
 }

@@ -22,7 +22,11 @@ export {
   type WindowTotals,
 } from './history/error-statistics.service';
 export type { ErrorRecordView, ErrorOutcome } from './history/error-history';
-export { DeadlockAnalyticsService, type DeadlockReport } from './deadlock/deadlock-analytics.service';
+export {
+  DeadlockAnalyticsService,
+  type CertificationConflictReport,
+  type DeadlockReport,
+} from './deadlock/deadlock-analytics.service';
 export type { DeadlockAccount, DeadlockTransaction, DeadlockLock } from './engines/deadlock-account';
 export { AlertsService } from './alerts/alerts.service';
 export { HealthReportService } from './alerts/health-report.service';
@@ -47,7 +51,7 @@ export { TransactionRolledBackError } from './errors/transaction-rolled-back.err
 export { replicaTolerantDataSource } from './engines/postgres/replica-tolerant-data-source';
 
 export { ErrorClassifier } from './classification/error-classifier';
-export type { ClassifiedError, MatchedBy } from './classification/classified-error';
+export type { CertificationConflict, ClassifiedError, MatchedBy } from './classification/classified-error';
 export type { ClassificationRule } from './classification/classification-rule';
 export { ErrorCategory } from './classification/error-category.enum';
 export { RecoveryAction } from './classification/recovery-action.enum';

@@ -19,7 +19,27 @@ export class HaproxyEndpoint {
     readonly port: number,
   ) {}
 
-  static async start(oldPort: number, newPort: number): Promise<HaproxyEndpoint> {
+  static start(oldPort: number, newPort: number): Promise<HaproxyEndpoint> {
+    return HaproxyEndpoint.withBackend([
+      `  server old 127.0.0.1:${oldPort}`,
+      `  server new 127.0.0.1:${newPort} backup`,
+    ]);
+  }
+
+  /**
+   * Every node of a multi-primary cluster (Galera) behind one address, new connections in turn (round robin), each
+   * node under HAProxy's own TCP check (every 250 ms; out after 2 failures, back after 2 successes): a node that
+   * is down is taken out, one that answers again is added back. Servers are named `node1`, `node2`...
+   */
+  static balance(ports: number[]): Promise<HaproxyEndpoint> {
+    return HaproxyEndpoint.withBackend([
+      '  balance roundrobin',
+      '  default-server check inter 250 fall 2 rise 2',
+      ...ports.map((port, index) => `  server node${index + 1} 127.0.0.1:${port}`),
+    ]);
+  }
+
+  private static async withBackend(backend: string[]): Promise<HaproxyEndpoint> {
     const folder = mkdtempSync(join(tmpdir(), 'dr-haproxy-'));
     const endpoint = new HaproxyEndpoint(folder, await closedPort());
     writeFileSync(
@@ -36,13 +56,23 @@ export class HaproxyEndpoint {
         `  bind 127.0.0.1:${endpoint.port}`,
         '  default_backend writers',
         'backend writers',
-        `  server old 127.0.0.1:${oldPort}`,
-        `  server new 127.0.0.1:${newPort} backup`,
+        ...backend,
         '',
       ].join('\n'),
     );
     await run('haproxy', ['-f', join(folder, 'haproxy.cfg'), '-D', '-p', join(folder, 'haproxy.pid')]);
     return endpoint;
+  }
+
+  /** Each server's state as HAProxy's checks see it (`UP`, `DOWN`, `MAINT`...), by name. */
+  async serverStates(): Promise<Record<string, string>> {
+    const csv = await this.command('show stat');
+    const states: Record<string, string> = {};
+    for (const line of csv.split('\n')) {
+      const [proxy, server, ...fields] = line.split(',');
+      if (proxy === 'writers' && server !== 'BACKEND' && server !== 'FRONTEND') states[server] = fields[15];
+    }
+    return states;
   }
 
   /** New connections go to the `to` writer from now on (the other in maintenance). */

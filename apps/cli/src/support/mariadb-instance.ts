@@ -156,7 +156,7 @@ export class MariaDbInstance {
 }
 
 /** The numeric user and group id of a system user, from /etc/passwd. */
-function idsOf(user: string): { uid: number; gid: number } {
+export function idsOf(user: string): { uid: number; gid: number } {
   const entry = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
     .find((line) => line.startsWith(`${user}:`))

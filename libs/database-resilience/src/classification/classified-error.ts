@@ -27,4 +27,16 @@ export interface ClassifiedError {
   readonly message: string;
   /** The failed statement's fingerprint (values replaced by `?`), when the error carried its SQL. */
   readonly sql?: string;
+  /** A cluster's certification conflict (Galera: 1213 at COMMIT): what the rolled-back transaction wrote, and where. */
+  readonly conflict?: CertificationConflict;
+}
+
+/** The losing side of a certification conflict: another node committed a conflicting write first. */
+export interface CertificationConflict {
+  /** The node the transaction ran on, as the connection reached it (host:port). */
+  readonly node?: string;
+  /** The transaction's writes, fingerprinted (no values). */
+  readonly statements: readonly string[];
+  /** The tables they wrote. */
+  readonly tables: readonly string[];
 }

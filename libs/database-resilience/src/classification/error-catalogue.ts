@@ -33,7 +33,14 @@ export const ERRNO_CATALOGUE: ReadonlyMap<number, readonly CatalogueEntry[]> = n
   [3572, [entry('ER_LOCK_NOWAIT', C.LOCK_TIMEOUT, V.HIGH, A.RETRY, S.TRANSACTION)]], // MySQL 8 only
   [1637, [entry('ER_TOO_MANY_CONCURRENT_TRXS', C.OVERLOAD, V.HIGH, A.RETRY, S.TRANSACTION)]],
   // COMMIT failed inside the engine: it may or may not have committed.
-  [1180, [entry('ER_ERROR_DURING_COMMIT', C.COMMIT_OUTCOME_UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER)]],
+  [
+    1180,
+    [
+      // Galera: a node out of the primary component cannot replicate the write-set; nothing was committed.
+      entry('WSREP_NOT_PRIMARY', C.CONNECTION, V.HIGH, A.FAILOVER, S.CONNECTION, { message: /primary component/i }),
+      entry('ER_ERROR_DURING_COMMIT', C.COMMIT_OUTCOME_UNKNOWN, V.CRITICAL, A.MANUAL_INTERVENTION, S.NEVER),
+    ],
+  ],
   [1181, [lost('ER_ERROR_DURING_ROLLBACK', V.HIGH)]],
   // Overload: nothing ran; back off, count toward the breaker.
   [1040, [overload('ER_CON_COUNT_ERROR')]],

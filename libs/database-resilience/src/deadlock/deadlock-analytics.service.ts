@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ErrorCategory } from '../classification/error-category.enum';
 import { ErrorClassifier } from '../classification/error-classifier';
+import type { CertificationConflict } from '../classification/classified-error';
 import type { AttemptFailedEvent } from '../events/resilience-event';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
@@ -11,6 +12,7 @@ import { ResilienceLogger } from '../events/resilience-logger';
 
 interface DatabaseDeadlocks {
   seen: number;
+  conflicts: CertificationCounts;
   fingerprints: Map<string, number>;
   tablePairs: Map<string, number>;
   /** Times of the latest deadlocks, at most clusterThreshold + 1 of them. */
@@ -25,6 +27,22 @@ interface DatabaseDeadlocks {
   serverBaseline?: number;
 }
 
+interface CertificationCounts {
+  seen: number;
+  statements: Map<string, number>;
+  tables: Map<string, number>;
+  nodes: Map<string, number>;
+}
+
+/** A synchronous cluster's certification conflicts (Galera: 1213 at COMMIT), kept apart from InnoDB deadlocks. */
+export interface CertificationConflictReport {
+  conflicts: number;
+  topStatements: Array<{ fingerprint: string; conflicts: number }>;
+  topTables: Array<{ tables: string; conflicts: number }>;
+  /** The nodes the losing transactions ran on, as the app reached them. */
+  topNodes: Array<{ node: string; conflicts: number }>;
+}
+
 export interface DeadlockReport {
   database: string;
   /** Deadlocks the app met since start. */
@@ -37,6 +55,7 @@ export interface DeadlockReport {
   topTablePairs: Array<{ tables: string; deadlocks: number }>;
   /** The server's account of the latest deadlock, parsed; null when it cannot be read, or before the first. */
   latest: DeadlockAccount | null;
+  certification: CertificationConflictReport;
 }
 
 /**
@@ -84,6 +103,8 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
   private record(event: AttemptFailedEvent): void {
     const { deadlocks } = this.options;
     const state = this.stateOf(event.database);
+    const { conflict } = event.error;
+    if (conflict) return recordConflict(state.conflicts, conflict, deadlocks.maxFingerprints);
     state.seen++;
     if (event.error.sql) bump(state.fingerprints, event.error.sql, deadlocks.maxFingerprints);
     state.recent.push(event.at);
@@ -164,6 +185,12 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
       topStatements: top(state.fingerprints).map(([fingerprint, deadlocks]) => ({ fingerprint, deadlocks })),
       topTablePairs: top(state.tablePairs).map(([tables, deadlocks]) => ({ tables, deadlocks })),
       latest: state.latest ?? null,
+      certification: {
+        conflicts: state.conflicts.seen,
+        topStatements: top(state.conflicts.statements).map(([fingerprint, conflicts]) => ({ fingerprint, conflicts })),
+        topTables: top(state.conflicts.tables).map(([tables, conflicts]) => ({ tables, conflicts })),
+        topNodes: top(state.conflicts.nodes).map(([node, conflicts]) => ({ node, conflicts })),
+      },
     };
   }
 
@@ -177,6 +204,7 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
     if (!state) {
       state = {
         seen: 0,
+        conflicts: { seen: 0, statements: new Map(), tables: new Map(), nodes: new Map() },
         fingerprints: new Map(),
         tablePairs: new Map(),
         recent: [],
@@ -189,6 +217,14 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
     }
     return state;
   }
+}
+
+/** A certification conflict: counted by statement, tables and node; no server report (it is no InnoDB cycle). */
+function recordConflict(counts: CertificationCounts, conflict: CertificationConflict, limit: number): void {
+  counts.seen++;
+  for (const statement of conflict.statements) bump(counts.statements, statement, limit);
+  if (conflict.tables.length > 0) bump(counts.tables, [...conflict.tables].sort().join(' ↔ '), limit);
+  if (conflict.node !== undefined) bump(counts.nodes, conflict.node, limit);
 }
 
 /** Counts a key; a new key beyond `limit` distinct ones is not kept (the counts stay bounded). */

@@ -70,12 +70,31 @@ export interface CommitMarkers {
   settle(lost: LostCommit, key: string | undefined): Promise<boolean | undefined>;
 }
 
+/** A node of a synchronous cluster (Galera) as it describes itself; absent for a server that is not one. */
+export interface ClusterNodeState {
+  /** `wsrep_local_state_comment`: Synced, Donor/Desynced, Joining, Joined, Initialized... */
+  state: string;
+  /** Synced, ready and in the primary component: reads and writes may go to it. */
+  synced: boolean;
+  /** `wsrep_ready`: it accepts statements. */
+  ready: boolean;
+  /** `wsrep_cluster_status`: Primary, non-Primary, Disconnected. */
+  component: string;
+  clusterSize: number;
+  /** `wsrep_flow_control_paused`: the share of time replication was paused by flow control since the last reading. */
+  flowControlPaused: number;
+  /** `wsrep_local_cert_failures` + `wsrep_local_bf_aborts`: local transactions a conflict with another node rolled back. */
+  conflicts: number;
+}
+
 /** What one timed check of one server found. */
 export interface ServerCheck {
   up: boolean;
   latencyMs: number;
   /** Why it is down: the driver's error, or the timeout. */
   error?: unknown;
+  /** A Galera node's own account of itself (absent on other servers). */
+  cluster?: ClusterNodeState;
 }
 
 export interface ReplicaCheck {
@@ -83,7 +102,9 @@ export interface ReplicaCheck {
   up: boolean;
   latencyMs: number;
   lagSeconds: number | null;
-  /** Whether reads go to it now: up, not resting after a failure, and within `failover.maxLagMs`. */
+  /** A Galera node's own account of itself (absent on other servers). */
+  cluster?: ClusterNodeState;
+  /** Whether reads go to it now: up, not resting after a failure, Synced if a Galera node, within `failover.maxLagMs`. */
   routable: boolean;
 }
 

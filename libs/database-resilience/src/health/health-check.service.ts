@@ -6,7 +6,7 @@ import { ErrorClassifier } from '../classification/error-classifier';
 import { DegradationService } from '../degradation/degradation.service';
 import { ResilienceEvents } from '../events/resilience-events';
 import type { ResolvedResilienceOptions } from '../options/options.schema';
-import type { PoolFigures } from '../engines/database-engine';
+import type { ClusterNodeState, PoolFigures } from '../engines/database-engine';
 import { PoolMonitor } from '../pool/pool-monitor';
 import { RESILIENCE_OPTIONS } from '../options/resilience-options.token';
 import { DataSourceRegistry, type GuardedDataSource } from '../engines/data-source-registry';
@@ -17,7 +17,10 @@ export type HealthStatus = 'up' | 'degraded' | 'down';
 /** One database as the last health check found it. Safe to serve: no SQL, no values, no credentials. */
 export interface DatabaseHealth {
   database: string;
-  /** down: the primary did not answer `SELECT 1` in time; degraded: it did, but its breaker is not closed or a replica is down. */
+  /**
+   * down: the primary did not answer `SELECT 1` in time; degraded: it did, but its breaker is not closed, a replica
+   * is down, or a Galera node is not Synced.
+   */
   status: HealthStatus;
   checkedAt: string;
   latencyMs: number;
@@ -25,8 +28,17 @@ export interface DatabaseHealth {
   error: { category: string; code: string | undefined; message: string } | null;
   breaker: CircuitState;
   pool: PoolFigures | null;
-  /** `routable`: reads go to it now (it answers, and is within `failover.maxLagMs`). */
-  replicas: Array<{ node: string; up: boolean; latencyMs: number; lagSeconds: number | null; routable: boolean }>;
+  /** A Galera primary's own account (wsrep_local_state, wsrep_ready, flow control); null on other servers. */
+  cluster: ClusterNodeState | null;
+  /** `routable`: reads go to it now (it answers, is Synced if a Galera node, and is within `failover.maxLagMs`). */
+  replicas: Array<{
+    node: string;
+    up: boolean;
+    latencyMs: number;
+    lagSeconds: number | null;
+    routable: boolean;
+    cluster?: ClusterNodeState;
+  }>;
 }
 
 const INTERVAL_NAME = 'database-resilience-health-check';
@@ -111,7 +123,9 @@ export class DatabaseHealthService implements OnApplicationBootstrap, OnModuleDe
     }
     const status: DatabaseHealth['status'] = !primary.up
       ? 'down'
-      : breaker.state !== 'closed' || replicas.some((r) => !r.up)
+      : breaker.state !== 'closed' ||
+          replicas.some((r) => !r.up || r.cluster?.synced === false) ||
+          primary.cluster?.synced === false
         ? 'degraded'
         : 'up';
     const previous = this.latest.get(name)?.status;
@@ -128,6 +142,7 @@ export class DatabaseHealthService implements OnApplicationBootstrap, OnModuleDe
       error: classified ? { category: classified.category, code: classified.code, message: classified.message } : null,
       breaker: breaker.state,
       pool: pools[name] ?? null,
+      cluster: primary.cluster ?? null,
       replicas,
     };
     this.latest.set(name, health);

@@ -15,6 +15,8 @@ export interface ConnectionState extends Watched {
   inTransaction: boolean;
   /** A statement other than a read ran in the open transaction: COMMIT's outcome matters. */
   wrote: boolean;
+  /** The open transaction's writes (their SQL, the first few): what a certification conflict at COMMIT lost. */
+  writes: string[];
   /** The open transaction's id, when the engine reads one before COMMIT; null: nothing was written (no id). */
   transactionId: string | null | undefined;
   /** The first failure in the open transaction. */
@@ -39,6 +41,9 @@ export interface ConnectionState extends Watched {
   onLost: (() => void) | undefined;
 }
 
+/** The writes of a transaction kept for a conflict's account. */
+const MAX_WRITES_KEPT = 8;
+
 export function newConnectionState(
   role: ConnectionRole,
   rawQuery: ConnectionState['rawQuery'],
@@ -48,6 +53,7 @@ export function newConnectionState(
     role,
     inTransaction: false,
     wrote: false,
+    writes: [],
     transactionId: undefined,
     firstFailure: undefined,
     serverLimitMs: undefined,
@@ -74,10 +80,11 @@ export function outcomeUnknownIfLost(state: ConnectionState, kind: StatementKind
 }
 
 /** After a statement succeeded: the transaction opened, wrote, or ended. */
-export function trackSuccess(state: ConnectionState, kind: StatementKind): void {
+export function trackSuccess(state: ConnectionState, kind: StatementKind, sql: string): void {
   if (kind === 'begin') {
     state.inTransaction = true;
     state.wrote = false;
+    if (state.writes.length > 0) state.writes = [];
     state.transactionId = undefined;
     state.firstFailure = undefined;
     state.serverLimitMs = undefined;
@@ -85,6 +92,7 @@ export function trackSuccess(state: ConnectionState, kind: StatementKind): void 
     state.inTransaction = false;
   } else if (kind === 'write' && state.inTransaction) {
     state.wrote = true;
+    if (state.writes.length < MAX_WRITES_KEPT) state.writes.push(sql);
   }
 }
 

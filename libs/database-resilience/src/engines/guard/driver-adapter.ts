@@ -1,4 +1,5 @@
 import type { ClassifiedError } from '../../classification/classified-error';
+import type { ClusterNodeState } from '../database-engine';
 import type { StatementKind } from '../statement-kind';
 import type { ConnectionState } from './connection-state';
 
@@ -13,6 +14,11 @@ export type ConnectionFate =
   | 'lost-before-sending'
   /** The client gave up on a statement the server may still run (pg's query_timeout): destroyed, stopped there. */
   | 'abandoned'
+  /**
+   * The server answered that this session's node cannot serve (a Galera node out of the primary component):
+   * destroyed, as a lost one, but nothing was applied — the outcome is known.
+   */
+  | 'refused'
   /** The connection is fine: the server answered with an error. */
   | undefined;
 
@@ -96,4 +102,6 @@ export interface DriverAdapter<C extends GuardedConnection, P> {
   readonly serverName: string;
   /** A replica's lag: the statement, and its reading in seconds (null: not replicating). */
   readonly replicaLag: { readonly sql: string; of(rows: Array<Record<string, unknown>>): number | null };
+  /** A node of a synchronous cluster (Galera): the statement, and its reading (null: the server is not one). */
+  readonly clusterState?: { readonly sql: string; of(rows: Array<Record<string, unknown>>): ClusterNodeState | null };
 }

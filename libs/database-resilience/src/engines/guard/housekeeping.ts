@@ -1,7 +1,7 @@
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import { housekeeping } from '../../context/unit-of-work';
 import { CheckTimeoutError } from '../check-timeout.error';
-import type { ReplicaCheck, ServerCheck } from '../database-engine';
+import type { ClusterNodeState, ReplicaCheck, ServerCheck } from '../database-engine';
 import type { ConnectionState } from './connection-state';
 import type { DriverAdapter, DriverCallback, GuardedConnection } from './driver-adapter';
 import type { LagReading } from './replica-routing';
@@ -16,6 +16,9 @@ type Rows = Array<Record<string, unknown>>;
  * leave hung connections behind.
  */
 export class Housekeeping<C extends GuardedConnection, P> {
+  /** Pools whose server said it is no Galera node: not asked again. */
+  private readonly notClustered = new Set<P>();
+
   constructor(
     private readonly database: string,
     private readonly adapter: DriverAdapter<C, P>,
@@ -107,25 +110,27 @@ export class Housekeeping<C extends GuardedConnection, P> {
     );
   }
 
-  /** The primary answers a trivial statement within `timeoutMs`. */
+  /** The primary answers a trivial statement within `timeoutMs` (and a Galera node says how it is). */
   async checkPrimary(timeoutMs: number): Promise<ServerCheck> {
     const startedAt = performance.now();
     try {
       await this.query('SELECT 1', undefined, { boundMs: timeoutMs });
-      return { up: true, latencyMs: elapsed(startedAt) };
+      const cluster = await this.clusterState(this.adapter.primaryPool(), timeoutMs);
+      return { up: true, latencyMs: elapsed(startedAt), ...(cluster && { cluster }) };
     } catch (error) {
       return { up: false, latencyMs: elapsed(startedAt), error };
     }
   }
 
-  /** Each replica: alive, and how far behind (the engine's lag statement). */
+  /** Each replica: alive, how far behind (the engine's lag statement), and a Galera node's state. */
   checkReplicas(timeoutMs: number): Promise<Array<Omit<ReplicaCheck, 'routable'> & { pool: P; lag: LagReading }>> {
     return Promise.all(
       this.adapter.replicaPools().map(async ({ node, pool }) => {
         const startedAt = performance.now();
         try {
-          const lag = await this.replicaLag(pool, timeoutMs);
-          return { node, pool, lag, up: true, latencyMs: elapsed(startedAt), lagSeconds: lag ?? null };
+          const { lag, cluster } = await this.replicaState(pool, timeoutMs);
+          const found = { node, pool, lag, up: true, latencyMs: elapsed(startedAt), lagSeconds: lag ?? null };
+          return cluster ? { ...found, cluster } : found;
         } catch {
           return { node, pool, lag: undefined, up: false, latencyMs: elapsed(startedAt), lagSeconds: null };
         }
@@ -134,14 +139,30 @@ export class Housekeeping<C extends GuardedConnection, P> {
   }
 
   /**
-   * A replica's lag within `boundMs`. A server that answers the statement with an error (the app's user may not
-   * read replication status) is up, its lag unknown (undefined); one that does not answer in time, or drops the
-   * connection, is down: rejects.
+   * A replica's lag within `boundMs`, or a Galera node's state (a Synced node is not behind: 0; another's lag is
+   * not known). A server that answers the statement with an error (the app's user may not read replication status)
+   * is up, its lag unknown (undefined); one that does not answer in time, or drops the connection, is down: rejects.
    */
-  async replicaLag(pool: P, boundMs: number): Promise<LagReading> {
+  async replicaState(pool: P, boundMs: number): Promise<{ lag: LagReading; cluster?: ClusterNodeState }> {
+    const cluster = await this.clusterState(pool, boundMs);
+    if (cluster) return { lag: cluster.synced ? 0 : undefined, cluster };
     const lag = this.adapter.replicaLag;
+    return { lag: await this.answered(() => this.query(lag.sql, undefined, { pool, boundMs }).then(lag.of)) };
+  }
+
+  /** A Galera node's state; undefined for a server that is not one (asked once per pool) or would not say. */
+  private async clusterState(pool: P | undefined, boundMs: number): Promise<ClusterNodeState | undefined> {
+    const reading = this.adapter.clusterState;
+    if (!reading || pool === undefined || this.notClustered.has(pool)) return undefined;
+    const state = await this.answered(() => this.query(reading.sql, undefined, { pool, boundMs }).then(reading.of));
+    if (state === null) this.notClustered.add(pool);
+    return state ?? undefined;
+  }
+
+  /** A reading, undefined if the server answered with an error; rejects if it did not answer or was lost. */
+  private async answered<T>(read: () => Promise<T>): Promise<T | undefined> {
     try {
-      return lag.of(await this.query(lag.sql, undefined, { pool, boundMs }));
+      return await read();
     } catch (error) {
       const answered =
         !(error instanceof CheckTimeoutError) &&

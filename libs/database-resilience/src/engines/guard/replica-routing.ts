@@ -1,4 +1,5 @@
 import type { ResilienceLogger } from '../../events/resilience-logger';
+import type { ClusterNodeState } from '../database-engine';
 
 /** A replica's lag as measured: seconds; null: it does not replicate; undefined: not known (it would not say). */
 export type LagReading = number | null | undefined;
@@ -14,6 +15,8 @@ export class ReplicaRouting<P> {
   private readonly warned = new Set<P>();
   private readonly lag = new Map<P, LagReading>();
   private readonly behind = new Set<P>();
+  /** Galera nodes not Synced (desynced, joining, out of the primary component). */
+  private readonly unsynced = new Set<P>();
 
   constructor(
     private readonly database: string,
@@ -31,7 +34,7 @@ export class ReplicaRouting<P> {
 
   /** Whether reads go to it now. */
   routable(pool: P, now = Date.now()): boolean {
-    return (this.downUntil.get(pool) ?? 0) <= now && !this.behind.has(pool);
+    return (this.downUntil.get(pool) ?? 0) <= now && !this.behind.has(pool) && !this.unsynced.has(pool);
   }
 
   /** Its lag as last measured. */
@@ -39,9 +42,10 @@ export class ReplicaRouting<P> {
     return this.lag.get(pool) ?? null;
   }
 
-  /** Its lag was measured (the lag check or the health check). */
-  measured(pool: P, node: string, seconds: LagReading): void {
+  /** Its lag was measured (the lag check or the health check); a Galera node's state with it. */
+  measured(pool: P, node: string, seconds: LagReading, cluster?: ClusterNodeState): void {
     this.lag.set(pool, seconds);
+    if (cluster) this.clusterNode(pool, node, cluster);
     if (this.maxLagMs === null) return;
     const tooFar = seconds === null || (seconds !== undefined && seconds * 1000 > this.maxLagMs);
     if (tooFar === this.behind.has(pool)) return;
@@ -56,6 +60,22 @@ export class ReplicaRouting<P> {
     } else {
       this.behind.delete(pool);
       this.logger.log(`Replica ${node} of database "${this.database}" caught up: reads go to it again`, fields);
+    }
+  }
+
+  /** A Galera node that is not Synced is left out of reads until it is again; each change said once. */
+  private clusterNode(pool: P, node: string, cluster: ClusterNodeState): void {
+    if (cluster.synced !== this.unsynced.has(pool)) return;
+    const fields = { event: cluster.synced ? 'replica-synced' : 'replica-unsynced', database: this.database, node };
+    if (cluster.synced) {
+      this.unsynced.delete(pool);
+      this.logger.log(`Galera node ${node} of database "${this.database}" is Synced: reads go to it again`, fields);
+    } else {
+      this.unsynced.add(pool);
+      this.logger.warn(
+        `Galera node ${node} of database "${this.database}" is ${cluster.state} (${cluster.component}): its reads go elsewhere`,
+        fields,
+      );
     }
   }
 

@@ -75,7 +75,7 @@ export class StatementLifecycle<C extends GuardedConnection> {
       this.reporter.timed(sql, kind, performance.now() - startedAt, Boolean(error), request);
       if (error) this.afterError(connection, state, error, sql, kind, unknownIfLost, unit !== undefined, request);
       else {
-        trackSuccess(state, kind);
+        trackSuccess(state, kind, sql);
         if (state.role === 'primary') {
           if (kind === 'write' || kind === 'commit') {
             this.reporter.success();
@@ -167,7 +167,9 @@ export class StatementLifecycle<C extends GuardedConnection> {
     if (state.inTransaction) state.firstFailure ??= seen;
     if (kind === 'commit' || kind === 'rollback') state.inTransaction = false;
     const fate = this.adapter.fateOf(error, seen);
-    const lost = fate === 'lost' || fate === 'lost-before-sending';
+    // A node that refuses every session (Galera out of the primary component) is met as a lost one: the connections
+    // that may lead to it are evicted; nothing was applied.
+    const lost = fate === 'lost' || fate === 'lost-before-sending' || fate === 'refused';
     const readOnly = seen.category === ErrorCategory.READ_ONLY;
     if (state.role === 'primary') {
       // The breaker hears what the primary's server did (a replica's failures are not the primary's); a read-only

@@ -1,14 +1,20 @@
 import type { DataSource } from 'typeorm';
 import type { ClassifiedError } from '../../classification/classified-error';
 import { ErrorCategory } from '../../classification/error-category.enum';
+import { markAbortedBy } from '../../errors/database-error-marks';
 import type { ConnectionState } from '../guard/connection-state';
 import { serverLimitOf } from '../guard/server-limit';
 import type { ConnectionFate, DriverAdapter, StatementRunner } from '../guard/driver-adapter';
-import type { StatementKind } from '../statement-kind';
+import { statementOf, type StatementKind } from '../statement-kind';
+import { certificationConflict } from '../certification-conflict';
+import { GALERA_STATE_SQL, galeraStateOf } from './galera-state';
 import type { Mysql2Connection } from './mysql2-connection';
 import { primaryPoolSize } from './pool-figures';
 
 type Callback = (error: unknown, connection?: Mysql2Connection) => void;
+
+/** A Galera node's answers that it cannot serve (1047, 1180 out of the primary component): nothing was applied. */
+const NODE_REFUSALS = new Set(['ER_UNKNOWN_COM_ERROR', 'WSREP_NOT_PRIMARY']);
 
 /** A pool to borrow from: the primary's, or one replica node of TypeORM's pool cluster. */
 export interface Mysql2Pool {
@@ -129,10 +135,22 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
       seen.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
       (error as { fatal?: unknown } | null)?.fatal === true;
     if (!lost) return undefined;
+    if (NODE_REFUSALS.has(seen.name)) return 'refused';
     return seen.name === 'CONNECTION_CLOSED_STATE' ? 'lost-before-sending' : 'lost';
   }
 
+  /** A deadlock at COMMIT is a cluster's certification conflict (Galera): InnoDB reports none there. */
+  interpret(connection: Mysql2Connection, state: ConnectionState, error: unknown, seen: ClassifiedError, sql: string) {
+    if (seen.category !== ErrorCategory.DEADLOCK || statementOf(sql).kind !== 'commit') return seen;
+    const { host, port } = connection.config ?? {};
+    const conflict = certificationConflict(seen, sql, state.writes, host === undefined ? undefined : `${host}:${port}`);
+    markAbortedBy(error, conflict); // what the retry runner records
+    return conflict;
+  }
+
   readonly serverName = "SELECT CONCAT(@@hostname, ':', @@port) AS name";
+
+  readonly clusterState = { sql: GALERA_STATE_SQL, of: galeraStateOf };
 
   readonly replicaLag = { sql: 'SHOW REPLICA STATUS', of: replicationLagOf };
 }
