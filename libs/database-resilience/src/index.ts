@@ -64,7 +64,7 @@ export {
   type ResilienceHealthResult,
 } from './health/database-resilience.health-indicator';
 export { PoolMonitor } from './pool/pool-monitor';
-export type { PoolFigures } from './engines/database-engine';
+export type { ClusterNodeState, PoolFigures } from './engines/database-engine';
 export type { ConcurrencyLimitState } from './engines/pool-concurrency-limit';
 export { SlowQueryLog, type SlowQueryView, type SlowQueryTotals } from './history/slow-query-log.service';
 export { METRIC as RESILIENCE_METRICS } from './metrics/metric-providers';

@@ -166,11 +166,11 @@ export const WRITER_PAIRS: ReadonlyArray<[string, () => Promise<WriterPair>]> = 
   ['PostgreSQL', postgresPair],
 ];
 
-/** What the writing callers saw: each id written, each id refused, and when. */
+/** What the writing callers saw: each id written, each id refused, when the answer came and how long it took. */
 export interface WriteLedger {
-  written: Array<{ id: number; at: number }>;
+  written: Array<{ id: number; at: number; ms: number }>;
   /** `unknown`: the caller was told the outcome is unknown (the error itself is not kept: thousands of them). */
-  failed: Array<{ id: number; at: number; unknown: boolean }>;
+  failed: Array<{ id: number; at: number; ms: number; unknown: boolean }>;
 }
 
 /**
@@ -191,11 +191,13 @@ export async function writeUntil(
     Array.from({ length: callers }, async () => {
       while (!stop()) {
         const id = next++;
+        const startedAt = Date.now();
         try {
           await write(id);
-          ledger.written.push({ id, at: Date.now() });
+          ledger.written.push({ id, at: Date.now(), ms: Date.now() - startedAt });
         } catch (error) {
-          ledger.failed.push({ id, at: Date.now(), unknown: error instanceof CommitOutcomeUnknownError });
+          const unknown = error instanceof CommitOutcomeUnknownError;
+          ledger.failed.push({ id, at: Date.now(), ms: Date.now() - startedAt, unknown });
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
