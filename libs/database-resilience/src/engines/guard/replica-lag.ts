@@ -10,6 +10,8 @@ import type { LagReading, ReplicaRouting } from './replica-routing';
  */
 export class ReplicaLag<C extends GuardedConnection, P> {
   private timer?: NodeJS.Timeout;
+  /** The one early reading that tells whether replicas are Galera nodes. */
+  private firstReading?: NodeJS.Timeout;
   private measuring = false;
 
   constructor(
@@ -20,10 +22,13 @@ export class ReplicaLag<C extends GuardedConnection, P> {
   ) {
     if (settings.maxLagMs !== null) this.startMeasuring();
     // Replicas that may be Galera nodes: one early reading tells, and a node's state is then followed.
-    else if (adapter.clusterState && adapter.replicaPools().length > 0) setTimeout(() => this.measure(), 0).unref();
+    else if (adapter.clusterState && adapter.replicaPools().length > 0) {
+      this.firstReading = setTimeout(() => this.measure(), 0).unref();
+    }
   }
 
   dispose(): void {
+    clearTimeout(this.firstReading);
     clearInterval(this.timer);
     this.timer = undefined;
   }
