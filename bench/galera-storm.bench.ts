@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CommitOutcomeUnknownError, DatabaseResilienceModule, ResilienceEvents } from 'nestjs-database-resilience';
 import { plannedTransfers, runStorm, STORM, type StormResult } from '../apps/cli/src/scenarios/transfer-workload';
