@@ -48,6 +48,14 @@ describe('evaluateChaos', () => {
     expect(failed(goodRun())).toEqual([]);
   });
 
+  it('where nothing may open the breaker (a cluster whose other nodes serve), fails a run in which it opened', () => {
+    const cluster = { ...goodRun(), breaker: 'closed' as const, transitions: [] };
+    expect(failed(cluster)).toEqual([]);
+    expect(failed({ ...cluster, transitions: [breaker('open', 1), breaker('closed', 2)] })).toEqual([
+      'the breaker never opened (the other nodes kept serving)',
+    ]);
+  });
+
   it('fails on an acknowledged transfer missing or applied twice', () => {
     const missing = goodRun();
     missing.applied.delete('a');

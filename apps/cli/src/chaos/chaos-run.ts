@@ -17,7 +17,7 @@ const REQUEST_DEADLINE_MS = 5000;
 const ACCOUNTS = 8;
 const OPENING_BALANCE = 1_000_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * apps/api on a MariaDB or PostgreSQL server of the run's own, behind a fault proxy, under load from a worker
@@ -164,14 +164,14 @@ export async function runChaos(
 }
 
 /** The heap after a full GC (0 without --expose-gc); with CHAOS_HEAP_SNAPSHOTS=<dir>, a snapshot there too. */
-function heapAfterGc(): number {
+export function heapAfterGc(): number {
   (globalThis as { gc?: () => void }).gc?.();
   const dir = process.env.CHAOS_HEAP_SNAPSHOTS;
   if (dir) writeHeapSnapshot(join(dir, `chaos-${Date.now()}.heapsnapshot`));
   return (globalThis as { gc?: () => void }).gc ? process.memoryUsage().heapUsed : 0;
 }
 
-function setEnv(values: Record<string, string | undefined>): Record<string, string | undefined> {
+export function setEnv(values: Record<string, string | undefined>): Record<string, string | undefined> {
   const previous: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(values)) {
     previous[name] = process.env[name];
