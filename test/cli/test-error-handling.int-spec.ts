@@ -109,6 +109,19 @@ describe('cli test-error-handling', () => {
     expect(output.json<Report>().server).not.toBe('127.0.0.1:3306');
   }, 120_000);
 
+  it('--galera runs every scenario on a node of a Galera cluster of its own (galera-4)', async () => {
+    await runScenario('--galera');
+    const report = output.json<Report>();
+    expect(report.scenarios.map((scenario) => [scenario.scenario, scenario.passed])).toEqual([
+      ['connection', true],
+      ['deadlock', true],
+      ['timeout', true],
+      ['circuit-breaker', true],
+      ['classification', true],
+    ]);
+    expect(report.server).not.toBe('127.0.0.1:3306');
+  }, 180_000);
+
   it('--reset-degradation ends degradation on the app instances that share REDIS_URL', async () => {
     const keyPrefix = `dr-cli-test-${process.pid}`;
     const app = await resilientApp({

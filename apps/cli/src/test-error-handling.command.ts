@@ -19,7 +19,7 @@ import { TimeoutScenario } from './scenarios/timeout.scenario';
 import { collectEvents } from './support/resilient-context';
 import type { Scenario, ScenarioReport } from './scenarios/scenario-report';
 import { ServerTarget } from './support/server-target';
-import { envOf, THROWAWAY, type ThrowawayServer } from './support/throwaway-server';
+import { envOf, galeraNode, THROWAWAY, type ThrowawayServer } from './support/throwaway-server';
 
 export const SCENARIOS = ['connection', 'deadlock', 'timeout', 'circuit-breaker', 'classification'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -29,11 +29,12 @@ interface Options {
   json?: boolean;
   workers?: string;
   ephemeral?: boolean;
+  galera?: boolean;
   stats?: boolean;
   resetDegradation?: boolean;
 }
 
-const OPTION_NAMES = ['scenario', 'json', 'workers', 'ephemeral', 'stats', 'reset-degradation'];
+const OPTION_NAMES = ['scenario', 'json', 'workers', 'ephemeral', 'galera', 'stats', 'reset-degradation'];
 
 /** Exit codes: 0 every scenario passed, 1 one failed, 2 bad input or no server. */
 export const EXIT = { passed: 0, failed: 1, unusable: 2 } as const;
@@ -99,6 +100,15 @@ export class TestErrorHandlingCommand extends CommandRunner {
     return true;
   }
 
+  @Option({
+    flags: '--galera',
+    description:
+      'start a three-node Galera cluster of its own (mariadbd with galera-4) and run on its first node, removed after',
+  })
+  parseGalera(): boolean {
+    return true;
+  }
+
   /** commander must throw (not exit) on a usage error of this sub-command too, so that main.ts exits with 2. */
   override setCommand(command: Parameters<CommandRunner['setCommand']>[0]): this {
     command.exitOverride();
@@ -133,6 +143,7 @@ export class TestErrorHandlingCommand extends CommandRunner {
       if (error instanceof DatabaseEnvError) return this.unusable(error.message);
       throw error;
     }
+    if (options.galera) return this.runOnGalera(options, workers);
     if (!options.ephemeral) return this.runAgainst(env, options, workers);
     // --ephemeral: a server of the target's engine started for the run, removed after.
     const { product, create } = THROWAWAY[env.engine];
@@ -146,6 +157,22 @@ export class TestErrorHandlingCommand extends CommandRunner {
     return this.cleaningUp(
       () => server.destroy(),
       () => this.runAgainst(envOf(env.engine, server), options, workers),
+    );
+  }
+
+  /** --galera: the scenarios on a node of a Galera cluster started for the run (wsrep on, two peers replicating). */
+  private async runOnGalera(options: Options, workers: number): Promise<number> {
+    if (!options.json) this.out.line('starting a three-node Galera cluster...');
+    let cluster: Awaited<ReturnType<typeof galeraNode>>;
+    try {
+      cluster = await galeraNode();
+    } catch (error) {
+      return this.unusable(`--galera could not start a cluster: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const env = envOf('mysql', cluster);
+    return this.cleaningUp(
+      () => cluster.destroy(),
+      () => this.runAgainst(env, options, workers),
     );
   }
 

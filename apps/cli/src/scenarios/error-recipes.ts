@@ -63,6 +63,7 @@ export const MYSQL_ERROR_RECIPES: readonly ErrorRecipe[] = [
         await b.query('START TRANSACTION');
         await b.query(`UPDATE ${table} SET v=v+1 WHERE id=2`);
         const blocked = a.query(`UPDATE ${table} SET v=v+1 WHERE id=2`);
+        blocked.catch(() => undefined); // awaited below; if no deadlock comes, its failure must not go unhandled
         // Best seen waiting first; not required: either order ends in a deadlock whose victim is `b` (InnoDB rolls
         // back the transaction that changed fewer rows), and INNODB_TRX has been seen to miss a wait under load.
         await waitUntil(async () => (await lockWaits(observer)) >= 1, 'the first transaction to wait', 2_000).catch(

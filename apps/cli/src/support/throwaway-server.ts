@@ -1,4 +1,5 @@
 import type { DatabaseEngineName, DatabaseEnv } from '../../../../libs/shared/src/database-env';
+import { GaleraCluster } from './galera-cluster';
 import { MariaDbInstance } from './mariadb-instance';
 import { PostgresInstance } from './postgres-instance';
 
@@ -20,7 +21,7 @@ export const THROWAWAY: Record<
 };
 
 /** The settings that reach `server` (database `test`, the admin account, no password). */
-export function envOf(engine: DatabaseEngineName, server: ThrowawayServer): DatabaseEnv {
+export function envOf(engine: DatabaseEngineName, server: Pick<ThrowawayServer, 'port'>): DatabaseEnv {
   return {
     engine,
     host: '127.0.0.1',
@@ -29,4 +30,14 @@ export function envOf(engine: DatabaseEngineName, server: ThrowawayServer): Data
     password: '',
     database: 'test',
   };
+}
+
+/**
+ * A three-node Galera cluster of the CLI's own (mariadbd with galera-4), reached at node 1: the scenarios provoke
+ * errors with pairs of sessions that must meet on one node (Galera replicates write-sets, not locks). The cluster's
+ * own faults (a node killed or desynced, certification conflicts between nodes) are `chaos --engine galera`'s.
+ */
+export async function galeraNode(): Promise<{ port: number; destroy(): Promise<void> }> {
+  const cluster = await GaleraCluster.start();
+  return { port: cluster.nodes[0].port, destroy: () => cluster.destroy() };
 }
