@@ -27,6 +27,7 @@ const PUBLIC_API = [
   'DatabaseResilienceModule',
   'DatabaseResilienceOptions',
   'DeadlineExceededError',
+  'RequestCancelledError',
   'TransactionRolledBackError',
   'replicaTolerantDataSource',
   'DeadlockAnalyticsService',

@@ -1,7 +1,6 @@
 import { createConnection } from 'mysql2/promise';
 import { Client } from 'pg';
 import type { WireProtocol } from '../../apps/cli/src/support/fault-proxy';
-import type { DatabaseResilienceOptions } from 'nestjs-database-resilience';
 import { resilientApp, type ResilientApp } from './resilient-app';
 import { useScratchDatabase } from './scratch-database';
 
@@ -40,8 +39,10 @@ export interface EngineSpace {
   app(settings: {
     port?: number;
     replicaPort?: number;
-    options?: DatabaseResilienceOptions;
+    options?: Parameters<typeof resilientApp>[0]['options'];
     poolSize?: number;
+    /** Served over HTTP (the app's `url`). */
+    controllers?: Array<new (...args: never[]) => unknown>;
   }): Promise<ResilientApp>;
   tearDown(): Promise<void>;
 }

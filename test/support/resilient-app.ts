@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { Injectable, type Provider } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
@@ -6,7 +7,6 @@ import {
   DatabaseResilienceModule,
   ResilienceEvents,
   ResilienceService,
-  type DatabaseResilienceOptions,
   type ResilienceEvent,
 } from 'nestjs-database-resilience';
 
@@ -16,6 +16,8 @@ export interface ResilientApp {
   dataSource: DataSource;
   /** Every event the module emitted, in order. */
   events: ResilienceEvent[];
+  /** With `controllers`: where the app listens (http://127.0.0.1:port). */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -25,8 +27,10 @@ export async function resilientApp(settings: {
   port?: number;
   poolSize?: number;
   entities?: Array<new () => object>;
-  options?: DatabaseResilienceOptions;
+  options?: Parameters<typeof DatabaseResilienceModule.forRoot>[0];
   providers?: Provider[];
+  /** Served over HTTP on a free loopback port (`url`). */
+  controllers?: Array<new (...args: never[]) => unknown>;
   /** PostgreSQL instead of MariaDB: the app's tables live in `schema` of the shared `test` database. */
   postgres?: { schema: string; extra?: Record<string, unknown>; replicaPort?: number };
   /** MariaDB with TypeORM replication: reads go to a replica on this port (or these). */
@@ -51,13 +55,19 @@ export async function resilientApp(settings: {
   const module = await Test.createTestingModule({
     imports: [TypeOrmModule.forRoot(connection), DatabaseResilienceModule.forRoot(settings.options ?? {})],
     providers: settings.providers ?? [],
+    controllers: settings.controllers ?? [],
   })
     .setLogger(quietLogger)
     .compile();
+  const http = settings.controllers ? module.createNestApplication({ logger: false }) : undefined;
+  let url: string | undefined;
   try {
-    await module.init();
+    if (http) {
+      await http.listen(0, '127.0.0.1');
+      url = `http://127.0.0.1:${(http.getHttpServer().address() as AddressInfo).port}`;
+    } else await module.init();
   } catch (error) {
-    await module.close(); // the DataSource's pool would keep the test process alive
+    await (http ?? module).close(); // the DataSource's pool would keep the test process alive
     throw error;
   }
   const events: ResilienceEvent[] = [];
@@ -67,7 +77,8 @@ export async function resilientApp(settings: {
     resilience: module.get(ResilienceService),
     dataSource: module.get<DataSource>(getDataSourceToken()),
     events,
-    close: () => module.close(),
+    url,
+    close: () => (http ?? module).close(),
   };
 }
 

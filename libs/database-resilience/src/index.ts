@@ -47,6 +47,7 @@ export { PoolAcquireTimeoutError } from './errors/pool-acquire-timeout.error';
 export { ConcurrencyLimitExceededError } from './errors/concurrency-limit-exceeded.error';
 export { RetryBudgetExhaustedError } from './errors/retry-budget-exhausted.error';
 export { DeadlineExceededError } from './errors/deadline-exceeded.error';
+export { RequestCancelledError } from './errors/request-cancelled.error';
 export { TransactionRolledBackError } from './errors/transaction-rolled-back.error';
 export { replicaTolerantDataSource } from './engines/postgres/replica-tolerant-data-source';
 

@@ -123,6 +123,9 @@ export const ERRNO_CATALOGUE: ReadonlyMap<number, readonly CatalogueEntry[]> = n
 ]);
 
 /** Client-side codes: Node socket errors and mysql2's own. */
+/** The module's own decisions: they say nothing of how the server is doing. */
+const NOT_THE_SERVERS = { serverUnwell: false };
+
 export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   // Nothing was sent: safe to retry on a new connection; the server is unreachable.
   ['ECONNREFUSED', entry('ECONNREFUSED', C.CONNECTION, V.CRITICAL, A.CIRCUIT_BREAK, S.CONNECTION)],
@@ -146,25 +149,27 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
   // COMMIT was answered ROLLBACK (PostgreSQL): an error inside the transaction was caught; nothing was written.
   [
     'TRANSACTION_ROLLED_BACK',
-    entry('TRANSACTION_ROLLED_BACK', C.UNKNOWN, V.HIGH, A.MANUAL_INTERVENTION, S.NEVER, { serverUnwell: false }),
+    entry('TRANSACTION_ROLLED_BACK', C.UNKNOWN, V.HIGH, A.MANUAL_INTERVENTION, S.NEVER, NOT_THE_SERVERS),
   ],
   ['CIRCUIT_OPEN', entry('CIRCUIT_OPEN', C.CIRCUIT_OPEN, V.HIGH, A.CIRCUIT_BREAK, S.NEVER)],
   ['POOL_ACQUIRE_TIMEOUT', entry('POOL_ACQUIRE_TIMEOUT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
   // Shed by the adaptive limit in front of the pool: the module's decision, made before the server was asked.
-  [
-    'CONCURRENCY_LIMIT',
-    entry('CONCURRENCY_LIMIT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: false }),
-  ],
+  ['CONCURRENCY_LIMIT', entry('CONCURRENCY_LIMIT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, NOT_THE_SERVERS)],
   // The retry budget refused a retry: the failure inside was already counted where it happened.
   [
     'RETRY_BUDGET_EXHAUSTED',
-    entry('RETRY_BUDGET_EXHAUSTED', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: false }),
+    entry('RETRY_BUDGET_EXHAUSTED', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, NOT_THE_SERVERS),
+  ],
+  // The caller went away (or aborted its signal): the module stopped the statement; nothing about the server.
+  [
+    'REQUEST_CANCELLED',
+    entry('REQUEST_CANCELLED', C.INTERRUPTED, V.LOW, A.MANUAL_INTERVENTION, S.NEVER, NOT_THE_SERVERS),
   ],
   [
     'DEADLINE_EXCEEDED',
     // Not by itself a sign of an unwell server (a lock held long, a queue for the pool): the engine's guard counts
     // a statement past its deadline when the server answered nothing meanwhile (statement-reporter.ts).
-    entry('DEADLINE_EXCEEDED', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, { serverUnwell: false }),
+    entry('DEADLINE_EXCEEDED', C.STATEMENT_TIMEOUT, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER, NOT_THE_SERVERS),
   ],
   [
     'COMMIT_OUTCOME_UNKNOWN',
@@ -182,10 +187,7 @@ export const CODE_CATALOGUE: ReadonlyMap<string, CatalogueEntry> = new Map([
 /** mysql2 errors that have neither code nor errno: recognised by their exact wording. */
 export const UNCODED_MESSAGE_CATALOGUE: ReadonlyArray<readonly [RegExp, CatalogueEntry]> = [
   [/^Can't add new command when connection is in closed state/, lost('CONNECTION_CLOSED_STATE')],
-  [
-    /^Pool is closed\.?$/,
-    entry('POOL_CLOSED', C.CONNECTION, V.HIGH, A.MANUAL_INTERVENTION, S.NEVER, { serverUnwell: false }),
-  ],
+  [/^Pool is closed\.?$/, entry('POOL_CLOSED', C.CONNECTION, V.HIGH, A.MANUAL_INTERVENTION, S.NEVER, NOT_THE_SERVERS)],
   [/^Queue limit reached\.?$/, entry('POOL_QUEUE_LIMIT', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
   [/^No connections available\.?$/, entry('POOL_EXHAUSTED', C.OVERLOAD, V.HIGH, A.GRACEFUL_DEGRADE, S.NEVER)],
   // node-postgres and pg-pool (reference: postgres-facts §1.4). A session lost under a statement: the PostgreSQL

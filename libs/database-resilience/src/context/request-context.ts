@@ -7,6 +7,8 @@ export interface RequestContext {
   readonly route: string;
   /** From `http.requestDeadlineMs`: statements of this request without a deadline of their own get this one. */
   readonly deadline?: { readonly at: number; readonly ms: number };
+  /** Aborted when the HTTP client goes away before its answer: the request's statements are stopped. */
+  readonly signal?: AbortSignal;
   /** When a statement of this request last wrote on the primary: its reads go there for `failover.readYourWritesMs`. */
   wroteAt?: number;
 }

@@ -14,6 +14,8 @@ export interface UnitOfWork {
   readonly readOnly?: boolean;
   /** The caller's deadline: `at` (ms since epoch) after which statements must not run, `ms` as given. */
   readonly deadline?: { readonly at: number; readonly ms: number };
+  /** The caller's signal: once aborted, the unit's statement is stopped and no other is sent. */
+  readonly signal?: AbortSignal;
 }
 
 /**

@@ -99,6 +99,18 @@ export class StatementReporter {
    * repository call, `DataSource.query`, TypeORM's own transaction) nobody would, so the guard does.
    */
   recordOutsideUnit(classified: ClassifiedError, request: RequestContext | undefined): void {
+    if (classified.name === 'REQUEST_CANCELLED') {
+      const { requestId, route } = request ?? {};
+      this.events.emit({
+        type: 'request-cancelled',
+        at: Date.now(),
+        database: this.database,
+        operation: undefined,
+        requestId,
+        route,
+      });
+      return;
+    }
     this.events.emit({
       type: 'attempt-failed',
       at: Date.now(),

@@ -109,6 +109,16 @@ export interface SlowRequestEvent {
   readonly durationMs: number;
 }
 
+/** Work given up because its caller went away (or aborted its signal): the statement was stopped. Not an error. */
+export interface RequestCancelledEvent {
+  readonly type: 'request-cancelled';
+  readonly at: number;
+  readonly database: string;
+  readonly operation: string | undefined;
+  readonly requestId: string | undefined;
+  readonly route?: string;
+}
+
 /** One run of the scheduled health check, for one database. */
 export interface HealthCheckedEvent {
   readonly type: 'health-checked';
@@ -153,6 +163,7 @@ export type ResilienceEvent =
   | QueryEvent
   | SlowQueryEvent
   | SlowRequestEvent
+  | RequestCancelledEvent
   | HealthCheckedEvent
   | WriterChangedEvent
   | AlertRaisedEvent;

@@ -5,6 +5,7 @@ import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { databaseErrorMarkOf } from '../errors/database-error-marks';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
+import { RequestCancelledError } from '../errors/request-cancelled.error';
 import { PoolAcquireTimeoutError } from '../errors/pool-acquire-timeout.error';
 import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-exceeded.error';
 import { resilienceDetailsOf } from '../retry/resilience-error-details';
@@ -25,6 +26,7 @@ export class AnyDatabaseError {
       value instanceof PoolAcquireTimeoutError ||
       value instanceof ConcurrencyLimitExceededError ||
       value instanceof DeadlineExceededError ||
+      value instanceof RequestCancelledError ||
       databaseErrorMarkOf(value) !== undefined ||
       // the runner attaches details to whatever it gave up on: an app's own error inside a unit of work stays the app's
       (resilienceDetailsOf(value)?.classified.category ?? ErrorCategory.UNKNOWN) !== ErrorCategory.UNKNOWN

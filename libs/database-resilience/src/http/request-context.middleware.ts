@@ -17,7 +17,9 @@ interface HttpRequest {
 interface HttpResponse {
   setHeader?(name: string, value: string): void;
   header?(name: string, value: string): void;
-  once(event: 'finish', listener: () => void): void;
+  once(event: 'finish' | 'close', listener: () => void): void;
+  /** Node's: the whole answer was handed to the socket. */
+  readonly writableFinished?: boolean;
 }
 
 /** `GET /accounts/:id`: the route pattern, never the URL (bounded, and free of values). */
@@ -30,7 +32,8 @@ export function routeOf(request: HttpRequest): string {
  * request through Nest's RxJS pipeline, which measured +30 % on a one-`SELECT 1` request; see BENCHMARKS.md).
  * Gives each request an id (kept from `http.requestIdHeader` if safe, echoed back); carries the id, the route
  * pattern and the request's deadline (`http.requestDeadlineMs`) to the statements it runs and the errors
- * recorded meanwhile; logs and counts requests slower than `http.slowRequestMs`.
+ * recorded meanwhile; stops its statements when the client goes away before the answer; logs and counts requests
+ * slower than `http.slowRequestMs`.
  */
 @Injectable()
 export class RequestContextMiddleware implements NestMiddleware {
@@ -47,12 +50,18 @@ export class RequestContextMiddleware implements NestMiddleware {
     if (typeof response.setHeader === 'function') response.setHeader(requestIdHeader, requestId);
     else response.header?.(requestIdHeader, requestId);
     const startedAt = performance.now();
+    // The client going away before its answer (a proxy's timeout, a closed page) stops the request's statements.
+    const cancel = new AbortController();
+    response.once('close', () => {
+      if (response.writableFinished === false) cancel.abort();
+    });
     const context: RequestContext = {
       requestId,
       get route() {
         return routeOf(request); // read late: the route is matched after middleware
       },
       deadline: requestDeadlineMs === null ? undefined : { at: Date.now() + requestDeadlineMs, ms: requestDeadlineMs },
+      signal: cancel.signal,
     };
     response.once('finish', () => {
       const durationMs = performance.now() - startedAt;

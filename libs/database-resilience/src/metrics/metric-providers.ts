@@ -29,6 +29,7 @@ export const METRIC = {
   replicaLag: 'db_resilience_replica_lag_seconds',
   replicaRoutable: 'db_resilience_replica_routable',
   writerChanges: 'db_resilience_writer_changes_total',
+  cancelled: 'db_resilience_cancelled_total',
 } as const;
 
 /**
@@ -181,6 +182,11 @@ export const metricProviders = [
   makeCounterProvider({
     name: METRIC.writerChanges,
     help: 'Writer failovers: the writer behind the endpoint changed and a write succeeded on the new one',
+    labelNames: ['database'],
+  }),
+  makeCounterProvider({
+    name: METRIC.cancelled,
+    help: 'Work stopped because its caller went away (HTTP client disconnected, or its signal aborted)',
     labelNames: ['database'],
   }),
 ];

@@ -56,6 +56,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
     @InjectMetric(METRIC.slowRequests) private readonly slowRequests: Counter<string>,
     @InjectMetric(METRIC.alerts) private readonly alerts: Counter<string>,
     @InjectMetric(METRIC.writerChanges) private readonly writerChanges: Counter<string>,
+    @InjectMetric(METRIC.cancelled) private readonly cancelled: Counter<string>,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {}
 
@@ -181,6 +182,9 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
         break;
       case 'writer-changed':
         this.writerChanges.inc({ database: event.database });
+        break;
+      case 'request-cancelled':
+        this.cancelled.inc({ database: event.database });
         break;
       case 'alert-raised':
         this.alerts.inc({ rule: event.rule, database: event.database });

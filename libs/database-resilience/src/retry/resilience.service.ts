@@ -83,13 +83,14 @@ export class ResilienceService {
     policy: RetryPolicy | null,
     idempotencyKey?: string,
   ): Promise<T> {
-    const { database, operation, requestId, readOnly, deadlineMs } = options;
+    const { database, operation, requestId, readOnly, deadlineMs, signal } = options;
     if (
       database === undefined &&
       operation === undefined &&
       requestId === undefined &&
       !readOnly &&
-      deadlineMs === undefined
+      deadlineMs === undefined &&
+      signal === undefined
     ) {
       this.defaultUnit ??= { database: this.dataSources.defaultName, operation: undefined };
       return this.runner.run(work, this.defaultUnit, policy, idempotencyKey);
@@ -100,6 +101,7 @@ export class ResilienceService {
       requestId: options.requestId,
       readOnly: options.readOnly,
       deadline: options.deadlineMs === undefined ? undefined : deadlineFrom(options.deadlineMs),
+      signal,
     };
     return this.runner.run(work, unit, policy, idempotencyKey);
   }

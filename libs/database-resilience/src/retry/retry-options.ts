@@ -30,6 +30,12 @@ export interface GuardOptions {
   requestId?: string;
   /** The work only reads: with TypeORM replication it goes on from replicas while the primary's breaker is open. */
   readOnly?: boolean;
+  /**
+   * Cancels the call: once aborted, the statement running for it is stopped on the server (KILL QUERY / the cancel
+   * request), its transaction rolled back, and the call fails with `RequestCancelledError` (never retried). With
+   * `requestContext` on, a request's statements get its client's disconnection as a signal by default.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ExecuteOptions extends GuardOptions {

@@ -11,6 +11,7 @@ import { resilienceDetailsOf } from './resilience-error-details';
 import { RetryBudgets } from './retry-budgets';
 import { RetryRunner } from './retry-runner';
 import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
+import { RequestCancelledError } from '../errors/request-cancelled.error';
 import {
   deadlock,
   duplicate,
@@ -126,6 +127,25 @@ describe('RetryRunner: what is retried, and when (fake timers)', () => {
     const { error } = await settle(runner.run(work, unit, policy()));
     expect(work).toHaveBeenCalledTimes(1);
     expect(error).toMatchObject({ errno: 1062 });
+  });
+
+  it("a cancelled statement (the caller went away) is not retried, not recorded, not counted; the caller gets the module's error, not TypeORM's around it", async () => {
+    const cancelled = new RequestCancelledError('default');
+    const wrapped = Object.assign(new Error('query failed'), { driverError: cancelled });
+    const work = failing(() => wrapped);
+    const { error } = await settle(runner.run(work, unit, policy()));
+    expect(work).toHaveBeenCalledTimes(1);
+    expect(error).toBe(cancelled);
+    expect(events.map((e) => e.type)).toEqual(['request-cancelled']);
+    expect(breakers.get('default')!.state).toBe('closed');
+
+    // A signal aborted before the unit: it does not run.
+    const controller = new AbortController();
+    controller.abort();
+    const never = jest.fn();
+    const refused = await settle(runner.run(never, { ...unit, signal: controller.signal }, policy()));
+    expect(never).not.toHaveBeenCalled();
+    expect(refused.error).toBeInstanceOf(RequestCancelledError);
   });
 
   it('retries only the categories in retryOn when given', async () => {

@@ -11,6 +11,7 @@ import {
   wasCounted,
 } from '../errors/database-error-marks';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error';
+import { RequestCancelledError } from '../errors/request-cancelled.error';
 import { RetryBudgetExhaustedError } from '../errors/retry-budget-exhausted.error';
 import type { ResilienceEvents } from '../events/resilience-events';
 import { backoffDelay } from './backoff';
@@ -28,6 +29,8 @@ const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms
 
 /** The catalogue's name for a borrow the pool's concurrency limit shed. */
 const SHED = 'CONCURRENCY_LIMIT';
+/** A caller that went away (RequestCancelledError). */
+const CANCELLED = 'REQUEST_CANCELLED';
 
 type Verdict = { retry: true; delayMs: number } | { retry: false; error: unknown };
 
@@ -81,6 +84,7 @@ export class RetryRunner {
     let admitted = false;
     for (let attempt = 1; ; attempt++) {
       try {
+        if (unit.signal?.aborted) throw new RequestCancelledError(unit.database); // before an attempt, or a retry
         if (attempt > 1 && !unit.readOnly) {
           const rejected = breaker.rejection(); // an open breaker stops the retries too
           if (rejected) throw rejected;
@@ -130,6 +134,22 @@ export class RetryRunner {
           throw verdict.error;
         }
         const request = requestContext.getStore();
+        // A caller that went away is no database failure: said once, not recorded as an error, never retried.
+        if (!verdict.retry && classified.name === CANCELLED) {
+          const requestId = unit.requestId ?? request?.requestId;
+          this.events.emit({
+            type: 'request-cancelled',
+            at: Date.now(),
+            ...this.names(unit),
+            requestId,
+            route: request?.route,
+          });
+          // The module's own error, not TypeORM's QueryFailedError around it: what an AbortSignal's user expects.
+          const inner = (verdict.error as { driverError?: unknown }).driverError;
+          const cancelled = inner instanceof RequestCancelledError ? inner : verdict.error;
+          attachDetails(cancelled, { ...this.names(unit), attempts: attempt, classified });
+          throw cancelled;
+        }
         // A retry the budget refused is recorded as the failure it was (a lock wait stays a lock wait in the
         // statistics and analytics); the caller gets the budget's error, counted by the budget.
         const recorded = verdict.retry || !(verdict.error instanceof RetryBudgetExhaustedError) ? classified : seen;

@@ -3,6 +3,7 @@ import { unitOfWork } from '../../context/unit-of-work';
 import { ErrorCategory } from '../../classification/error-category.enum';
 import { markDatabaseError, markOutcomeUnknown, outcomeUnknownOf } from '../../errors/database-error-marks';
 import { DeadlineExceededError } from '../../errors/deadline-exceeded.error';
+import { RequestCancelledError } from '../../errors/request-cancelled.error';
 import { statementOf, type StatementKind } from '../statement-kind';
 import type { StatementReporter } from '../statement-reporter';
 import { preciseWatch, type Watch, type Watchdog } from '../watchdog';
@@ -59,14 +60,28 @@ export class StatementLifecycle<C extends GuardedConnection> {
     // hung server cannot hold a caller for ever. DDL (a migration's ALTER TABLE) is left alone.
     const timeoutMs = deadline === undefined && data ? this.statementTimeoutMs : null;
 
+    // The caller's signal (its HTTP client gone, or aborted by hand) stops the statement, and any that follows.
+    const signal = unit?.signal ?? request?.signal;
+    if (signal?.aborted) {
+      const error = new RequestCancelledError(this.database);
+      if (kind === 'rollback') {
+        // Not sent, not recorded again: the connection is destroyed at release, and the server rolls back.
+        state.doomed = true;
+        process.nextTick(() => callback(error));
+      } else process.nextTick(() => callback(this.failWith(error, unit !== undefined)));
+      return undefined;
+    }
+
     let finished = false;
     let watch: Watch | undefined;
     let watchedOnState = false;
+    let onAbort: (() => void) | undefined;
     const startedAt = performance.now();
     // Drivers answer with at most two results (mysql2: rows and fields; pg: the result): no rest array.
     const done: DriverCallback = (error, rows?: unknown, fields?: unknown) => {
       if (finished) return; // given up on already: the late answer is the closed connection's
       finished = true;
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       if (watch !== undefined) watch.cancel();
       else if (watchedOnState) {
         this.watchdog.delete(state);
@@ -91,6 +106,11 @@ export class StatementLifecycle<C extends GuardedConnection> {
 
     const sent = args; // the wrapper's own rest array: changing it touches nothing of the caller's
     sent[args.length - 1] = done;
+    if (signal !== undefined) {
+      onAbort = () =>
+        this.giveUp(connection, state, new RequestCancelledError(this.database), unknownIfLost, kind, done);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
     if (deadline !== undefined) {
       const remainingMs = deadline.at - Date.now();
       if (remainingMs <= 0) {
@@ -137,7 +157,18 @@ export class StatementLifecycle<C extends GuardedConnection> {
     kind: StatementKind,
     done: DriverCallback,
   ): void {
-    const error = new DeadlineExceededError(ms, this.database);
+    this.giveUp(connection, state, new DeadlineExceededError(ms, this.database), unknownIfLost, kind, done);
+  }
+
+  /** Stops waiting for the statement with `error`: the connection closed, the statement stopped on the server. */
+  private giveUp(
+    connection: C,
+    state: ConnectionState,
+    error: Error,
+    unknownIfLost: boolean,
+    kind: StatementKind,
+    done: DriverCallback,
+  ): void {
     const sessionId = this.adapter.sessionId(connection);
     if (unknownIfLost) markOutcomeUnknown(error, sessionId ?? null, lostTransactionOf(state, kind));
     state.doomed = true;
