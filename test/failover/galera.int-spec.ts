@@ -147,6 +147,7 @@ describe('Galera: three nodes', () => {
       let stop = false;
       const load = writeUntil(write, 1, () => stop);
       await waitUntil(async () => Number((await sql(node1, 'SELECT COUNT(*) AS n FROM item'))[0].n) > 100, 'writes');
+      const isolatedAt = Date.now();
       await cluster.isolate(node3);
       await waitUntil(async () => (await node3.state()) !== 'Synced', 'node3 out of the primary component');
       const since = app.events.length;
@@ -174,11 +175,17 @@ describe('Galera: three nodes', () => {
       await waitUntil(async () => (await node3.state()) === 'Synced', 'node3 Synced again', 60_000);
       await waitUntil(async () => routes()[1]?.routable === true, 'node3 back in the reads', 15_000);
 
-      expect(ledger.failed).toEqual([]); // every refused unit ran again on another node
+      // Every refused unit ran again on another node. Only a COMMIT already in flight on node3 when it was cut off may
+      // fail (answered after node3 sees itself out of the group, 6 s later): of unknown outcome, for it has been seen
+      // applied (its write-set had left) — the caller is told so, never that it failed.
+      const inFlight = ({ at, ms }: { at: number; ms: number }) => at - ms < isolatedAt + 1_000;
+      expect(ledger.failed.filter((failure) => !inFlight(failure) || !failure.unknown)).toEqual([]);
+      expect(ledger.failed.length).toBeLessThanOrEqual(20);
       const breakerOpened = app.events.filter((e) => e.type === 'breaker-state' && e.state === 'open');
       expect(breakerOpened).toEqual([]);
       const ids = new Set((await sql(node1, "SELECT id FROM item WHERE via = 'haproxy'")).map((r) => Number(r.id)));
       expect(ledger.written.filter(({ id }) => !ids.has(id))).toEqual([]);
+      expect(ledger.failed.filter(({ id, unknown }) => !unknown && ids.has(id))).toEqual([]); // failed, yet written
       expect(app.module.get(CircuitBreakerRegistry).get('default')!.state).toBe('closed');
     } finally {
       await endpoint.stop();

@@ -16,7 +16,8 @@ export type ConnectionFate =
   | 'abandoned'
   /**
    * The server answered that this session's node cannot serve (a Galera node out of the primary component):
-   * destroyed, as a lost one, but nothing was applied — the outcome is known.
+   * destroyed, as a lost one. Before COMMIT nothing was applied; a COMMIT (or autocommit write) so answered may
+   * have been, when it was in flight as the node was cut off: its outcome is unknown.
    */
   | 'refused'
   /** The connection is fine: the server answered with an error. */

@@ -211,7 +211,8 @@ export class StatementLifecycle<C extends GuardedConnection> {
     if (lost) state.onLost?.();
     if (fate !== undefined || readOnly) state.doomed = true;
     if (fate === 'abandoned') this.abandon(connection, this.adapter.sessionId(connection));
-    if (unknownIfLost && fate === 'lost') {
+    // A refused COMMIT too: one in flight when its node was cut off has been seen applied (its write-set had left).
+    if (unknownIfLost && (fate === 'lost' || fate === 'refused')) {
       markOutcomeUnknown(error, this.adapter.sessionId(connection) ?? null, lostTransactionOf(state, kind));
     }
     // The breaker heard what the server did (above); the caller hears what it means for the write.
