@@ -42,9 +42,10 @@ export function writeBenchmarksSection(key: string, heading: string, tables: Ben
     'MariaDB of `.env.example`), one section per Node version it ran on (run it with each: the section of that',
     'version is replaced, the others kept), by `npm run bench:postgres` (the deadlock storm on the local',
     'PostgreSQL), by `npm run bench:admission` (deadlock-aware admission in the storm), by `npm run bench:overload`',
-    '(the adaptive concurrency limit under overload) and by `npm run bench:failover` (a writer failover behind an',
-    'endpoint, on servers of its own), each its own section. Every figure sits beside a baseline measured in the',
-    'same run.',
+    '(the adaptive concurrency limit under overload), by `npm run bench:failover` (a writer failover behind an',
+    'endpoint, on servers of its own) and by `npm run bench:fast-paths -- <node 22 binary> <node 24 binary>` (the',
+    "breaker's fast paths on this Node and on each binary given, one after the other), each its own section. Every",
+    'figure sits beside a baseline measured in the same run.',
     '',
     ...[...sections.values()].sort((a, b) => a.order - b.order).map(({ text }) => text.trimEnd() + '\n'),
   ].join('\n');

@@ -81,6 +81,7 @@ const PUBLIC_API = [
   'SlowQueryTotals',
   'SlowQueryView',
   'StatisticsQuery',
+  'SubscribeOptions',
   'TransactionOptions',
   'WindowTotals',
   'resilienceDetailsOf',

@@ -13,7 +13,7 @@ export type {
   TransactionOptions,
 } from './retry/retry-options';
 export { resilienceDetailsOf, type ResilienceErrorDetails } from './retry/resilience-error-details';
-export { ResilienceEvents, type ResilienceListener } from './events/resilience-events';
+export { ResilienceEvents, type ResilienceListener, type SubscribeOptions } from './events/resilience-events';
 export type { ResilienceEvent, ResilienceEventOf } from './events/resilience-event';
 export {
   ErrorStatisticsService,

@@ -50,7 +50,9 @@ export class AlertsService implements OnModuleDestroy {
       ...alerts.callbacks.map(callbackChannel),
       ...(this.email ? [this.email] : []),
     ];
-    this.unsubscribe = events.subscribe((event) => this.observe(event));
+    this.unsubscribe = events.subscribe((event) => this.observe(event), {
+      types: ['attempt-failed', 'deadlock-cluster', 'breaker-state', 'writer-changed', 'degradation'],
+    });
   }
 
   /** Waits for the alerts being delivered (tests, shutdown). */

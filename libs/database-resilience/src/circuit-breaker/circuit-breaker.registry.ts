@@ -59,7 +59,10 @@ export class CircuitBreakerRegistry implements OnApplicationBootstrap, OnModuleD
         policy,
         (b, state) => this.transitioned(b, state),
         Date.now,
-        (b) => this.events.emit({ type: 'breaker-rejected', at: Date.now(), database: b.name }),
+        // Built only if someone listens (tracing): a rejection is the path that must cost nothing.
+        (b) =>
+          this.events.wants('breaker-rejected') &&
+          this.events.emit({ type: 'breaker-rejected', at: Date.now(), database: b.name }),
       );
       this.breakers.set(name, breaker);
     }

@@ -76,9 +76,12 @@ export class DeadlockAnalyticsService implements OnApplicationBootstrap, OnModul
     private readonly classifier: ErrorClassifier,
     @Inject(RESILIENCE_OPTIONS) private readonly options: ResolvedResilienceOptions,
   ) {
-    this.unsubscribe = events.subscribe((event) => {
-      if (event.type === 'attempt-failed' && event.error.category === ErrorCategory.DEADLOCK) this.record(event);
-    });
+    this.unsubscribe = events.subscribe(
+      (event) => {
+        if (event.type === 'attempt-failed' && event.error.category === ErrorCategory.DEADLOCK) this.record(event);
+      },
+      { types: ['attempt-failed'] },
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -40,7 +40,7 @@ export class DegradationService implements OnModuleDestroy {
     private readonly store: SharedStateStore,
   ) {
     this.bus = events;
-    this.unsubscribe = events.subscribe((event) => this.observe(event));
+    this.unsubscribe = events.subscribe((event) => this.observe(event), { types: ['breaker-state', 'attempt-failed'] });
     store.subscribe((message) => message.kind === 'degradation-reset' && this.resetHere());
   }
 

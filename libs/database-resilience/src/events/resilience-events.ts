@@ -4,6 +4,18 @@ import { ResilienceLogger } from './resilience-logger';
 
 export type ResilienceListener = (event: ResilienceEvent) => void;
 
+export interface SubscribeOptions {
+  /** `query` events too (one per statement): only for those who ask, so that the hot path stays short. */
+  queries?: boolean;
+  /** Only these event types: an event no listener asked for is neither built nor sent. Default: every type. */
+  types?: ReadonlyArray<ResilienceEvent['type']>;
+}
+
+interface Subscription {
+  listener: ResilienceListener;
+  options: SubscribeOptions;
+}
+
 /**
  * Record once, observe many: every recorded failure or state change is one event here; history, statistics,
  * metrics and alerts subscribe. A listener that throws is logged and skipped: observing never breaks the
@@ -12,27 +24,33 @@ export type ResilienceListener = (event: ResilienceEvent) => void;
 @Injectable()
 export class ResilienceEvents {
   private readonly logger = new ResilienceLogger();
-  private listeners: ResilienceListener[] = [];
-  /** `query` events (one per statement) go only to those who asked: the hot path stays short. */
-  private queryListeners: ResilienceListener[] = [];
+  private subscriptions: Subscription[] = [];
+  /** The listeners of each event type, worked out on first emit after a (un)subscription. */
+  private byType = new Map<ResilienceEvent['type'], ResilienceListener[]>();
 
-  /** Every event but `query`, or with `{ queries: true }` those too. Returns a function that unsubscribes. */
-  subscribe(listener: ResilienceListener, options: { queries?: boolean } = {}): () => void {
-    this.listeners = [...this.listeners, listener];
-    if (options.queries) this.queryListeners = [...this.queryListeners, listener];
+  /** Every event but `query` (see SubscribeOptions). Returns a function that unsubscribes. */
+  subscribe(listener: ResilienceListener, options: SubscribeOptions = {}): () => void {
+    const subscription = { listener, options };
+    this.subscriptions = [...this.subscriptions, subscription];
+    this.byType = new Map();
     return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-      this.queryListeners = this.queryListeners.filter((l) => l !== listener);
+      this.subscriptions = this.subscriptions.filter((s) => s !== subscription);
+      this.byType = new Map();
     };
+  }
+
+  /** Whether anyone listens to events of this type: the caller can skip building one. */
+  wants(type: ResilienceEvent['type']): boolean {
+    return this.listenersOf(type).length > 0;
   }
 
   /** Whether anyone listens to `query` events (the guard skips building them otherwise). */
   get wantsQueries(): boolean {
-    return this.queryListeners.length > 0;
+    return this.wants('query');
   }
 
   emit(event: ResilienceEvent): void {
-    for (const listener of event.type === 'query' ? this.queryListeners : this.listeners) {
+    for (const listener of this.listenersOf(event.type)) {
       try {
         listener(event);
       } catch (error) {
@@ -41,5 +59,16 @@ export class ResilienceEvents {
         });
       }
     }
+  }
+
+  private listenersOf(type: ResilienceEvent['type']): ResilienceListener[] {
+    let listeners = this.byType.get(type);
+    if (!listeners) {
+      listeners = this.subscriptions
+        .filter(({ options }) => (options.types ? options.types.includes(type) : type !== 'query' || options.queries))
+        .map((s) => s.listener);
+      this.byType.set(type, listeners);
+    }
+    return listeners;
   }
 }

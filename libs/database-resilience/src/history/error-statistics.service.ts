@@ -51,7 +51,7 @@ export class ErrorStatisticsService implements OnModuleDestroy {
 
   constructor(events: ResilienceEvents, @Inject(RESILIENCE_OPTIONS) options: ResolvedResilienceOptions) {
     this.history = new ErrorHistory(options.history.maxEntries);
-    this.unsubscribe = events.subscribe((event) => this.observe(event));
+    this.unsubscribe = events.subscribe((event) => this.observe(event), { types: ['attempt-failed', 'recovered'] });
   }
 
   onModuleDestroy(): void {

@@ -84,15 +84,18 @@ export class FleetView implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     if (!this.store) return;
-    this.unsubscribe = this.events.subscribe((event) => {
-      if (event.type === 'slow-query') this.countHotSpot('slow', event.database, event.fingerprint, event.durationMs);
-      if (event.type !== 'attempt-failed') return;
-      if (event.error.category === ErrorCategory.DEADLOCK) {
-        this.countHotSpot('deadlock', event.database, event.error.sql ?? '(statement unknown)', 0);
-      }
-      if (this.batch.length < MAX_BATCH) this.batch.push(event);
-      else this.dropped++;
-    });
+    this.unsubscribe = this.events.subscribe(
+      (event) => {
+        if (event.type === 'slow-query') this.countHotSpot('slow', event.database, event.fingerprint, event.durationMs);
+        if (event.type !== 'attempt-failed') return;
+        if (event.error.category === ErrorCategory.DEADLOCK) {
+          this.countHotSpot('deadlock', event.database, event.error.sql ?? '(statement unknown)', 0);
+        }
+        if (this.batch.length < MAX_BATCH) this.batch.push(event);
+        else this.dropped++;
+      },
+      { types: ['slow-query', 'attempt-failed'] },
+    );
     this.timer = setInterval(() => void this.flush(), FLUSH_MS).unref();
   }
 

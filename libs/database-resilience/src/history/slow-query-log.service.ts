@@ -37,7 +37,9 @@ export class SlowQueryLog implements OnModuleDestroy {
 
   constructor(events: ResilienceEvents, @Inject(RESILIENCE_OPTIONS) options: ResolvedResilienceOptions) {
     this.ring = new Array<SlowQueryEvent | undefined>(options.queries.slowQueryLogSize);
-    this.unsubscribe = events.subscribe((event) => event.type === 'slow-query' && this.record(event));
+    this.unsubscribe = events.subscribe((event) => event.type === 'slow-query' && this.record(event), {
+      types: ['slow-query'],
+    });
   }
 
   onModuleDestroy(): void {

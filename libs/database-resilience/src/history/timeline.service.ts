@@ -31,7 +31,9 @@ export class TimelineService implements OnModuleDestroy {
   private readonly unsubscribe: () => void;
 
   constructor(events: ResilienceEvents) {
-    this.unsubscribe = events.subscribe((event) => this.observe(event));
+    this.unsubscribe = events.subscribe((event) => this.observe(event), {
+      types: ['breaker-state', 'degradation', 'health-checked', 'writer-changed'],
+    });
   }
 
   onModuleDestroy(): void {

@@ -23,6 +23,20 @@ import { METRIC, liveGaugeSources, type GaugeSource } from './metric-providers';
 import { QueryDurationHistogram } from './query-duration.histogram';
 
 const STATES = ['closed', 'open', 'half-open'] as const;
+/** The events the metrics count (the others are not sent to them). */
+const OBSERVED = [
+  'query',
+  'attempt-failed',
+  'recovered',
+  'commit-settled',
+  'breaker-state',
+  'health-checked',
+  'slow-query',
+  'slow-request',
+  'writer-changed',
+  'request-cancelled',
+  'alert-raised',
+] as const;
 const ALERT_RULES: readonly AlertRule[] = [
   'severe-error',
   'error-rate',
@@ -62,7 +76,7 @@ export class ResilienceMetrics implements GaugeSource, OnModuleInit, OnApplicati
 
   onModuleInit(): void {
     liveGaugeSources.add(this);
-    this.unsubscribe = this.events.subscribe((event) => this.observe(event), { queries: true });
+    this.unsubscribe = this.events.subscribe((event) => this.observe(event), { types: OBSERVED });
   }
 
   /**

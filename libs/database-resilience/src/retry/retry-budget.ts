@@ -31,8 +31,9 @@ export class RetryBudget {
     this.bucketMs = policy.windowMs / BUCKETS;
   }
 
-  firstAttempt(): void {
-    if (this.policy.enabled) this.firsts[this.bucket()]++;
+  /** `now`: the caller's clock reading, when it has one (one Date.now() less on every unit of work). */
+  firstAttempt(now?: number): void {
+    if (this.policy.enabled) this.firsts[this.bucket(now)]++;
   }
 
   /** Takes a retry from the budget; false (and counted) when it is spent. */
@@ -58,8 +59,8 @@ export class RetryBudget {
   }
 
   /** The current bucket's index; entering a new bucket clears those that fell out of the window. */
-  private bucket(): number {
-    const start = Math.floor(this.now() / this.bucketMs) * this.bucketMs;
+  private bucket(now = this.now()): number {
+    const start = Math.floor(now / this.bucketMs) * this.bucketMs;
     const slot = Math.floor(start / this.bucketMs) % BUCKETS;
     if (this.starts[slot] === start) return slot;
     for (let i = 0; i < BUCKETS; i++) {

@@ -45,7 +45,7 @@ export function failing(...errors: Array<() => unknown>) {
 }
 
 /** A runner on fake timers, with its events and breakers: made anew for each test. */
-export function newHarness() {
+export function newHarness(admissions: DeadlockAdmissions = noAdmission) {
   jest.useFakeTimers();
   const bus = new ResilienceEvents();
   const events: ResilienceEvent[] = [];
@@ -60,7 +60,7 @@ export function newHarness() {
     bus,
     breakers,
     new RetryBudgets(resolveOptions({})),
-    noAdmission,
+    admissions,
     () => 0.5,
   );
   return { events, runner, breakers };

@@ -23,6 +23,7 @@ import type { RetryBudgets } from './retry-budgets';
 import type { AdaptiveAdmission, DeadlockAdmissions } from './deadlock-admission';
 import { nextUnitId, unitOfWork, type UnitOfWork } from '../context/unit-of-work';
 import { requestContext } from '../context/request-context';
+import { rejectLater, startWork } from './promise-plumbing';
 
 export type Sleep = (ms: number) => Promise<void>;
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -31,6 +32,18 @@ const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms
 const SHED = 'CONCURRENCY_LIMIT';
 /** A caller that went away (RequestCancelledError). */
 const CANCELLED = 'REQUEST_CANCELLED';
+
+/** One call of run(): what its attempts need. */
+interface Attempts<T> {
+  work: () => Promise<T>;
+  unit: Omit<UnitOfWork, 'manager'>;
+  policy: RetryPolicy | null;
+  idempotencyKey: string | undefined;
+  breaker: CircuitBreaker;
+  budget: RetryBudget;
+  admission: AdaptiveAdmission | undefined;
+  startedAt: number;
+}
 
 type Verdict = { retry: true; delayMs: number } | { retry: false; error: unknown };
 
@@ -62,34 +75,47 @@ export class RetryRunner {
     // Open: rejected before any work, without throwing through the loop (the cheap path while a server is down).
     // Rejections are counted on the breaker, not recorded as errors: they would push real errors out of the history.
     const rejected = unit.readOnly ? undefined : breaker.rejection();
-    if (rejected) return Promise.reject(rejected);
-    const budget = this.budgets.get(unit.database);
-    budget.firstAttempt();
-    return this.attempts(work, unit, policy, idempotencyKey, breaker, budget);
-  }
-
-  private async attempts<T>(
-    work: () => Promise<T>,
-    unit: Omit<UnitOfWork, 'manager'>,
-    policy: RetryPolicy | null,
-    idempotencyKey: string | undefined,
-    breaker: CircuitBreaker,
-    budget: RetryBudget,
-  ): Promise<T> {
+    if (rejected) return rejectLater(rejected);
     const startedAt = Date.now();
-    const unitId = nextUnitId();
-    let previousDelayMs = 0;
+    const budget = this.budgets.get(unit.database);
+    budget.firstAttempt(startedAt);
     // Units of an operation that deadlocks go in through its adaptive limit (off until it deadlocks).
     const admission: AdaptiveAdmission | undefined = this.admissions.get(unit.database, unit.operation);
-    let admitted = false;
+    const run = { work, unit, policy, idempotencyKey, breaker, budget, admission, startedAt };
+    if (unit.signal || (admission && !admission.tryAdmit())) return this.attempts(run, false);
+    // The common path: the first attempt with no async frame of the runner's own; the loop only after a failure.
+    return unitOfWork.run(unit, startWork<T>, work).then(
+      (result) => {
+        admission?.release(false);
+        if (breaker.state !== 'closed') breaker.success();
+        return result;
+      },
+      (error: unknown) => this.attempts(run, admission !== undefined, error),
+    );
+  }
+
+  /**
+   * The attempts of a unit. With `failure`, the first has already run (the common path in run()) and failed with
+   * it: the loop starts from deciding what to do about it.
+   */
+  private async attempts<T>(run: Attempts<T>, admittedAlready: boolean, ...failure: [unknown] | []): Promise<T> {
+    const { work, unit, policy, idempotencyKey, breaker, budget, admission, startedAt } = run;
+    const unitId = nextUnitId();
+    let previousDelayMs = 0;
+    let admitted = admittedAlready;
+    let failed = failure.length > 0;
     for (let attempt = 1; ; attempt++) {
       try {
+        if (failed) {
+          failed = false;
+          throw failure[0];
+        }
         if (unit.signal?.aborted) throw new RequestCancelledError(unit.database); // before an attempt, or a retry
         if (attempt > 1 && !unit.readOnly) {
           const rejected = breaker.rejection(); // an open breaker stops the retries too
           if (rejected) throw rejected;
         }
-        if (admission) {
+        if (admission && !admitted) {
           if (!admission.tryAdmit()) {
             await admission.wait(unit.deadline ?? requestContext.getStore()?.deadline, unit.database);
           }
@@ -244,14 +270,5 @@ export class RetryRunner {
 
   private names(unit: Omit<UnitOfWork, 'manager'>) {
     return { database: unit.database, operation: unit.operation };
-  }
-}
-
-/** `work()` as a promise, whatever it returns or throws (execute() passes the caller's function as it is). */
-function startWork<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(error);
   }
 }

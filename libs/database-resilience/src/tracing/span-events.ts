@@ -37,10 +37,13 @@ export class SpanEvents implements OnModuleInit, OnModuleDestroy {
     if (!this.options.tracing) return;
     const api = optionalPeerIfInstalled<typeof OpenTelemetry>('@opentelemetry/api');
     if (!api) return;
-    this.unsubscribe = this.events.subscribe((event) => {
-      const span = api.trace.getActiveSpan();
-      if (span?.isRecording()) this.annotate(span, event);
-    });
+    this.unsubscribe = this.events.subscribe(
+      (event) => {
+        const span = api.trace.getActiveSpan();
+        if (span?.isRecording()) this.annotate(span, event);
+      },
+      { types: ['attempt-failed', 'recovered', 'breaker-rejected', 'commit-settled'] },
+    );
   }
 
   onModuleDestroy(): void {
