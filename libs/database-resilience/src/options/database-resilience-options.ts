@@ -225,7 +225,7 @@ export interface DatabaseResilienceOptions {
   instanceId?: string;
   /**
    * Units of an operation (`@Retryable`'s method, `transaction()`'s `operation`) that deadlock go in through an
-   * adaptive limit per operation: halved on each deadlock, grown by 1/limit per success, lifted after `quietMs`
+   * adaptive limit per operation: halved on a deadlock (once a window), grown by 1/limit per success, lifted after `quietMs`
    * without one. Without a deadlock nothing waits and nothing is kept but a counter. On by default.
    */
   deadlockAdmission?: {

@@ -35,6 +35,17 @@ describe('AdaptiveAdmission (AIMD per operation)', () => {
     await Promise.resolve();
   });
 
+  it('halves once a window: deadlocks of units already running when it halved do not halve it again', () => {
+    const admission = make();
+    for (let i = 0; i < 8; i++) admit(admission, undefined);
+    admission.release(true); // 8 were running: limit 4
+    for (let i = 0; i < 3; i++) admission.release(true); // the same burst: still 4
+    expect(admission.state('db', 'op')).toMatchObject({ limit: 4, inFlight: 4 });
+    admission.release(false); // a whole window (4.x) has ended since it halved
+    admission.release(true);
+    expect(admission.state('db', 'op')).toMatchObject({ limit: 2, inFlight: 2 });
+  });
+
   it('lifts the limit after quietMs without a deadlock, and admits who waited', async () => {
     const admission = make();
     for (let i = 0; i < 4; i++) admit(admission, undefined);

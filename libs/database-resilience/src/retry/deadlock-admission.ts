@@ -20,14 +20,17 @@ export interface AdmissionState {
 
 /**
  * The units of one operation in flight at once, limited after it deadlocks (AIMD, as TCP's congestion window):
- * halved on each deadlock (not below `minLimit`), grown by 1/limit on each success, lifted after `quietMs` without
- * a deadlock. Without contention it admits at once, with no bookkeeping beyond a counter. Waiters go in order,
+ * halved on a deadlock (not below `minLimit`) at most once a window (as TCP halves once per round trip: the
+ * deadlocks of units that were already running when it halved say nothing of the new limit), grown by 1/limit on
+ * each success, lifted after `quietMs` without a deadlock. Without contention it admits at once, with no bookkeeping beyond a counter. Waiters go in order,
  * each until its deadline.
  */
 export class AdaptiveAdmission {
   private limit = Infinity;
   private inFlight = 0;
   private lastDeadlockAt = 0;
+  /** Units ended since the limit last went down: it goes down again only once a whole window has ended. */
+  private endedSinceDecrease = 0;
   private readonly waiting: Array<{ admit: () => void }> = [];
 
   constructor(
@@ -70,11 +73,15 @@ export class AdaptiveAdmission {
   /** The unit's attempt ended: `deadlocked` if it lost a deadlock. */
   release(deadlocked: boolean): void {
     this.inFlight--;
+    this.endedSinceDecrease++;
     if (deadlocked) {
       this.lastDeadlockAt = this.now();
-      // From what was running when it deadlocked: the concurrency that conflicted, halved.
-      const base = this.limit === Infinity ? this.inFlight + 1 : this.limit;
-      this.limit = Math.max(this.policy.minLimit, base / 2);
+      if (this.limit === Infinity || this.endedSinceDecrease > this.limit) {
+        // From what was running when it deadlocked: the concurrency that conflicted, halved.
+        const base = this.limit === Infinity ? this.inFlight + 1 : this.limit;
+        this.limit = Math.max(this.policy.minLimit, base / 2);
+        this.endedSinceDecrease = 0;
+      }
     } else if (this.limit !== Infinity) {
       this.limit += 1 / this.limit;
     }
