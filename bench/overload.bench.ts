@@ -17,6 +17,13 @@ const CAPACITY = (POOL * 1000) / SLEEP_MS;
 const OVERLOAD_RATE = 2 * CAPACITY;
 const RUN_MS = 8000;
 const ROUNDS = 2;
+/** How long the app's own work blocks its event loop at a time, in the starved run. */
+const STARVE_MS = 15;
+
+function busyFor(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until); // the app's own CPU work, as a request that computes
+}
 
 type Engine = 'mysql' | 'postgres';
 const ENGINE_NAMES: Record<Engine, string> = { mysql: 'MariaDB', postgres: 'PostgreSQL' };
@@ -82,7 +89,7 @@ function row(name: string, runs: OpenLoopResult[], unloadedP99: number): string[
  * queues them all: latency climbs to `pool.acquireTimeoutMs`. With `concurrencyLimit` the admitted ones keep their
  * latency and the rest are answered 503 at once.
  */
-export async function overloadBench(engine: Engine): Promise<BenchTable> {
+export async function overloadBench(engine: Engine, starved = false): Promise<BenchTable> {
   const plain = await slowApp(engine, false);
   const limited = await slowApp(engine, true);
   try {
@@ -92,6 +99,8 @@ export async function overloadBench(engine: Engine): Promise<BenchTable> {
       unloaded.answers.filter((a) => a.status === 200).map((a) => a.ms),
       0.99,
     );
+    // Starved: the app's own CPU work blocks its event loop STARVE_MS of every 2 × STARVE_MS while loaded.
+    const starving = starved ? setInterval(() => busyFor(STARVE_MS), 2 * STARVE_MS) : undefined;
     const runs: Record<'plain' | 'limited', OpenLoopResult[]> = { plain: [], limited: [] };
     for (let round = 0; round < ROUNDS; round++) {
       const order: Array<'plain' | 'limited'> = round % 2 === 0 ? ['plain', 'limited'] : ['limited', 'plain'];
@@ -99,10 +108,12 @@ export async function overloadBench(engine: Engine): Promise<BenchTable> {
         runs[name].push(await openLoopLoad((name === 'plain' ? plain : limited).url, OVERLOAD_RATE, RUN_MS));
       }
     }
+    clearInterval(starving);
     const [state] = limited.app.get(PoolMonitor).concurrencyLimits();
     return {
       title:
-        `Overload on ${ENGINE_NAMES[engine]}: a slow server at twice the load it can serve ` +
+        `Overload on ${ENGINE_NAMES[engine]}: a slow server at twice the load it can serve` +
+        (starved ? `, the app's event loop blocked ${STARVE_MS} ms of every ${2 * STARVE_MS} ms ` : ' ') +
         '(target with concurrencyLimit: admitted p99 within 2× unloaded, shed in under 10 ms, goodput no lower than the plain pool)',
       columns: [
         'app',
@@ -142,7 +153,8 @@ export async function overloadBench(engine: Engine): Promise<BenchTable> {
           `the pool serves ${CAPACITY} requests a second. ${OVERLOAD_RATE} requests a second for ${RUN_MS / 1000} s, ` +
           `sent on a schedule from a worker thread whatever the answers (an open loop), ${ROUNDS} rounds per app, which goes ` +
           'first alternating; every answer awaited. Goodput: answers 200 a second, from the first request to the last answer. ' +
-          `The limit at the end: ${state?.limit ?? '—'} (the pool's size), the average time a connection was held ${state?.latencyMs ?? '—'} ms.`,
+          `The limit at the end: ${state?.limit ?? '—'} (the pool's size: ${POOL}), the average time a connection was held ${state?.latencyMs ?? '—'} ms` +
+          (starved ? " (the app's event-loop lag taken off)." : '.'),
       ],
     };
   } finally {

@@ -12,8 +12,16 @@ const enter = (
 describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
   let now = 0;
   const policy = { enabled: true, minLimit: 1, maxLimit: null, maxWaitMs: null };
+  let lagMs = 0;
+  beforeEach(() => (lagMs = 0));
   const make = (poolSize = 4, overrides = {}) =>
-    new PoolConcurrencyLimit({ ...policy, ...overrides }, 'db', poolSize, () => now);
+    new PoolConcurrencyLimit(
+      { ...policy, ...overrides },
+      'db',
+      poolSize,
+      () => now,
+      () => lagMs,
+    );
   const noop = () => undefined;
 
   /** `count` borrows of `ms` each, `parallel` in flight at a time (or as many as the limit lets in). */
@@ -124,6 +132,17 @@ describe('PoolConcurrencyLimit (Gradient2 in front of a pool)', () => {
     expect(fallen).toBeGreaterThanOrEqual(1);
     serve(limit, 2000, 5, 20); // back to normal
     expect(limit.state().limit).toBe(20);
+  });
+
+  it("the app's own event-loop lag is taken off each time: a starved app is not a slow database", () => {
+    const limit = make(20);
+    serve(limit, 400, 5, 20);
+    lagMs = 45; // borrows take 50 ms, 45 of them waiting for the app's event loop
+    serve(limit, 100, 50, 20);
+    expect(limit.state()).toMatchObject({ limit: 20, latencyMs: 5 });
+    lagMs = 0; // the same times with a loop on time: the database is slow, the limit falls
+    serve(limit, 100, 50, 20);
+    expect(limit.state().limit).toBeLessThan(12);
   });
 
   it('does not fall while the app asks for less than half the limit, whatever the latency', () => {

@@ -1,5 +1,6 @@
 import { ConcurrencyLimitExceededError } from '../errors/concurrency-limit-exceeded.error';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error';
+import { eventLoopLag } from './event-loop-lag';
 
 export interface ConcurrencyLimitPolicy {
   enabled: boolean;
@@ -72,6 +73,8 @@ export class PoolConcurrencyLimit {
     /** The pool's size (maxLimit when the policy leaves it null). */
     poolSize: number,
     private readonly now: () => number = () => performance.now(),
+    /** The app's own event-loop lag at `now` (ms): taken off each time, so that CPU starvation is not a slow database. */
+    private readonly lag: (now: number) => number = (now) => eventLoopLag.currentMs(now),
   ) {
     this.maxLimit = Math.max(policy.minLimit, policy.maxLimit ?? poolSize);
     this.limit = this.slots = this.maxLimit; // starts open: shedding before anything was measured would surprise
@@ -125,7 +128,10 @@ export class PoolConcurrencyLimit {
       if (index === -1) return;
       this.starts.splice(index, 1);
     }
-    if (sampled && ticket >= 0) this.sample((this.lastNow = this.now()) - ticket, inFlight);
+    if (sampled && ticket >= 0) {
+      const now = (this.lastNow = this.now());
+      this.sample(now - ticket - this.lag(now), inFlight);
+    }
     while (this.waiting.length > 0 && this.starts.length < this.slots) {
       const waiter = this.waiting.shift()!;
       clearTimeout(waiter.timer);
