@@ -15,7 +15,7 @@ import {
 import { ServerTarget } from '../apps/cli/src/support/server-target';
 import { databaseEnv } from '../libs/shared/src/database-env';
 import type { BenchTable } from './bench-table';
-import { STORM_COLUMNS, stormRow } from './storm-goodput.bench';
+import { STORM_COLUMNS, stormRow, transferByHand } from './storm-goodput.bench';
 
 const ROUNDS = 6;
 /** The loop a team writes by hand: full jitter from 5 ms, capped at 200 ms, deadlocks and lock waits. */
@@ -38,17 +38,8 @@ class DefaultTransfers {
     return this.resilience.transaction((manager) => moveMoney(manager, t), { operation: 'transfer' });
   }
 
-  async viaHandWrittenLoop(t: Transfer): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.dataSource.transaction((manager) => moveMoney(manager, t));
-      } catch (error) {
-        const errno = (error as { errno?: number }).errno;
-        if ((errno !== 1213 && errno !== 1205) || attempt >= LOOP.maxAttempts) throw error;
-        const cap = Math.min(LOOP.maxDelayMs, LOOP.baseDelayMs * 2 ** (attempt - 1));
-        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * cap)));
-      }
-    }
+  viaHandWrittenLoop(t: Transfer): Promise<void> {
+    return transferByHand(this.dataSource, t, LOOP);
   }
 }
 

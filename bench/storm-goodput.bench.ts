@@ -31,16 +31,25 @@ export class Transfers {
   }
 
   /** The same work and the same full-jitter policy, retried by hand on deadlocks and lock wait timeouts. */
-  async viaHandWrittenLoop(t: Transfer): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.dataSource.transaction((manager) => moveMoney(manager, t));
-      } catch (error) {
-        const errno = (error as { errno?: number }).errno;
-        if ((errno !== 1213 && errno !== 1205) || attempt >= POLICY.maxAttempts) throw error;
-        const cap = Math.min(POLICY.maxDelayMs, POLICY.baseDelayMs * 2 ** (attempt - 1));
-        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * cap)));
-      }
+  viaHandWrittenLoop(t: Transfer): Promise<void> {
+    return transferByHand(this.dataSource, t, POLICY);
+  }
+}
+
+/** A transfer retried by a hand-written full-jitter loop on deadlocks and lock wait timeouts (the baseline). */
+export async function transferByHand(
+  dataSource: DataSource,
+  t: Transfer,
+  policy: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await dataSource.transaction((manager) => moveMoney(manager, t));
+    } catch (error) {
+      const errno = (error as { errno?: number }).errno;
+      if ((errno !== 1213 && errno !== 1205) || attempt >= policy.maxAttempts) throw error;
+      const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * cap)));
     }
   }
 }
