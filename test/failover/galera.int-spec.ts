@@ -18,11 +18,10 @@ const ACCOUNTS = 8;
 const DEADLINE_MS = 10_000;
 const DEADLINE_MARGIN_MS = 500;
 /**
- * A killed node stalls every commit of the cluster until the others suspect it (`evs.suspect_timeout`, 5 s by
- * default): writes are back within 2 s of that. (Lowered to 1 s here, the cluster lost its primary component on
- * this loaded 2-core machine.)
+ * A killed node stalls every commit of the cluster until the others suspect it: about 1 s with the cluster's
+ * FAST_FAILURE_DETECTION (5 s with Galera's defaults). Writes started after the kill must be acknowledged within 2 s.
  */
-const WRITES_BACK_MS = 5_000 + 2_000;
+const WRITES_BACK_MS = 2_000;
 const OPENING_BALANCE = 1_000;
 
 /**
@@ -192,7 +191,7 @@ describe('Galera: three nodes', () => {
     }
   }, 180_000);
 
-  it("a node killed under 20 writing callers behind HAProxy's checks: no answer past its deadline, writes back within 2 s of the cluster's own eviction, none lost, the breaker stays closed; the node restarted is added back and new connections reach it", async () => {
+  it("a node killed under 20 writing callers behind HAProxy's checks: no answer past its deadline, writes started after the kill acknowledged within 2 s, none lost, the breaker stays closed; the node restarted is added back and new connections reach it", async () => {
     const endpoint = await HaproxyEndpoint.balance(cluster.nodes.map((node) => node.port));
     try {
       const app = await appOn(endpoint.port, { retry: { maxAttempts: 5 } });
@@ -225,9 +224,8 @@ describe('Galera: three nodes', () => {
       expect(ledger.failed.filter(({ unknown }) => !unknown)).toEqual([]);
       expect(ledger.failed.length).toBeLessThanOrEqual(20);
       expect(ledger.failed.filter(({ at }) => at > killedAt + WRITES_BACK_MS)).toEqual([]);
-      expect(ledger.written.filter(({ at }) => at > killedAt && at < killedAt + WRITES_BACK_MS).length).toBeGreaterThan(
-        0,
-      );
+      const startedAfterKill = ledger.written.filter(({ at, ms }) => at - ms >= killedAt);
+      expect(Math.min(...startedAfterKill.map(({ at }) => at)) - killedAt).toBeLessThanOrEqual(WRITES_BACK_MS);
       const ids = new Set((await sql(node1, "SELECT id FROM item WHERE via = 'kill'")).map((r) => Number(r.id)));
       expect(ledger.written.filter(({ id }) => !ids.has(id))).toEqual([]); // none lost
       expect(app.events.filter((e) => e.type === 'breaker-state' && e.state === 'open')).toEqual([]);

@@ -10,10 +10,9 @@ import { evaluateChaos, mb, type ChaosCheck } from './chaos-checks';
 import { startLoad, type LoadRecord } from './chaos-load';
 import { heapAfterGc, setEnv, sleep } from './chaos-run';
 
-/** Above Galera's own stall when a node dies (`evs.suspect_timeout`, 5 s by default). */
+/** Well above Galera's own stall when a node dies (about 1 s with the cluster's FAST_FAILURE_DETECTION). */
 const REQUEST_DEADLINE_MS = 8000;
-/** Galera's stall when a node dies, and how soon after it writes must succeed again. */
-const EVICTION_MS = 5000;
+/** How soon after a node is killed writes must succeed again. */
 const WRITES_BACK_MS = 2000;
 const ACCOUNTS = 8;
 const OPENING_BALANCE = 1_000_000;
@@ -140,15 +139,15 @@ export async function runGaleraChaos(print: (line: string) => void): Promise<Cha
   }
 }
 
-/** After the kill, a transfer succeeds within 2 s of Galera's own eviction of the dead node. */
+/** A transfer started after the kill is acknowledged within 2 s of it. */
 function writesBack(records: LoadRecord[], killedAt: number): ChaosCheck {
   const firstSuccess = records
     .filter((r) => r.kind === 'transfer' && r.status === 201 && r.startedAt >= killedAt)
     .reduce((first, r) => Math.min(first, r.startedAt + r.ms), Infinity);
   const ms = firstSuccess - killedAt;
   return {
-    name: `writes back within ${WRITES_BACK_MS} ms of Galera's eviction of the killed node (${EVICTION_MS} ms)`,
-    passed: ms <= EVICTION_MS + WRITES_BACK_MS,
+    name: `writes back within ${WRITES_BACK_MS} ms of the kill`,
+    passed: ms <= WRITES_BACK_MS,
     detail: Number.isFinite(ms) ? `first transfer acknowledged ${Math.round(ms)} ms after the kill` : 'none',
   };
 }

@@ -27,6 +27,19 @@ export class HaproxyEndpoint {
   }
 
   /**
+   * The old writer as the server and the new one as its backup, both under HAProxy's own TCP check (every 250 ms;
+   * out after 2 failures, back after 2 successes): new connections go to the backup only while the old one is
+   * down, and to the old one again once it answers.
+   */
+  static checked(oldPort: number, newPort: number): Promise<HaproxyEndpoint> {
+    return HaproxyEndpoint.withBackend([
+      '  default-server check inter 250 fall 2 rise 2',
+      `  server old 127.0.0.1:${oldPort}`,
+      `  server new 127.0.0.1:${newPort} backup`,
+    ]);
+  }
+
+  /**
    * Every node of a multi-primary cluster (Galera) behind one address, new connections in turn (round robin), each
    * node under HAProxy's own TCP check (every 250 ms; out after 2 failures, back after 2 successes): a node that
    * is down is taken out, one that answers again is added back. Servers are named `node1`, `node2`...
@@ -50,6 +63,9 @@ export class HaproxyEndpoint {
         'defaults',
         '  mode tcp',
         '  timeout connect 2s',
+        // A connection to a server that went away is retried (after HAProxy's 1 s turn-around) on another one,
+        // instead of three times on the same and then closed.
+        '  option redispatch',
         '  timeout client 120s',
         '  timeout server 120s',
         'frontend writer',

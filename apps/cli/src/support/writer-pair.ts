@@ -1,3 +1,5 @@
+import { createConnection } from 'mysql2/promise';
+import { Client } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import { CommitOutcomeUnknownError } from 'nestjs-database-resilience';
 import type { DatabaseEnv } from '../../../../libs/shared/src/database-env';
@@ -41,6 +43,11 @@ export interface WriterPair {
   /** The new writer stops (a fast shutdown: its sessions are ended), and starts again. */
   stopNew(): Promise<void>;
   startNew(): Promise<void>;
+  /** The old writer stops (a fast shutdown), and starts again as a writer. */
+  stopOld(): Promise<void>;
+  startOld(): Promise<void>;
+  /** The port of the server a new connection through `port` reaches. */
+  portThrough(port: number): Promise<number>;
   /** Every row's id, from every server that holds rows of its own (a row on two servers is there twice). */
   ids(): Promise<number[]>;
   destroy(): Promise<void>;
@@ -81,6 +88,16 @@ async function mariadbPair(): Promise<WriterPair> {
     restoreOld: () => onOld('SET GLOBAL read_only = OFF'),
     stopNew: () => next.stop(),
     startNew: () => next.start(),
+    stopOld: () => old.stop(),
+    startOld: () => old.start(),
+    portThrough: async (port) => {
+      const client = await createConnection({ host: '127.0.0.1', port, user: 'app', database: 'test' });
+      try {
+        return Number(((await client.query('SELECT @@port AS port'))[0] as Array<{ port: number }>)[0].port);
+      } finally {
+        await client.end();
+      }
+    },
     ids: async () => [...(await idsOn(old)), ...(await idsOn(next))],
     destroy: async () => {
       await Promise.all([old.destroy(), next.destroy()]);
@@ -91,7 +108,7 @@ async function mariadbPair(): Promise<WriterPair> {
 /** A PostgreSQL primary and its streaming standby; the failover promotes the standby (`pg_promote()`). */
 async function postgresPair(): Promise<WriterPair> {
   const primary = await PostgresInstance.create();
-  const admin = await primary.connect();
+  let admin = await primary.connect();
   await admin.query('CREATE TABLE entry (id INT PRIMARY KEY, note TEXT)');
   const standby = await primary.standby();
   let standbyAdmin = await standby.connect();
@@ -143,6 +160,23 @@ async function postgresPair(): Promise<WriterPair> {
     startNew: async () => {
       await standby.start();
       standbyAdmin = await standby.connect();
+    },
+    stopOld: async () => {
+      await admin.end().catch(() => undefined);
+      await primary.stop();
+    },
+    startOld: async () => {
+      await primary.start();
+      admin = await primary.connect();
+    },
+    portThrough: async (port) => {
+      const client = new Client({ host: '127.0.0.1', port, user: 'postgres', database: 'test' });
+      await client.connect();
+      try {
+        return Number((await client.query("SELECT current_setting('port') AS port")).rows[0].port);
+      } finally {
+        await client.end();
+      }
     },
     // Rows written before the promotion are on both (replicated); after it, each on the one that took it.
     ids: async () => {

@@ -129,4 +129,55 @@ describe('CircuitBreaker (fake clock)', () => {
     expect(breaker.state).toBe('closed');
     expect(rejects()).toBe(false);
   });
+
+  describe('firstProbeAfterMs: a ramped recovery', () => {
+    const ramped = (probe: 'request' | 'background' = 'request') =>
+      new CircuitBreaker(
+        'default',
+        { ...policy, recoveryTimeoutMs: 8000, firstProbeAfterMs: 1000, probe },
+        () => undefined,
+        () => now,
+      );
+    const openUp = (b: CircuitBreaker) => {
+      for (let i = 0; i < policy.failureThreshold; i++) b.failure();
+      expect(b.state).toBe('open');
+    };
+
+    it('lets the first probe through after firstProbeAfterMs, doubles the wait at each failed probe up to the recovery timeout, and starts again after closing', () => {
+      const b = ramped();
+      openUp(b);
+      const waits: number[] = [];
+      for (let probe = 0; probe < 5; probe++) {
+        const openedAt = now;
+        while (b.rejection()) now += 250;
+        waits.push(now - openedAt);
+        b.failure(); // the probe failed: open again
+      }
+      expect(waits).toEqual([1000, 2000, 4000, 8000, 8000]);
+      now += 8000;
+      expect(b.rejection()).toBeUndefined();
+      b.success();
+      b.success();
+      expect(b.state).toBe('closed');
+      openUp(b);
+      expect(b.retryAfterMs()).toBe(1000);
+      expect(b.snapshot().nextProbeAt).toBe(new Date(now + 1000).toISOString());
+    });
+
+    it('a failed background probe doubles the wait too', () => {
+      const b = ramped('background');
+      openUp(b);
+      expect(b.probeDueIn()).toBe(1000);
+      now += 1000;
+      b.probed(false);
+      expect(b.probeDueIn()).toBe(2000);
+      b.probed(true);
+      expect(b.state).toBe('closed');
+    });
+
+    it('unset, every probe waits the recovery timeout', () => {
+      openUp(breaker);
+      expect(breaker.retryAfterMs()).toBe(policy.recoveryTimeoutMs);
+    });
+  });
 });

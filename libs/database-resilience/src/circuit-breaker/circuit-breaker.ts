@@ -14,6 +14,11 @@ export interface CircuitBreakerPolicy {
   windowMs: number;
   /** Time open before a probe is let through. */
   recoveryTimeoutMs: number;
+  /**
+   * Set: the first probe after an opening comes this soon, and each failed probe doubles the wait, up to
+   * `recoveryTimeoutMs` (behind HAProxy, traffic a check has moved finds a closed breaker within a probe).
+   */
+  firstProbeAfterMs?: number | null;
   /** Probes let through at once while half-open. */
   halfOpenMaxProbes: number;
   /** Probe successes that close the breaker. */
@@ -60,7 +65,7 @@ export interface CircuitBreakerView {
 
 /**
  * One breaker: closed → open after `failureThreshold` consecutive failures or a failure rate over the window;
- * open → half-open after `recoveryTimeoutMs`; half-open lets `halfOpenMaxProbes` through and closes after
+ * open → half-open after `recoveryTimeoutMs` (or after `firstProbeAfterMs`, doubled at each failed probe); half-open lets `halfOpenMaxProbes` through and closes after
  * `successThreshold` successes, or opens again at the first failure. Only failures that say the server is
  * unwell are reported to it. A state machine with no I/O: time comes from `now`, so tests drive it with a fake clock.
  */
@@ -68,6 +73,8 @@ export class CircuitBreaker {
   private current: CircuitState = 'closed';
   private consecutiveFailures = 0;
   private openedAt = 0;
+  /** How long this opening waits before its probe. */
+  private waitMs = 0;
   private forced = false;
   private probesInFlight = 0;
   private lastProbeAt = 0;
@@ -114,7 +121,7 @@ export class CircuitBreaker {
    */
   rejection(): CircuitOpenError | undefined {
     if (this.current !== 'open') return undefined;
-    const untilProbe = this.openedAt + this.policy.recoveryTimeoutMs - this.now();
+    const untilProbe = this.openedAt + this.waitMs - this.now();
     if (this.forced || untilProbe > 0 || this.policy.probe === 'background') {
       return this.reject(this.retryAfterMs()!);
     }
@@ -134,7 +141,7 @@ export class CircuitBreaker {
   /** While open: milliseconds until a request can next succeed (what Retry-After says); undefined otherwise. */
   retryAfterMs(): number | undefined {
     if (this.current !== 'open') return undefined;
-    const wait = this.openedAt + this.policy.recoveryTimeoutMs - this.now();
+    const wait = this.openedAt + this.waitMs - this.now();
     return this.forced ? this.policy.recoveryTimeoutMs : this.retryAfter(wait);
   }
 
@@ -166,7 +173,7 @@ export class CircuitBreaker {
 
   /** Milliseconds until a probe is due (0: now). */
   probeDueIn(): number {
-    return Math.max(0, this.openedAt + this.policy.recoveryTimeoutMs - this.now());
+    return Math.max(0, this.openedAt + this.waitMs - this.now());
   }
 
   /** The outcome of a background probe: closes the breaker, or keeps it open for another recovery timeout. */
@@ -181,6 +188,7 @@ export class CircuitBreaker {
     if (state === 'open' && this.current !== 'open') {
       this.forced = forced;
       this.openedAt = openedAt;
+      this.waitMs = this.firstWaitMs();
       this.probesInFlight = 0;
       this.transition('open');
     } else if (state === 'closed' && this.current !== 'closed') {
@@ -222,16 +230,24 @@ export class CircuitBreaker {
       windowCalls: calls,
       windowFailures: failures,
       openedAt: this.current === 'closed' ? null : new Date(this.openedAt).toISOString(),
-      nextProbeAt: open && !this.forced ? new Date(this.openedAt + this.policy.recoveryTimeoutMs).toISOString() : null,
+      nextProbeAt: open && !this.forced ? new Date(this.openedAt + this.waitMs).toISOString() : null,
       forced: this.forced,
       rejected: this.rejected,
     };
   }
 
   private open(): void {
+    // A failed probe (half-open, or a background probe while open) doubles the wait; a first opening starts it.
+    const reopened = this.current !== 'closed' && this.waitMs > 0;
+    const recovery = this.policy.recoveryTimeoutMs;
+    this.waitMs = reopened ? Math.min(this.waitMs * 2, recovery) : this.firstWaitMs();
     this.openedAt = this.now();
     this.probesInFlight = 0;
     if (this.current !== 'open') this.transition('open');
+  }
+
+  private firstWaitMs(): number {
+    return Math.min(this.policy.firstProbeAfterMs ?? Infinity, this.policy.recoveryTimeoutMs);
   }
 
   private transition(state: CircuitState): void {

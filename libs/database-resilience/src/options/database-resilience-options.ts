@@ -85,6 +85,13 @@ export interface DatabaseResilienceOptions {
     failureThreshold?: number;
     /** Time an open breaker waits before it admits a probe. Default 60 000 ms. */
     recoveryTimeoutMs?: number;
+    /**
+     * Set: the first probe after the breaker opens comes this soon, and each failed probe doubles the wait, up to
+     * `recoveryTimeoutMs`. Behind HAProxy (or another endpoint that moves traffic by its own checks), set it to about
+     * the check's time to take a server out, so that the breaker does not hold the app off once traffic has moved.
+     * Default `null`: every probe after `recoveryTimeoutMs`.
+     */
+    firstProbeAfterMs?: number | null;
     /** Probes admitted while half-open. Default 1. */
     halfOpenMaxProbes?: number;
     /** Probe successes that close a half-open breaker. Default 1. */
