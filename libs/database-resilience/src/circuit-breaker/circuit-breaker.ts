@@ -65,9 +65,9 @@ export interface CircuitBreakerView {
 
 /**
  * One breaker: closed → open after `failureThreshold` consecutive failures or a failure rate over the window;
- * open → half-open after `recoveryTimeoutMs` (or after `firstProbeAfterMs`, doubled at each failed probe); half-open lets `halfOpenMaxProbes` through and closes after
- * `successThreshold` successes, or opens again at the first failure. Only failures that say the server is
- * unwell are reported to it. A state machine with no I/O: time comes from `now`, so tests drive it with a fake clock.
+ * open → half-open after `recoveryTimeoutMs` (or after `firstProbeAfterMs`, doubled at each failed probe);
+ * half-open lets `halfOpenMaxProbes` through and closes after `successThreshold` successes, or opens again at
+ * the first failure. Only failures that say the server is unwell are reported to it. A state machine with no I/O: time comes from `now`, so tests drive it with a fake clock.
  */
 export class CircuitBreaker {
   private current: CircuitState = 'closed';
@@ -123,7 +123,7 @@ export class CircuitBreaker {
     if (this.current !== 'open') return undefined;
     const untilProbe = this.openedAt + this.waitMs - this.now();
     if (this.forced || untilProbe > 0 || this.policy.probe === 'background') {
-      return this.reject(this.retryAfterMs()!);
+      return this.reject(this.forced ? this.policy.recoveryTimeoutMs : this.retryAfter(untilProbe));
     }
     this.transition('half-open');
     this.probeSuccesses = 0;
@@ -176,7 +176,7 @@ export class CircuitBreaker {
     return Math.max(0, this.openedAt + this.waitMs - this.now());
   }
 
-  /** The outcome of a background probe: closes the breaker, or keeps it open for another recovery timeout. */
+  /** The outcome of a background probe: closes the breaker, or keeps it open for its next wait. */
   probed(ok: boolean): void {
     if (this.current === 'closed' || this.forced) return;
     if (ok) this.reset();

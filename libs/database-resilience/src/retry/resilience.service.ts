@@ -11,6 +11,7 @@ import { RetryPolicies } from './retry-policy';
 import { RetryBudgets } from './retry-budgets';
 import { DeadlockAdmissions } from './deadlock-admission';
 import { RetryRunner } from './retry-runner';
+import type { PreparedUnit } from './prepared-unit';
 import { runTransactionAttempt } from './transaction-attempt';
 import { unitOfWork, type UnitOfWork } from '../context/unit-of-work';
 import { DataSourceRegistry } from '../engines/data-source-registry';
@@ -28,7 +29,7 @@ export class ResilienceService {
   private readonly runner: RetryRunner;
   private readonly policies: RetryPolicies;
   /** The unit of a call that names nothing (the common `execute(fn, { retry: true })`): made once. */
-  private defaultUnit?: UnitOfWork;
+  private defaultUnit?: PreparedUnit;
 
   constructor(
     classifier: ErrorClassifier,
@@ -92,8 +93,8 @@ export class ResilienceService {
       deadlineMs === undefined &&
       signal === undefined
     ) {
-      this.defaultUnit ??= { database: this.dataSources.defaultName, operation: undefined };
-      return this.runner.run(work, this.defaultUnit, policy, idempotencyKey);
+      this.defaultUnit ??= this.runner.prepare({ database: this.dataSources.defaultName, operation: undefined });
+      return this.runner.runPrepared(work, this.defaultUnit, policy, idempotencyKey);
     }
     const unit: UnitOfWork = {
       database: options.database ?? this.dataSources.defaultName,
@@ -108,14 +109,16 @@ export class ResilienceService {
 
   /**
    * For the @Retryable explorer (a symbol, not part of the public API): a guard prepared once per decorated
-   * method, so that a call that succeeds costs one context switch and little more.
+   * method, so that a call that succeeds costs one context switch and little more (its breaker, budget and
+   * admission are looked up once).
    */
   [PREPARE_GUARD](options: GuardOptions, policy: RetryPolicy | null): <T>(work: () => Promise<T>) => Promise<T> {
     const database = options.database ?? this.dataSources.defaultName;
     const { operation, deadlineMs, readOnly } = options;
     if (deadlineMs === undefined) {
       const unit: UnitOfWork = { database, operation, readOnly };
-      return (work) => this.runner.run(work, unit, policy);
+      let prepared: PreparedUnit | undefined; // on the first call, as the breaker and the admission are made
+      return (work) => this.runner.runPrepared(work, (prepared ??= this.runner.prepare(unit)), policy);
     }
     deadlineFrom(deadlineMs); // a bad value fails at start-up
     return (work) =>

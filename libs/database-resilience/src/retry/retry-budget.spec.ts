@@ -49,6 +49,28 @@ describe('RetryBudget', () => {
     expect(budget.available()).toBe(10); // 0.2 × the 50 left; the 10 retries left with their first attempts
   });
 
+  it('a steady stream: each first attempt counts in the bucket of its time, and leaves with it', () => {
+    const budget = new RetryBudget(policy, clock);
+    for (let i = 0; i < 250; i++) {
+      budget.firstAttempt(now);
+      now += 100;
+    }
+    // 25 s at 10 a second: the window holds the last 10 s, within one bucket (1 s) of them.
+    expect(budget.available()).toBeGreaterThanOrEqual(18);
+    expect(budget.available()).toBeLessThanOrEqual(20);
+  });
+
+  it('a clock that steps back a whole window: first attempts still count, none in a bucket marked gone', () => {
+    const budget = new RetryBudget(policy, clock);
+    for (let i = 0; i < 50; i++) budget.firstAttempt(now);
+    now -= 20_000;
+    for (let i = 0; i < 50; i++) budget.firstAttempt(now);
+    expect(budget.available()).toBe(10); // the 50 of the earlier time; those of the later one are outside its window
+    now += 20_000; // and forward again: the 50 of the earlier time are outside this window
+    for (let i = 0; i < 50; i++) budget.firstAttempt(now);
+    expect(budget.available()).toBe(10);
+  });
+
   it('off: every retry is allowed', () => {
     const budget = new RetryBudget({ ...policy, enabled: false }, clock);
     for (let i = 0; i < 1000; i++) expect(budget.tryRetry()).toBe(true);

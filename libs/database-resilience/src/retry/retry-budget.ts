@@ -21,6 +21,9 @@ export class RetryBudget {
   private readonly retries = new Array<number>(BUCKETS).fill(0);
   private readonly starts = new Array<number>(BUCKETS).fill(-1);
   private readonly bucketMs: number;
+  /** The current bucket and when it ends: a first attempt before then is one increment, no arithmetic. */
+  private currentSlot = 0;
+  private currentEndsAt = -Infinity;
   /** Retries refused since start. */
   refused = 0;
 
@@ -32,8 +35,11 @@ export class RetryBudget {
   }
 
   /** `now`: the caller's clock reading, when it has one (one Date.now() less on every unit of work). */
-  firstAttempt(now?: number): void {
-    if (this.policy.enabled) this.firsts[this.bucket(now)]++;
+  firstAttempt(now: number = this.now()): void {
+    if (!this.policy.enabled) return;
+    const currentStart = this.currentEndsAt - this.bucketMs;
+    const current = now < this.currentEndsAt && now >= currentStart && this.starts[this.currentSlot] === currentStart;
+    this.firsts[current ? this.currentSlot : this.bucket(now)]++;
   }
 
   /** Takes a retry from the budget; false (and counted) when it is spent. */
@@ -62,6 +68,10 @@ export class RetryBudget {
   private bucket(now = this.now()): number {
     const start = Math.floor(now / this.bucketMs) * this.bucketMs;
     const slot = Math.floor(start / this.bucketMs) % BUCKETS;
+    if (now >= this.currentEndsAt) {
+      this.currentSlot = slot;
+      this.currentEndsAt = start + this.bucketMs;
+    }
     if (this.starts[slot] === start) return slot;
     for (let i = 0; i < BUCKETS; i++) {
       if (i === slot || start - this.starts[i] >= this.policy.windowMs) {

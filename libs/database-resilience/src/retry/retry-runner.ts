@@ -1,7 +1,6 @@
 import type { ClassifiedError } from '../classification/classified-error';
 import { ErrorCategory } from '../classification/error-category.enum';
 import type { ErrorClassifier } from '../classification/error-classifier';
-import type { CircuitBreaker } from '../circuit-breaker/circuit-breaker';
 import type { CircuitBreakerRegistry } from '../circuit-breaker/circuit-breaker.registry';
 import {
   abortedByOf,
@@ -20,10 +19,11 @@ import { attachDetails } from './resilience-error-details';
 import type { RetryPolicy } from './retry-options';
 import type { RetryBudget } from './retry-budget';
 import type { RetryBudgets } from './retry-budgets';
-import type { AdaptiveAdmission, DeadlockAdmissions } from './deadlock-admission';
+import type { DeadlockAdmissions } from './deadlock-admission';
 import { nextUnitId, unitOfWork, type UnitOfWork } from '../context/unit-of-work';
 import { requestContext } from '../context/request-context';
 import { rejectLater, startWork } from './promise-plumbing';
+import { prepareUnit, type PreparedUnit } from './prepared-unit';
 
 export type Sleep = (ms: number) => Promise<void>;
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,12 +36,9 @@ const CANCELLED = 'REQUEST_CANCELLED';
 /** One call of run(): what its attempts need. */
 interface Attempts<T> {
   work: () => Promise<T>;
-  unit: Omit<UnitOfWork, 'manager'>;
+  prepared: PreparedUnit;
   policy: RetryPolicy | null;
   idempotencyKey: string | undefined;
-  breaker: CircuitBreaker;
-  budget: RetryBudget;
-  admission: AdaptiveAdmission | undefined;
   startedAt: number;
 }
 
@@ -64,34 +61,43 @@ export class RetryRunner {
     private readonly sleep: Sleep = realSleep,
   ) {}
 
+  /** The unit's breaker, budget and admission, for runPrepared(); made on first use like each of them. */
+  prepare(unit: Omit<UnitOfWork, 'manager'>): PreparedUnit {
+    return prepareUnit(unit, this.breakers, this.budgets, this.admissions);
+  }
+
   run<T>(
     work: () => Promise<T>,
     unit: Omit<UnitOfWork, 'manager'>,
     policy: RetryPolicy | null,
     idempotencyKey?: string,
   ): Promise<T> {
+    return this.runPrepared(work, this.prepare(unit), policy, idempotencyKey);
+  }
+
+  runPrepared<T>(
+    work: () => Promise<T>,
+    prepared: PreparedUnit,
+    policy: RetryPolicy | null,
+    idempotencyKey?: string,
+  ): Promise<T> {
     if (unitOfWork.getStore()) return startWork(work); // inside another unit: it retries, this runs once
-    const breaker = this.breakers.breaker(unit.database);
+    const { unit, breaker, admission } = prepared;
     // Open: rejected before any work, without throwing through the loop (the cheap path while a server is down).
     // Rejections are counted on the breaker, not recorded as errors: they would push real errors out of the history.
     const rejected = unit.readOnly ? undefined : breaker.rejection();
     if (rejected) return rejectLater(rejected);
     const startedAt = Date.now();
-    const budget = this.budgets.get(unit.database);
-    budget.firstAttempt(startedAt);
-    // Units of an operation that deadlocks go in through its adaptive limit (off until it deadlocks).
-    const admission: AdaptiveAdmission | undefined = this.admissions.get(unit.database, unit.operation);
-    const run = { work, unit, policy, idempotencyKey, breaker, budget, admission, startedAt };
-    if (unit.signal || (admission && !admission.tryAdmit())) return this.attempts(run, false);
+    prepared.budget.firstAttempt(startedAt);
+    if (unit.signal || (admission && !admission.tryAdmit())) {
+      return this.attempts({ work, prepared, policy, idempotencyKey, startedAt }, false);
+    }
     // The common path: the first attempt with no async frame of the runner's own; the loop only after a failure.
-    return unitOfWork.run(unit, startWork<T>, work).then(
-      (result) => {
-        admission?.release(false);
-        if (breaker.state !== 'closed') breaker.success();
-        return result;
-      },
-      (error: unknown) => this.attempts(run, admission !== undefined, error),
-    );
+    return unitOfWork
+      .run(unit, startWork<T>, work)
+      .then(prepared.succeeded<T>, (error: unknown) =>
+        this.attempts({ work, prepared, policy, idempotencyKey, startedAt }, admission !== undefined, error),
+      );
   }
 
   /**
@@ -99,7 +105,8 @@ export class RetryRunner {
    * it: the loop starts from deciding what to do about it.
    */
   private async attempts<T>(run: Attempts<T>, admittedAlready: boolean, ...failure: [unknown] | []): Promise<T> {
-    const { work, unit, policy, idempotencyKey, breaker, budget, admission, startedAt } = run;
+    const { work, prepared, policy, idempotencyKey, startedAt } = run;
+    const { unit, breaker, budget, admission } = prepared;
     const unitId = nextUnitId();
     let previousDelayMs = 0;
     let admitted = admittedAlready;
