@@ -4,7 +4,13 @@ import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DatabaseResilienceModule } from 'nestjs-database-resilience';
-import { plannedTransfers, runStorm, STORM, type StormResult } from '../apps/cli/src/scenarios/transfer-workload';
+import {
+  plannedTransfers,
+  runStorm,
+  STORM,
+  type StormResult,
+  type Transfer,
+} from '../apps/cli/src/scenarios/transfer-workload';
 import { ServerTarget } from '../apps/cli/src/support/server-target';
 import { databaseEnv } from '../libs/shared/src/database-env';
 import { median, type BenchTable } from './bench-table';
@@ -41,16 +47,18 @@ export async function admissionStormBench(): Promise<BenchTable> {
     /** The server's own count: what each way of retrying cost it. */
     const serverDeadlocks = async () =>
       Number((await plainSource.query("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'"))[0]?.Value ?? 0);
+    const paths: Array<[keyof typeof results, (plan: Transfer[][]) => Promise<StormResult>]> = [
+      ['hand', (plan) => runStorm(plainSource, STORM, (t) => plain.get(Transfers).viaHandWrittenLoop(t), plan)],
+      ['plain', (plan) => runStorm(plainSource, STORM, (t) => plain.get(Transfers).viaRetryable(t), plan)],
+      ['admitted', (plan) => runStorm(admittedSource, STORM, (t) => admitted.get(Transfers).viaRetryable(t), plan)],
+    ];
+    // One round each first, not counted: the pools' connections opened and each path's code compiled.
+    for (const [, run] of paths) await run(plannedTransfers(STORM));
     for (let round = 0; round < ROUNDS; round++) {
       const plan = plannedTransfers(STORM);
-      const runs: Array<[keyof typeof results, () => Promise<StormResult>]> = [
-        ['hand', () => runStorm(plainSource, STORM, (t) => plain.get(Transfers).viaHandWrittenLoop(t), plan)],
-        ['plain', () => runStorm(plainSource, STORM, (t) => plain.get(Transfers).viaRetryable(t), plan)],
-        ['admitted', () => runStorm(admittedSource, STORM, (t) => admitted.get(Transfers).viaRetryable(t), plan)],
-      ];
-      for (const [name, run] of [...runs.slice(round % 3), ...runs.slice(0, round % 3)]) {
+      for (const [name, run] of [...paths.slice(round % 3), ...paths.slice(0, round % 3)]) {
         const before = await serverDeadlocks();
-        results[name].push(await run());
+        results[name].push(await run(plan));
         deadlocks[name].push((await serverDeadlocks()) - before);
       }
     }
@@ -67,7 +75,7 @@ export async function admissionStormBench(): Promise<BenchTable> {
       rows,
       notes: [
         `${STORM.workers} workers × ${STORM.transfersPerWorker} transfers over ${STORM.accounts} accounts, rows locked in random order, ` +
-          `pool of 20 each, on the local server; ${ROUNDS} rounds, each running the same planned transfers through all three, ` +
+          `pool of 20 each, on the local server; one round through each not counted (the pools opened, the code compiled), then ${ROUNDS} rounds, each running the same planned transfers through all three, ` +
           `the order rotated. The same full-jitter policy (${POLICY.maxAttempts} attempts, ${POLICY.baseDelayMs}–${POLICY.maxDelayMs} ms); ` +
           `deadlockAdmission with its defaults (minLimit 2, quietMs 10 000).`,
       ],
