@@ -2,7 +2,7 @@ import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { resolveOptions } from '../options/options.schema';
 import { unitOfWork } from '../context/unit-of-work';
 import { DeadlockAdmissions } from './deadlock-admission';
-import { deadlock, failing, newHarness, policy, settle, unit } from './retry-runner.spec-support';
+import { deadlock, failing, lost, newHarness, policy, settle, unit } from './retry-runner.spec-support';
 
 /** run() runs the first attempt without the loop; these pin what that path must still do. */
 describe('RetryRunner: the first attempt outside the retry loop (fake timers)', () => {
@@ -52,5 +52,19 @@ describe('RetryRunner: the first attempt outside the retry loop (fake timers)', 
     expect(after.limit).not.toBeNull();
     expect(events.filter((e) => e.type === 'attempt-failed')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'recovered')).toHaveLength(1);
+  });
+
+  it('a prepared unit, run again and again, feeds the same breaker and admission as each of its calls would', async () => {
+    const admissions = new DeadlockAdmissions(resolveOptions({}).deadlockAdmission);
+    const { runner, breakers } = newHarness(admissions);
+    const prepared = runner.prepare(unit);
+    await settle(runner.runPrepared(failing(deadlock), prepared, policy()));
+    // The deadlock set the operation's limit: the admission the next plain run() looks up is the prepared one.
+    expect(admissions.get('default', 'op')!.state('default', 'op').limit).not.toBeNull();
+    for (let i = 0; i < 2; i++) await settle(runner.runPrepared(failing(lost, lost, lost), prepared, policy()));
+    expect(breakers.get('default').state).toBe('open'); // failureThreshold 2 in the harness
+    const work = jest.fn(async () => 'ok');
+    await expect(runner.runPrepared(work, prepared, policy())).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(work).not.toHaveBeenCalled();
   });
 });
