@@ -67,7 +67,8 @@ export interface CircuitBreakerView {
  * One breaker: closed → open after `failureThreshold` consecutive failures or a failure rate over the window;
  * open → half-open after `recoveryTimeoutMs` (or after `firstProbeAfterMs`, doubled at each failed probe);
  * half-open lets `halfOpenMaxProbes` through and closes after `successThreshold` successes, or opens again at
- * the first failure. Only failures that say the server is unwell are reported to it. A state machine with no I/O: time comes from `now`, so tests drive it with a fake clock.
+ * the first failure. Only failures that say the server is unwell are reported to it. A state machine with no
+ * I/O: time comes from `now`, so tests drive it with a fake clock.
  */
 export class CircuitBreaker {
   private current: CircuitState = 'closed';
