@@ -24,7 +24,7 @@ describe('deadlock-aware admission (deadlockAdmission) in a deadlock storm', () 
   });
   afterAll(() => scratch?.restoreEnv());
 
-  async function storm(enabled: boolean, plan: ReturnType<typeof plannedTransfers>) {
+  async function storm(enabled: boolean, plan: ReturnType<typeof plannedTransfers>, maxAttempts = 30) {
     const app: ResilientApp = await resilientApp({
       database: scratch.database,
       poolSize: SHAPE.workers + 2,
@@ -45,7 +45,7 @@ describe('deadlock-aware admission (deadlockAdmission) in a deadlock storm', () 
         (t) =>
           app.resilience.transaction((manager) => moveMoney(manager, t), {
             operation: 'transfer',
-            retry: { maxAttempts: 30, baseDelayMs: 2, maxDelayMs: 100 },
+            retry: { maxAttempts, baseDelayMs: 2, maxDelayMs: 100 },
           }),
         plan,
       );
@@ -71,5 +71,12 @@ describe('deadlock-aware admission (deadlockAdmission) in a deadlock storm', () 
     expect(on.states).toEqual([expect.objectContaining({ database: 'default', operation: 'transfer', inFlight: 0 })]);
     expect(off.deadlocks).toBeGreaterThan(0);
     expect(on.deadlocks).toBeLessThan(off.deadlocks);
+  }, 120_000);
+
+  it('on, two attempts each: a second attempt after a deadlock runs alone, so no transfer fails', async () => {
+    const on = await storm(true, plannedTransfers(SHAPE), 2);
+    expect(on.deadlocks).toBeGreaterThan(0); // first attempts did lose
+    expect(on.result).toMatchObject({ failures: [], lost: 0, doubled: 0 });
+    expect(on.result.ledgerRows).toBe(SHAPE.workers * SHAPE.transfersPerWorker);
   }, 120_000);
 });

@@ -73,6 +73,50 @@ describe('AdaptiveAdmission (AIMD per operation)', () => {
     }
   });
 
+  it('waitAlone(): goes in once every unit in flight has ended, none beside it, those after it once it ended', async () => {
+    const admission = make();
+    for (let i = 0; i < 4; i++) admit(admission, undefined);
+    admission.release(true); // limit 2, 3 in flight
+    const order: string[] = [];
+    const alone = admission.waitAlone(undefined, 'db').then(() => order.push('alone'));
+    const after = admit(admission, undefined)!.then(() => order.push('after'));
+    admission.release(false);
+    admission.release(false); // one still in flight: under the limit, but the unit waiting alone is first
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    admission.release(false);
+    await alone;
+    expect(admission.state('db', 'op')).toMatchObject({ inFlight: 1, waiting: 1 });
+    admission.release(false);
+    await after;
+    expect(order).toEqual(['alone', 'after']);
+  });
+
+  it('waitAlone(): at once when nothing is in flight; its deadline passed, those behind it go in', async () => {
+    jest.useFakeTimers();
+    try {
+      const admission = new AdaptiveAdmission(policy);
+      await admission.waitAlone(undefined, 'db');
+      expect(admission.tryAdmit()).toBe(false); // nothing waits, no limit applies: still none beside it
+      admission.release(false);
+      expect(admission.tryAdmit()).toBe(true);
+      admission.release(false);
+      for (let i = 0; i < 4; i++) admit(admission, undefined);
+      admission.release(true); // limit 2, 3 in flight
+      const alone = admission.waitAlone({ at: Date.now() + 50, ms: 50 }, 'db');
+      const behind = admit(admission, undefined)!;
+      admission.release(false);
+      admission.release(false); // 1 in flight: the unit behind would fit the limit, but waits for the one alone
+      expect(admission.state('db', 'op')).toMatchObject({ inFlight: 1, waiting: 2 });
+      jest.advanceTimersByTime(60);
+      await expect(alone).rejects.toBeInstanceOf(DeadlineExceededError);
+      await behind;
+      expect(admission.state('db', 'op')).toMatchObject({ inFlight: 2, waiting: 0 });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('DeadlockAdmissions: none while disabled or for a unit without an operation; one per database and operation', () => {
     expect(new DeadlockAdmissions({ ...policy, enabled: false }).get('db', 'op')).toBeUndefined();
     const admissions = new DeadlockAdmissions(policy);

@@ -23,7 +23,8 @@ export interface AdmissionState {
  * halved on a deadlock (not below `minLimit`) at most once a window (as TCP halves once per round trip: the
  * deadlocks of units that were already running when it halved say nothing of the new limit), grown by 1/limit on
  * each success, lifted after `quietMs` without a deadlock. Without contention it admits at once, with no bookkeeping beyond a counter. Waiters go in order,
- * each until its deadline.
+ * each until its deadline. A unit's last attempt after deadlocks may ask to run alone (waitAlone()): it goes in once
+ * every unit in flight has ended, and none goes in beside it, so that it cannot lose to its own operation again.
  */
 export class AdaptiveAdmission {
   private limit = Infinity;
@@ -31,7 +32,9 @@ export class AdaptiveAdmission {
   private lastDeadlockAt = 0;
   /** Units ended since the limit last went down: it goes down again only once a whole window has ended. */
   private endedSinceDecrease = 0;
-  private readonly waiting: Array<{ admit: () => void }> = [];
+  private readonly waiting: Array<{ admit: () => void; alone: boolean }> = [];
+  /** A unit admitted alone is running: nothing else is admitted until it ends. */
+  private runningAlone = false;
 
   constructor(
     private readonly policy: DeadlockAdmissionPolicy,
@@ -41,28 +44,44 @@ export class AdaptiveAdmission {
   /** Admits the unit at once if it may run now (the common path: no promise, no timer); false if it must wait(). */
   tryAdmit(): boolean {
     if (this.limit !== Infinity && this.now() - this.lastDeadlockAt > this.policy.quietMs) this.lift();
-    if (this.inFlight >= this.limit || this.waiting.length > 0) return false;
+    if (this.inFlight >= this.limit || this.waiting.length > 0 || this.runningAlone) return false;
     this.inFlight++;
     return true;
   }
 
   /** After tryAdmit() said false: resolves once the unit may run; rejects with DeadlineExceededError at `deadline`. */
   wait(deadline: { at: number; ms: number } | undefined, database: string): Promise<void> {
+    return this.enqueue(deadline, database, false);
+  }
+
+  /**
+   * Resolves once the unit may run alone among the operation's units (at once if none is in flight or waiting);
+   * rejects with DeadlineExceededError at `deadline`. Those that come after it wait until it has ended.
+   */
+  waitAlone(deadline: { at: number; ms: number } | undefined, database: string): Promise<void> {
+    return this.enqueue(deadline, database, true);
+  }
+
+  private enqueue(deadline: { at: number; ms: number } | undefined, database: string, alone: boolean) {
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter = {
+        alone,
         admit: () => {
           clearTimeout(timer);
           this.inFlight++;
+          this.runningAlone = alone;
           resolve();
         },
       };
       this.waiting.push(waiter);
-      if (deadline !== undefined) {
+      this.admitWaiting();
+      if (this.waiting.includes(waiter) && deadline !== undefined) {
         timer = setTimeout(
           () => {
             this.waiting.splice(this.waiting.indexOf(waiter), 1);
             reject(new DeadlineExceededError(deadline.ms, database));
+            this.admitWaiting(); // those behind a waiter for a run alone may go in now
           },
           Math.max(0, deadline.at - this.now()),
         );
@@ -73,6 +92,7 @@ export class AdaptiveAdmission {
   /** The unit's attempt ended: `deadlocked` if it lost a deadlock. */
   release(deadlocked: boolean): void {
     this.inFlight--;
+    this.runningAlone = false; // a unit admitted alone was the only one in flight
     this.endedSinceDecrease++;
     if (deadlocked) {
       this.lastDeadlockAt = this.now();
@@ -99,7 +119,11 @@ export class AdaptiveAdmission {
   }
 
   private admitWaiting(): void {
-    while (this.waiting.length > 0 && this.inFlight < Math.floor(this.limit)) this.waiting.shift()!.admit();
+    while (this.waiting.length > 0 && !this.runningAlone) {
+      const next = this.waiting[0];
+      if (next.alone ? this.inFlight > 0 : this.inFlight >= Math.floor(this.limit)) return;
+      this.waiting.shift()!.admit();
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import { CircuitOpenError } from '../circuit-breaker/circuit-open.error';
 import { resolveOptions } from '../options/options.schema';
 import { unitOfWork } from '../context/unit-of-work';
 import { DeadlockAdmissions } from './deadlock-admission';
-import { deadlock, failing, lost, newHarness, policy, settle, unit } from './retry-runner.spec-support';
+import { deadlock, failing, lockWait, lost, newHarness, policy, settle, unit } from './retry-runner.spec-support';
 
 /** run() runs the first attempt without the loop; these pin what that path must still do. */
 describe('RetryRunner: the first attempt outside the retry loop (fake timers)', () => {
@@ -52,6 +52,30 @@ describe('RetryRunner: the first attempt outside the retry loop (fake timers)', 
     expect(after.limit).not.toBeNull();
     expect(events.filter((e) => e.type === 'attempt-failed')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'recovered')).toHaveLength(1);
+  });
+
+  it('deadlock admission: the last attempt after deadlocks waits until its operation runs nothing else', async () => {
+    const admissions = new DeadlockAdmissions(resolveOptions({}).deadlockAdmission);
+    const { runner } = newHarness(admissions);
+    let endHolder!: () => void;
+    const holder = runner.run(
+      () => new Promise<string>((resolve) => (endHolder = () => resolve('held'))),
+      unit,
+      policy(),
+    );
+    const lastAfterOne = failing(deadlock); // 3 attempts: its second is not the last, it runs beside the holder
+    expect((await settle(runner.run(lastAfterOne, unit, policy()))).value).toBe('ok');
+    const lastAfterLockWait = failing(deadlock, lockWait); // its last attempt follows no deadlock: beside it too
+    expect((await settle(runner.run(lastAfterLockWait, unit, policy()))).value).toBe('ok');
+    const lastAfterTwo = failing(deadlock, deadlock);
+    const outcome = settle(runner.run(lastAfterTwo, unit, policy()));
+    await jest.runAllTimersAsync();
+    expect(lastAfterTwo).toHaveBeenCalledTimes(2); // the third waits for the holder
+    endHolder();
+    await expect(holder).resolves.toBe('held');
+    expect((await outcome).value).toBe('ok');
+    expect(lastAfterTwo).toHaveBeenCalledTimes(3);
+    expect(admissions.get('default', 'op')!.state('default', 'op')).toMatchObject({ inFlight: 0, waiting: 0 });
   });
 
   it('a prepared unit, run again and again, feeds the same breaker and admission as each of its calls would', async () => {

@@ -111,6 +111,7 @@ export class RetryRunner {
     let previousDelayMs = 0;
     let admitted = admittedAlready;
     let failed = failure.length > 0;
+    let deadlocked = false; // the previous attempt lost a deadlock
     for (let attempt = 1; ; attempt++) {
       try {
         if (failed) {
@@ -123,9 +124,10 @@ export class RetryRunner {
           if (rejected) throw rejected;
         }
         if (admission && !admitted) {
-          if (!admission.tryAdmit()) {
-            await admission.wait(unit.deadline ?? requestContext.getStore()?.deadline, unit.database);
-          }
+          const deadline = unit.deadline ?? requestContext.getStore()?.deadline;
+          // The last attempt after deadlocks runs alone among its operation's units: it cannot lose to them again.
+          if (deadlocked && attempt === policy?.maxAttempts) await admission.waitAlone(deadline, unit.database);
+          else if (!admission.tryAdmit()) await admission.wait(deadline, unit.database);
           admitted = true;
         }
         const result = await unitOfWork.run(unit, work);
@@ -141,9 +143,10 @@ export class RetryRunner {
       } catch (error) {
         // A PostgreSQL statement refused in an aborted transaction means what aborted it.
         const seen = abortedByOf(error) ?? this.classifier.classify(error);
+        deadlocked = seen.category === ErrorCategory.DEADLOCK;
         if (admitted) {
           admitted = false;
-          admission!.release(seen.category === ErrorCategory.DEADLOCK);
+          admission!.release(deadlocked);
         }
         if (seen.serverUnwell && !wasCounted(error, breaker.name)) breaker.failure(); // work the connection guard did not see
         const verdict = this.withinBudget(
