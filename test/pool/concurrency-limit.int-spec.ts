@@ -10,11 +10,17 @@ import { databaseEnv, type DatabaseEnv } from '../../libs/shared/src/database-en
 
 const POOL = 4;
 const SLEEP_S = 0.2;
+/**
+ * The 'fast' route's statement: a tenth of the slow one. Not sub-millisecond: on a loaded machine a SELECT 1's time
+ * varies by several times itself, which the limit rightly reads as latency growing.
+ */
+const FAST_SLEEP_S = 0.02;
 const CALLERS = 24;
 
 /** An HTTP app whose one route holds a pool connection SLEEP_S on the server; the module with or without the limit. */
 async function slowApp(target: ServerTarget, env: DatabaseEnv, limited: boolean) {
   const sleep = target.sql.sleep(SLEEP_S, 'limit_probe');
+  const shortSleep = target.sql.sleep(FAST_SLEEP_S, 'limit_probe');
   @Controller()
   class SlowController {
     constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -38,7 +44,7 @@ async function slowApp(target: ServerTarget, env: DatabaseEnv, limited: boolean)
 
     @Get('fast')
     async fast() {
-      await this.dataSource.query('SELECT 1');
+      await this.dataSource.query(shortSleep);
       return { ok: true };
     }
   }
@@ -163,10 +169,10 @@ describe.each([
   it('on: when borrows take far longer than they used to, the limit falls below the pool size', async () => {
     const { app, base } = await slowApp(target, env, true);
     try {
-      for (let i = 0; i < 20; i++) await burst(`${base}/fast`, POOL); // fast: a few ms each
+      for (let i = 0; i < 20; i++) await burst(`${base}/fast`, POOL); // fast: 20 ms each
       const limitWhenFast = app.get(PoolMonitor).concurrencyLimits()[0].limit;
       expect(limitWhenFast).toBeGreaterThanOrEqual(POOL - 1); // a slow one among them may take a slot for a while
-      // The same callers, the server slow now: bursts until the limit falls (each slow borrow moves it a fraction
+      // The same callers, the server ten times slower now: bursts until the limit falls (each slow borrow moves it a fraction
       // of the way; how many it takes depends on how the fast phase left it), 15 at most.
       let limitWhenSlow = limitWhenFast;
       for (let i = 0; i < 15 && !(limitWhenSlow < limitWhenFast && limitWhenSlow < POOL); i++) {
