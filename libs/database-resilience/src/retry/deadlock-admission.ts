@@ -23,7 +23,7 @@ export interface AdmissionState {
  * halved on a deadlock (not below `minLimit`) at most once a window (as TCP halves once per round trip: the
  * deadlocks of units that were already running when it halved say nothing of the new limit), grown by 1/limit on
  * each success, lifted after `quietMs` without a deadlock. Without contention it admits at once, with no bookkeeping beyond a counter. Waiters go in order,
- * each until its deadline. A unit's last attempt after deadlocks may ask to run alone (waitAlone()): it goes in once
+ * each until its deadline. A unit's last attempt after a deadlock may ask to run alone (waitAlone()): it goes in once
  * every unit in flight has ended, and none goes in beside it, so that it cannot lose to its own operation again.
  */
 export class AdaptiveAdmission {

@@ -125,7 +125,7 @@ export class RetryRunner {
         }
         if (admission && !admitted) {
           const deadline = unit.deadline ?? requestContext.getStore()?.deadline;
-          // The last attempt after deadlocks runs alone among its operation's units: it cannot lose to them again.
+          // The last attempt after a deadlock runs alone among its operation's units: it cannot lose to them again.
           if (deadlocked && attempt === policy?.maxAttempts) await admission.waitAlone(deadline, unit.database);
           else if (!admission.tryAdmit()) await admission.wait(deadline, unit.database);
           admitted = true;
