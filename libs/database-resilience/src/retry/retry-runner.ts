@@ -131,11 +131,8 @@ export class RetryRunner {
           admitted = true;
         }
         const result = await unitOfWork.run(unit, work);
-        if (admitted) {
-          admitted = false;
-          admission!.release(false);
-        }
-        if (breaker.state !== 'closed') breaker.success();
+        admitted = false; // every attempt is admitted when the operation has an admission: succeeded() releases it
+        prepared.succeeded(result);
         if (attempt > 1) {
           this.events.emit({ type: 'recovered', at: Date.now(), unitId, ...this.names(unit), attempts: attempt });
         }
