@@ -25,6 +25,7 @@ const ENV = {
   RESILIENCE_HEALTH_CHECK_TIMEOUT_MS: '300',
   // Only the health check may close the breaker: no user request is let through as a probe.
   RESILIENCE_BREAKER_RECOVERY_TIMEOUT_MS: '600000',
+  RESILIENCE_BREAKER_FIRST_PROBE_AFTER_MS: '600000',
 };
 
 /**

@@ -34,7 +34,10 @@ export function resilienceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
       intervalMs: number(env.RESILIENCE_HEALTH_CHECK_INTERVAL_MS),
       timeoutMs: number(env.RESILIENCE_HEALTH_CHECK_TIMEOUT_MS),
     },
-    circuitBreaker: { recoveryTimeoutMs: number(env.RESILIENCE_BREAKER_RECOVERY_TIMEOUT_MS) },
+    circuitBreaker: {
+      recoveryTimeoutMs: number(env.RESILIENCE_BREAKER_RECOVERY_TIMEOUT_MS),
+      firstProbeAfterMs: number(env.RESILIENCE_BREAKER_FIRST_PROBE_AFTER_MS),
+    },
     ...(env.REDIS_URL
       ? {
           sharedState: {

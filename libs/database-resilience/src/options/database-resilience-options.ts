@@ -83,13 +83,13 @@ export interface DatabaseResilienceOptions {
   circuitBreaker?: {
     /** Consecutive server-side failures that open a breaker. Default 5. */
     failureThreshold?: number;
-    /** Time an open breaker waits before it admits a probe. Default 60 000 ms. */
+    /** The longest an open breaker waits before it admits a probe (see `firstProbeAfterMs`). Default 60 000 ms. */
     recoveryTimeoutMs?: number;
     /**
-     * Set: the first probe after the breaker opens comes this soon, and each failed probe doubles the wait, up to
+     * The first probe after the breaker opens comes this soon, and each failed probe doubles the wait, up to
      * `recoveryTimeoutMs`. Behind HAProxy (or another endpoint that moves traffic by its own checks), set it to about
      * the check's time to take a server out, so that the breaker does not hold the app off once traffic has moved.
-     * Default `null`: every probe after `recoveryTimeoutMs`.
+     * Default 1 000 ms; `null`: every probe after `recoveryTimeoutMs`.
      */
     firstProbeAfterMs?: number | null;
     /** Probes admitted while half-open. Default 1. */

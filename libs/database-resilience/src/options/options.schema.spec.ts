@@ -26,7 +26,7 @@ describe('resolveOptions', () => {
       circuitBreaker: {
         failureThreshold: 5,
         recoveryTimeoutMs: 60_000,
-        firstProbeAfterMs: null,
+        firstProbeAfterMs: 1_000,
         halfOpenMaxProbes: 1,
         successThreshold: 1,
         failureRateThreshold: 0.5,

@@ -42,7 +42,7 @@ export const optionsSchema = z.strictObject({
     .strictObject({
       failureThreshold: integer(1, 10_000).default(5),
       recoveryTimeoutMs: milliseconds(1, 86_400_000).default(60_000),
-      firstProbeAfterMs: milliseconds(1, 86_400_000).nullable().default(null),
+      firstProbeAfterMs: milliseconds(1, 86_400_000).nullable().default(1_000),
       halfOpenMaxProbes: integer(1, 1000).default(1),
       successThreshold: integer(1, 1000).default(1),
       failureRateThreshold: z

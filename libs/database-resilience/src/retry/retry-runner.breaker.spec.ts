@@ -45,8 +45,11 @@ describe('RetryRunner: nesting, breakers, the limit and the marks it leaves (fak
     expect(work).toHaveBeenCalledTimes(2); // the second failure opened the breaker (threshold 2)
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(error).toMatchObject({ database: 'default' });
-    // Not the 60 s recovery timeout: the scheduled health check (every 10 s, 2 s to answer) closes it sooner.
-    expect((error as CircuitOpenError).retryAfterMs).toBe(12_000);
+    // Not the 60 s recovery timeout, nor the scheduled health check (every 10 s, 2 s to answer): the first probe,
+    // 1 s after the breaker opened (firstProbeAfterMs' default), less the time since.
+    const retryAfterMs = (error as CircuitOpenError).retryAfterMs;
+    expect(retryAfterMs).toBeGreaterThan(0);
+    expect(retryAfterMs).toBeLessThanOrEqual(1_000);
     expect((error as Error).stack).toBeUndefined(); // no stack trace: cheap to build
     expect(breakers.get('default').state).toBe('open');
     // The rejection is counted by the breaker, not recorded as an error: only the two real failures are.
@@ -75,14 +78,19 @@ describe('RetryRunner: nesting, breakers, the limit and the marks it leaves (fak
     });
   });
 
-  it('an open breaker of a DataSource without the health check asks for the recovery timeout', async () => {
+  it.each([
+    ['the first probe (firstProbeAfterMs, 1 s by default)', {}, 1_000],
+    ['the recovery timeout when firstProbeAfterMs is null', { firstProbeAfterMs: null }, 60_000],
+    ['the health check, when it comes before the first probe', { firstProbeAfterMs: 30_000 }, 12_000],
+  ])('an open breaker asks callers to come back at %s', async (_when, circuitBreaker, retryAfterMs) => {
+    const healthCheck = { enabled: retryAfterMs === 12_000 };
     const registry = new CircuitBreakerRegistry(
-      resolveOptions({ circuitBreaker: { failureThreshold: 1 }, healthCheck: { enabled: false } }),
+      resolveOptions({ circuitBreaker: { failureThreshold: 1, ...circuitBreaker }, healthCheck }),
       new ResilienceEvents(),
       new MemorySharedStateStore(),
     );
     registry.breaker('default').failure();
-    expect(registry.breaker('default').rejection()?.retryAfterMs).toBe(60_000);
+    expect(registry.breaker('default').rejection()?.retryAfterMs).toBe(retryAfterMs);
   });
 
   it('marks the error it gives up with its decision: an unknown commit, whatever the socket error inside said', async () => {
