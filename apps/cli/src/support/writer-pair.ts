@@ -203,8 +203,11 @@ export const WRITER_PAIRS: ReadonlyArray<[string, () => Promise<WriterPair>]> = 
 /** What the writing callers saw: each id written, each id refused, when the answer came and how long it took. */
 export interface WriteLedger {
   written: Array<{ id: number; at: number; ms: number }>;
-  /** `unknown`: the caller was told the outcome is unknown (the error itself is not kept: thousands of them). */
-  failed: Array<{ id: number; at: number; ms: number; unknown: boolean }>;
+  /**
+   * `unknown`: the caller was told the outcome is unknown; `kind`: the error's class and code (the error itself is
+   * not kept: thousands of them).
+   */
+  failed: Array<{ id: number; at: number; ms: number; unknown: boolean; kind: string }>;
 }
 
 /**
@@ -231,7 +234,9 @@ export async function writeUntil(
           ledger.written.push({ id, at: Date.now(), ms: Date.now() - startedAt });
         } catch (error) {
           const unknown = error instanceof CommitOutcomeUnknownError;
-          ledger.failed.push({ id, at: Date.now(), ms: Date.now() - startedAt, unknown });
+          const code = (error as { code?: unknown } | null)?.code;
+          const kind = `${(error as object | null)?.constructor?.name ?? typeof error}${code ? ` ${String(code)}` : ''}`;
+          ledger.failed.push({ id, at: Date.now(), ms: Date.now() - startedAt, unknown, kind });
           await new Promise((resolve) => setImmediate(resolve));
         }
       }

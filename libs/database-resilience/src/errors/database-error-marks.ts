@@ -20,6 +20,8 @@ interface ErrorMarks {
 export interface LostCommit {
   /** The server's id of the session (MySQL thread id, PostgreSQL backend pid). */
   sessionId: number | undefined;
+  /** The server the session was on (its name for itself): the session is looked up or ended there only. */
+  server?: string;
   /** PostgreSQL: the transaction's id (`pg_current_xact_id()`), when it had one before COMMIT was sent. */
   transactionId?: string;
 }
@@ -56,9 +58,13 @@ export function databaseErrorMarkOf(error: unknown): ClassifiedError | undefined
   return findMark(error, (m) => m.classified);
 }
 
-export function markOutcomeUnknown(error: unknown, sessionId: number | null, transactionId?: string): void {
+export function markOutcomeUnknown(
+  error: unknown,
+  session: { id: number | undefined; server: string | undefined } | undefined,
+  transactionId?: string,
+): void {
   const found = marksFor(error);
-  if (found) found.outcomeUnknown = { sessionId: sessionId ?? undefined, transactionId };
+  if (found) found.outcomeUnknown = { sessionId: session?.id, server: session?.server, transactionId };
 }
 
 /** Set when nobody knows whether the write was applied (see markOutcomeUnknown). */

@@ -96,7 +96,7 @@ describe('RetryRunner: nesting, breakers, the limit and the marks it leaves (fak
   it('marks the error it gives up with its decision: an unknown commit, whatever the socket error inside said', async () => {
     const error = lost();
     markDatabaseError(error, new ErrorClassifier().classify(error)); // what the connection guard saw: connection
-    markOutcomeUnknown(error, 7);
+    markOutcomeUnknown(error, { id: 7, server: 'db:3306' });
     const { error: thrown } = await settle(
       runner.run(
         failing(() => error),

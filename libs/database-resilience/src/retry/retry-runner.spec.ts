@@ -163,7 +163,7 @@ describe('RetryRunner: what is retried, and when (fake timers)', () => {
   it('turns a failure whose commit outcome is unknown into CommitOutcomeUnknownError, not retried', async () => {
     const work = failing(() => {
       const error = lost();
-      markOutcomeUnknown(error, 42);
+      markOutcomeUnknown(error, { id: 42, server: 'db:3306' });
       return error;
     });
     const { error } = await settle(runner.run(work, unit, policy(), 'key-1'));
@@ -176,7 +176,7 @@ describe('RetryRunner: what is retried, and when (fake timers)', () => {
   it('retries an unknown outcome when the unit is idempotent', async () => {
     const work = failing(() => {
       const error = lost();
-      markOutcomeUnknown(error, 42);
+      markOutcomeUnknown(error, { id: 42, server: 'db:3306' });
       return error;
     });
     const { value } = await settle(runner.run(work, unit, policy({ idempotent: true })));

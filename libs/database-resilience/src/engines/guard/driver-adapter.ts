@@ -2,6 +2,7 @@ import type { ClassifiedError } from '../../classification/classified-error';
 import type { ClusterNodeState } from '../database-engine';
 import type { StatementKind } from '../statement-kind';
 import type { ConnectionState } from './connection-state';
+import type { ServerSession } from './server-sessions';
 
 /** A driver's callback: an error, or the results. */
 export type DriverCallback = (error: unknown, ...results: unknown[]) => void;
@@ -58,6 +59,11 @@ export interface DriverAdapter<C extends GuardedConnection, P> {
   hasIdle?(pool: P): boolean;
   /** When the connection last went back to its pool, if the driver stamps it (else the core does). */
   idleSince?(connection: C): number | undefined;
+  /**
+   * A connection of the module's own to the pool's endpoint, outside the pool, closed with `close` (to reach one
+   * server behind a balancing endpoint: each new connection may reach another); optional.
+   */
+  open?(pool: P): Promise<C>;
   /** Gives a connection back to its pool. */
   release(connection: C): void;
   /** Takes a connection out of its pool for good. */
@@ -78,10 +84,10 @@ export interface DriverAdapter<C extends GuardedConnection, P> {
   /** The rows of a driver's result (housekeeping reads them). */
   rowsOf(result: unknown): Array<Record<string, unknown>>;
   /**
-   * The server's id of the connection's session (MySQL thread id, PostgreSQL backend pid), if it can be trusted:
-   * behind a pooler it names no session of the server (nothing is ended or looked up by it).
+   * The connection's session as its server confirmed it before the connection was first lent (ServerSessions): its
+   * id there, if the driver's is it (behind a pooler it is not: nothing is ended or looked up by it), and the server.
    */
-  sessionId(connection: C): number | undefined;
+  session(connection: C): ServerSession | undefined;
   /** The statement, sent from another connection, that stops whatever a session is running. */
   stopStatement(sessionId: number): { sql: string; parameters?: unknown[] };
   /** A data statement with the server's own limit put on it a little before `leftMs` runs out (or unchanged). */

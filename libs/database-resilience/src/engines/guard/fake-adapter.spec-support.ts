@@ -18,6 +18,8 @@ export type Answer = { error?: unknown; rows?: unknown[] } | undefined;
 export class FakePool {
   readonly idle: FakeConnection[] = [];
   readonly sent: string[] = [];
+  /** Each statement with the connection that sent it. */
+  readonly sentBy: Array<{ id: number; sql: string }> = [];
   lent = 0;
   created = 0;
   released = 0;
@@ -28,12 +30,15 @@ export class FakePool {
 
   constructor(
     readonly name: string,
-    public answer: (sql: string) => Answer = () => ({ rows: [] }),
+    public answer: (sql: string, connection: FakeConnection) => Answer = () => ({ rows: [] }),
   ) {}
 
   connection(): FakeConnection {
-    const idle = this.idle.pop();
-    if (idle) return idle;
+    return this.idle.pop() ?? this.fresh();
+  }
+
+  /** A new connection, never pooled before. */
+  fresh(): FakeConnection {
     const connection: FakeConnection = {
       id: ++this.created,
       pool: this,
@@ -42,10 +47,11 @@ export class FakePool {
         const first = args[0] as string | { sql: string };
         const sql = typeof first === 'string' ? first : first.sql;
         this.sent.push(sql);
+        this.sentBy.push({ id: connection.id, sql });
         const callback = args[args.length - 1] as DriverCallback;
         const answer = connection.closed
           ? { error: Object.assign(new Error('closed'), { code: 'ECONNRESET' }) }
-          : this.answer(sql);
+          : this.answer(sql, connection);
         if (answer) setImmediate(() => callback(answer.error ?? null, answer.rows ?? []));
         return undefined;
       },
@@ -74,6 +80,7 @@ export class FakeAdapter implements DriverAdapter<FakeConnection, FakePool> {
       callback(undefined, pool.connection());
     });
   }
+  open = (pool: FakePool) => Promise.resolve(pool.fresh());
   release(connection: FakeConnection): void {
     connection.pool.released++;
     connection.pool.idle.push(connection);
@@ -89,7 +96,9 @@ export class FakeAdapter implements DriverAdapter<FakeConnection, FakePool> {
     connection.query = (...args: unknown[]) => runner.run(connection, state, args[0] as string, args);
   }
   rowsOf = (result: unknown) => (result ?? []) as Array<Record<string, unknown>>;
-  sessionId = (connection: FakeConnection) => connection.id;
+  /** The server each connection reaches (behind a balancing endpoint, not all the same one). */
+  serverOf = (_connection: FakeConnection): string | undefined => 'SERVER';
+  session = (connection: FakeConnection) => ({ id: connection.id, server: this.serverOf(connection), pooled: false });
   stopStatement = (sessionId: number) => {
     this.stopped.push(sessionId);
     return { sql: `STOP ${sessionId}` };

@@ -1,12 +1,20 @@
 import type { ErrorClassifier } from '../../classification/error-classifier';
 import { housekeeping } from '../../context/unit-of-work';
 import { CheckTimeoutError } from '../check-timeout.error';
+import { boundFor, bounded, type Bound } from './bound';
 import type { ClusterNodeState, ReplicaCheck, ServerCheck } from '../database-engine';
 import type { ConnectionState } from './connection-state';
 import type { DriverAdapter, DriverCallback, GuardedConnection } from './driver-adapter';
 import type { LagReading } from './replica-routing';
+import type { ServerSession } from './server-sessions';
 
 type Rows = Array<Record<string, unknown>>;
+
+/** How many connections of its own a statement for one server opens, at most, until one reaches it. */
+const SERVER_TRIES = 16;
+
+/** A statement on the connection `onServer` found. */
+export type ServerStatement = (sql: string, parameters?: unknown[]) => Promise<Rows>;
 
 /**
  * The module's own statements, for every engine: probes, health checks, stopping a statement the client gave up
@@ -32,47 +40,131 @@ export class Housekeeping<C extends GuardedConnection, P> {
 
   /** One statement on a connection of `pool` (the primary by default), within `boundMs` in all. */
   query(sql: string, parameters?: unknown[], { pool, boundMs }: { pool?: P; boundMs?: number } = {}): Promise<Rows> {
-    return housekeeping(
-      () =>
-        new Promise<Rows>((resolve, reject) => {
-          const target = pool ?? this.adapter.primaryPool();
-          if (target === undefined) return reject(new Error(`DataSource "${this.database}" is not connected`));
-          const bound = boundMs ?? this.boundMs;
-          let settled = false;
-          let connection: C | undefined;
-          const timer = setTimeout(() => {
+    return housekeeping(async () => {
+      const target = pool ?? this.adapter.primaryPool();
+      if (target === undefined) throw new Error(`DataSource "${this.database}" is not connected`);
+      const bound = boundFor(boundMs ?? this.boundMs);
+      const connection = await this.borrow(target, bound);
+      return this.giveBackAfter(connection, this.within(connection, sql, parameters, bound));
+    });
+  }
+
+  /**
+   * `work` on one connection to `server` (a server's name for itself), within `boundMs` in all. Behind a balancing
+   * endpoint (HAProxy round robin, a multi-primary cluster, a writer switched by DNS or a proxy) the pool's
+   * connections reach several servers, and a session id names a different session on each: a pooled connection is
+   * used if it reaches `server`, else connections of the module's own are opened outside the pool (a balancer sends
+   * each to the next server), {@link SERVER_TRIES} at most, and closed after. Rejects if none reaches it.
+   */
+  onServer<T>(server: string, work: (run: ServerStatement) => Promise<T>, boundMs = this.boundMs): Promise<T> {
+    return housekeeping(async () => {
+      const pool = this.adapter.primaryPool();
+      if (pool === undefined) throw new Error(`DataSource "${this.database}" is not connected`);
+      const bound = boundFor(boundMs);
+      // A pooled connection only if one is idle: a busy pool must not hold the statement up.
+      const lent = this.adapter.hasIdle?.(pool) === false ? undefined : await this.borrow(pool, bound);
+      if (lent !== undefined && this.adapter.session(lent)?.server === server) {
+        let fine = true; // pooled again unless a statement lost it or was answered late
+        const run: ServerStatement = (sql, parameters) =>
+          this.within(lent, sql, parameters, bound).catch((error: unknown) => {
+            fine &&= this.answered(error);
+            throw error;
+          });
+        try {
+          return await work(run);
+        } finally {
+          if (fine) this.adapter.release(lent);
+          else this.discard(lent);
+        }
+      }
+      if (lent !== undefined) this.adapter.release(lent);
+      const own = await this.openTo(server, pool, bound);
+      try {
+        return await work((sql, parameters) => this.within(own, sql, parameters, bound));
+      } finally {
+        this.adapter.close(own);
+      }
+    });
+  }
+
+  /** A connection of the module's own, outside the pool, to `server`; the others it opened closed. */
+  private async openTo(server: string, pool: P, bound: Bound): Promise<C> {
+    for (let tries = 0; tries < SERVER_TRIES && this.adapter.open; tries++) {
+      const opened = await bounded(this.adapter.open(pool), bound, (late) => this.adapter.close(late)).catch(
+        (error: unknown) => {
+          if (error instanceof CheckTimeoutError) throw error;
+          return undefined; // refused by the server the endpoint chose: another may answer
+        },
+      );
+      if (opened === undefined) continue;
+      const name = await this.within(opened, this.adapter.serverName, undefined, bound).then(
+        ([row]) => row?.name,
+        () => undefined,
+      );
+      if (name !== undefined && String(name) === server) return opened;
+      this.adapter.close(opened);
+      // A moment of chance before the next: two searches in step behind a round robin would each meet the other's
+      // server every time.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+    }
+    throw new Error(`No connection of DataSource "${this.database}" reaches the session's server`);
+  }
+
+  /** A connection of `pool` the module may use, by the bound; one lent later goes back. */
+  private borrow(pool: P, bound: Bound): Promise<C> {
+    return new Promise<C>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new CheckTimeoutError(bound.ms));
+      }, bound.at - Date.now());
+      const take = () =>
+        this.adapter.acquire(pool, (error, obtained) => {
+          if (settled) return obtained === undefined ? undefined : this.adapter.release(obtained); // too late
+          if (error === undefined || error === null) {
+            if (!this.usable(obtained!, pool)) return take();
             settled = true;
-            if (connection !== undefined) this.discard(connection);
-            reject(new CheckTimeoutError(bound));
-          }, bound);
-          const take = () =>
-            this.adapter.acquire(target, (error, obtained) => {
-              if (settled) return obtained === undefined ? undefined : this.adapter.release(obtained); // too late
-              if (error !== undefined && error !== null) {
-                settled = true;
-                clearTimeout(timer);
-                return reject(error);
-              }
-              if (!this.usable(obtained!, target)) return take();
-              connection = obtained!;
-              this.send(obtained!, sql, parameters, (queryError, result) => {
-                if (settled) return; // closed at the bound already
-                settled = true;
-                clearTimeout(timer);
-                if (queryError === undefined || queryError === null) {
-                  this.adapter.release(obtained!);
-                  return resolve(this.adapter.rowsOf(result));
-                }
-                // A server's error leaves the connection usable; a lost one does not.
-                if (this.adapter.fateOf(queryError, this.classifier.classify(queryError)) === undefined) {
-                  this.adapter.release(obtained!);
-                } else this.discard(obtained!);
-                reject(queryError);
-              });
-            });
-          take();
-        }),
-    );
+            clearTimeout(timer);
+            return resolve(obtained!);
+          }
+          settled = true;
+          clearTimeout(timer);
+          reject(error);
+        });
+      take();
+    });
+  }
+
+  /** One statement on `connection`, answered by the bound; a connection that answers late is closed. */
+  private within(connection: C, sql: string, parameters: unknown[] | undefined, bound: Bound): Promise<Rows> {
+    return new Promise<Rows>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        this.adapter.close(connection);
+        reject(new CheckTimeoutError(bound.ms));
+      }, bound.at - Date.now());
+      this.send(connection, sql, parameters, (error, result) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error === undefined || error === null) resolve(this.adapter.rowsOf(result));
+        else reject(error);
+      });
+    });
+  }
+
+  /** A pooled connection back once `answer` settles: pooled again unless it was lost or answered late. */
+  private async giveBackAfter(connection: C, answer: Promise<Rows>): Promise<Rows> {
+    try {
+      const rows = await answer;
+      this.adapter.release(connection);
+      return rows;
+    } catch (error) {
+      if (this.answered(error)) this.adapter.release(connection);
+      else this.discard(connection);
+      throw error;
+    }
   }
 
   /** The server's name for itself (host:port), as the engine reads it. */
@@ -95,11 +187,16 @@ export class Housekeeping<C extends GuardedConnection, P> {
     this.send(connection, 'SELECT 1', undefined, (error) => answer(error === undefined || error === null));
   }
 
-  /** Stops whatever a session is running, from another connection; never waited for, never fails. */
-  stopStatement(sessionId: number | undefined): void {
-    if (sessionId === undefined) return;
-    const { sql, parameters } = this.adapter.stopStatement(sessionId);
-    this.query(sql, parameters).catch(() => undefined); // already ended, or the server does not answer either
+  /**
+   * Stops whatever a session is running, from another connection to its server (on another server the same id is
+   * somebody else's session); never waited for, never fails. A session whose id or server is unknown is left to the
+   * server's own statement limit and to its connection's close.
+   */
+  stopStatement(session: ServerSession | undefined): void {
+    if (session?.id === undefined || session.server === undefined) return;
+    const { sql, parameters } = this.adapter.stopStatement(session.id);
+    // Already ended, the server does not answer either, or no connection reaches it.
+    this.onServer(session.server, (run) => run(sql, parameters)).catch(() => undefined);
   }
 
   /** A `SELECT 1` on the primary outside every breaker and unit of work: is the server back? */
@@ -147,29 +244,33 @@ export class Housekeeping<C extends GuardedConnection, P> {
     const cluster = await this.clusterState(pool, boundMs);
     if (cluster) return { lag: cluster.synced ? 0 : undefined, cluster };
     const lag = this.adapter.replicaLag;
-    return { lag: await this.answered(() => this.query(lag.sql, undefined, { pool, boundMs }).then(lag.of)) };
+    return { lag: await this.readingOf(() => this.query(lag.sql, undefined, { pool, boundMs }).then(lag.of)) };
   }
 
   /** A Galera node's state; undefined for a server that is not one (asked once per pool) or would not say. */
   private async clusterState(pool: P | undefined, boundMs: number): Promise<ClusterNodeState | undefined> {
     const reading = this.adapter.clusterState;
     if (!reading || pool === undefined || this.notClustered.has(pool)) return undefined;
-    const state = await this.answered(() => this.query(reading.sql, undefined, { pool, boundMs }).then(reading.of));
+    const state = await this.readingOf(() => this.query(reading.sql, undefined, { pool, boundMs }).then(reading.of));
     if (state === null) this.notClustered.add(pool);
     return state ?? undefined;
   }
 
   /** A reading, undefined if the server answered with an error; rejects if it did not answer or was lost. */
-  private async answered<T>(read: () => Promise<T>): Promise<T | undefined> {
+  private async readingOf<T>(read: () => Promise<T>): Promise<T | undefined> {
     try {
       return await read();
     } catch (error) {
-      const answered =
-        !(error instanceof CheckTimeoutError) &&
-        this.adapter.fateOf(error, this.classifier.classify(error)) === undefined;
-      if (answered) return undefined;
+      if (this.answered(error)) return undefined;
       throw error;
     }
+  }
+
+  /** The server answered with an error: the connection is fine (not lost, not late). */
+  private answered(error: unknown): boolean {
+    return (
+      !(error instanceof CheckTimeoutError) && this.adapter.fateOf(error, this.classifier.classify(error)) === undefined
+    );
   }
 
   private send(connection: C, sql: string, parameters: unknown[] | undefined, callback: DriverCallback): void {

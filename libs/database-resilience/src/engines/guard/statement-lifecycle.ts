@@ -10,6 +10,7 @@ import { preciseWatch, type Watch, type Watchdog } from '../watchdog';
 import { lostTransactionOf, outcomeUnknownIfLost, trackSuccess, type ConnectionState } from './connection-state';
 import type { DriverAdapter, DriverCallback, GuardedConnection } from './driver-adapter';
 import type { WriterFailover } from './writer-failover';
+import type { ServerSession } from './server-sessions';
 
 /**
  * The statement path of every guarded connection, for every engine: the caller's deadline (or the default
@@ -27,7 +28,7 @@ export class StatementLifecycle<C extends GuardedConnection> {
     private readonly reporter: StatementReporter,
     private readonly adapter: DriverAdapter<C, unknown>,
     /** Stops a session's statement from another connection; never waited for. */
-    private readonly stopStatement: (sessionId: number | undefined) => void,
+    private readonly stopStatement: (session: ServerSession | undefined) => void,
     private readonly failover: WriterFailover,
   ) {}
 
@@ -169,18 +170,17 @@ export class StatementLifecycle<C extends GuardedConnection> {
     kind: StatementKind,
     done: DriverCallback,
   ): void {
-    const sessionId = this.adapter.sessionId(connection);
-    if (unknownIfLost) markOutcomeUnknown(error, sessionId ?? null, lostTransactionOf(state, kind));
+    if (unknownIfLost) markOutcomeUnknown(error, this.adapter.session(connection), lostTransactionOf(state, kind));
     state.doomed = true;
-    this.abandon(connection, sessionId);
+    this.abandon(connection);
     done(error);
   }
 
   /** Stops the connection's statement on the server and closes the connection, in the order the engine needs. */
-  private abandon(connection: C, sessionId: number | undefined): void {
+  private abandon(connection: C): void {
     if (this.adapter.abandon?.(connection)) return;
     this.adapter.close(connection);
-    this.stopStatement(sessionId);
+    this.stopStatement(this.adapter.session(connection));
   }
 
   private afterError(
@@ -210,10 +210,10 @@ export class StatementLifecycle<C extends GuardedConnection> {
     }
     if (lost) state.onLost?.();
     if (fate !== undefined || readOnly) state.doomed = true;
-    if (fate === 'abandoned') this.abandon(connection, this.adapter.sessionId(connection));
+    if (fate === 'abandoned') this.abandon(connection);
     // A refused COMMIT too: one in flight when its node was cut off has been seen applied (its write-set had left).
     if (unknownIfLost && (fate === 'lost' || fate === 'refused')) {
-      markOutcomeUnknown(error, this.adapter.sessionId(connection) ?? null, lostTransactionOf(state, kind));
+      markOutcomeUnknown(error, this.adapter.session(connection), lostTransactionOf(state, kind));
     }
     // The breaker heard what the server did (above); the caller hears what it means for the write.
     const unknown = outcomeUnknownOf(error);

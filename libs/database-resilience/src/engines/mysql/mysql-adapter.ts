@@ -5,6 +5,7 @@ import { markAbortedBy } from '../../errors/database-error-marks';
 import type { ConnectionState } from '../guard/connection-state';
 import { serverLimitOf } from '../guard/server-limit';
 import type { ConnectionFate, DriverAdapter, StatementRunner } from '../guard/driver-adapter';
+import { ServerSessions, type ServerSession } from '../guard/server-sessions';
 import { statementOf, type StatementKind } from '../statement-kind';
 import { certificationConflict } from '../certification-conflict';
 import { GALERA_STATE_SQL, galeraStateOf } from './galera-state';
@@ -15,6 +16,9 @@ type Callback = (error: unknown, connection?: Mysql2Connection) => void;
 
 /** A Galera node's answers that it cannot serve (1047, 1180 out of the primary component): nothing was applied. */
 const NODE_REFUSALS = new Set(['ER_UNKNOWN_COM_ERROR', 'WSREP_NOT_PRIMARY']);
+
+/** The server's name for itself. */
+const SERVER_NAME = "CONCAT(@@hostname, ':', @@port)";
 
 /** A pool to borrow from: the primary's, or one replica node of TypeORM's pool cluster. */
 export interface Mysql2Pool {
@@ -27,14 +31,27 @@ export interface Mysql2Pool {
 export interface MysqlDriver {
   pool?: Mysql2Pool;
   poolCluster?: { of(pattern: string): Mysql2Pool };
-  options: { replication?: { slaves?: unknown[] } };
+  options: { replication?: { master?: unknown; slaves?: unknown[] } };
   prepareDbConnection?(connection: Mysql2Connection): Mysql2Connection;
+  /** The mysql2 library TypeORM loaded, and the options it makes its pools with. */
+  mysql?: { createConnection(options: unknown): Mysql2Connection & Connecting };
+  createConnectionOptions?(options: unknown, credentials: unknown): Promise<unknown>;
+}
+
+/** A mysql2 connection of its own, not a pool's. */
+interface Connecting {
+  connect(callback: (error: unknown) => void): void;
+  on(event: 'error', listener: () => void): unknown;
 }
 
 /** MySQL and MariaDB through mysql2's callback API, as TypeORM's MysqlDriver pools it. */
 export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool> {
   /** mysql2's own release of each instrumented connection (its `release` is the core's). */
   private readonly releases = new WeakMap<Mysql2Connection, () => void>();
+  /** Each connection's thread id as its server confirmed it, and which server (`@@hostname:@@port`). */
+  private readonly sessions = new ServerSessions<Mysql2Connection>(
+    `SELECT CONNECTION_ID() AS id, ${SERVER_NAME} AS server`,
+  );
   private replicas?: Array<{ node: string; pool: Mysql2Pool }>;
   private clusterPrimary?: Mysql2Pool;
 
@@ -64,9 +81,38 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
 
   acquire(pool: Mysql2Pool, callback: Callback): void {
     const driver = this.driver;
-    pool.getConnection((error, connection) =>
-      error ? callback(error) : callback(undefined, driver.prepareDbConnection?.(connection!) ?? connection),
+    pool.getConnection((error, obtained) => {
+      if (error) return callback(error);
+      const connection = driver.prepareDbConnection?.(obtained!) ?? obtained!;
+      this.sessions.learn(
+        connection,
+        connection.threadId,
+        (sql, answer) => this.ask(connection, sql, answer),
+        () => callback(undefined, connection),
+      );
+    });
+  }
+
+  /** A statement of the module's own on a connection not yet lent (mysql2's own query: not instrumented yet). */
+  private ask(
+    connection: Mysql2Connection,
+    sql: string,
+    answer: (error: unknown, row?: Record<string, unknown>) => void,
+  ) {
+    connection.query(sql, (error: unknown, rows: unknown) =>
+      answer(error, Array.isArray(rows) ? (rows[0] as Record<string, unknown>) : undefined),
     );
+  }
+
+  /** A connection made as TypeORM makes the primary's pool (its options, the primary's credentials). */
+  async open(): Promise<Mysql2Connection> {
+    const { mysql, options, createConnectionOptions } = this.driver;
+    if (mysql === undefined || createConnectionOptions === undefined) throw new Error('mysql2 is not loaded');
+    const credentials = options.replication?.master ?? options;
+    const connection = mysql.createConnection(await createConnectionOptions.call(this.driver, options, credentials));
+    connection.on('error', () => undefined); // its failures reach the statement that meets them
+    await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
+    return connection;
   }
 
   hasIdle(pool: Mysql2Pool): boolean {
@@ -107,8 +153,8 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
     return Array.isArray(result) ? result : [];
   }
 
-  sessionId(connection: Mysql2Connection): number | undefined {
-    return connection.threadId ?? undefined;
+  session(connection: Mysql2Connection): ServerSession | undefined {
+    return this.sessions.of(connection);
   }
 
   stopStatement(sessionId: number): { sql: string } {
@@ -148,7 +194,7 @@ export class MysqlAdapter implements DriverAdapter<Mysql2Connection, Mysql2Pool>
     return conflict;
   }
 
-  readonly serverName = "SELECT CONCAT(@@hostname, ':', @@port) AS name";
+  readonly serverName = `SELECT ${SERVER_NAME} AS name`;
 
   readonly clusterState = { sql: GALERA_STATE_SQL, of: galeraStateOf };
 

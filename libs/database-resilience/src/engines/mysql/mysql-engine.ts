@@ -44,7 +44,11 @@ export const mysqlEngine: DatabaseEngine = {
     );
     install(dataSource, database, core, options.failover.replicaRetryMs);
     const engineGuard: EngineGuard = {
-      markers: new IdempotencyMarkers(dataSource, options.idempotency.table, options.idempotency.settleTimeoutMs),
+      markers: new IdempotencyMarkers(
+        core.housekeeping,
+        options.idempotency.table,
+        options.idempotency.settleTimeoutMs,
+      ),
       probe: () => core.housekeeping.probe(),
       dispose: () => core.dispose(),
       checkPrimary: (timeoutMs) => core.housekeeping.checkPrimary(timeoutMs),

@@ -164,13 +164,13 @@ describe('PgAdapter', () => {
       port: 6432,
       query: (sql: string, callback: (error: unknown, result: unknown) => void) => {
         sent.push(sql);
-        setImmediate(() => callback(null, { rows: [{ pid }] }));
+        setImmediate(() => callback(null, { rows: [{ id: pid, server: '10.0.0.5:5432' }] }));
       },
     });
     const same: PgPool = { connect: (callback) => callback(undefined, client, () => undefined) };
     await new Promise<void>((lent) =>
       adapter.acquire(same, () => {
-        sent.push(`(lent: session ${adapter.sessionId(client)})`);
+        sent.push(`(lent: session ${adapter.session(client)?.id})`);
         lent();
       }),
     );
@@ -194,8 +194,11 @@ describe('PgAdapter', () => {
   it("trusts a client's pid once the server confirms it; behind a pooler (PgBouncer) it names no session, and a statement is given up on by the protocol's cancel request, the close once it ended", async () => {
     const direct = adapterOn(pool());
     const { client: onServer, sent } = await lentClient(direct, 7);
-    expect(sent).toEqual(['SELECT pg_backend_pid() AS pid', '(lent: session 7)']); // known before it is lent
-    expect(direct.sessionId(onServer)).toBe(7);
+    expect(sent).toEqual([
+      expect.stringMatching(/^SELECT pg_backend_pid\(\) AS id, .* AS server$/),
+      '(lent: session 7)',
+    ]); // known before it is lent
+    expect(direct.session(onServer)).toEqual({ id: 7, server: '10.0.0.5:5432', pooled: false });
     expect(direct.abandon(onServer)).toBe(false); // the core ends the session by its pid
 
     const pooled = new PgAdapter(
@@ -203,7 +206,7 @@ describe('PgAdapter', () => {
       jest.fn(),
     );
     const { client: behindPooler } = await lentClient(pooled, 31337);
-    expect(pooled.sessionId(behindPooler)).toBeUndefined();
+    expect(pooled.session(behindPooler)).toEqual({ id: undefined, server: '10.0.0.5:5432', pooled: true });
     const close = jest.spyOn(pooled, 'close').mockImplementation(() => undefined);
     expect(pooled.abandon(behindPooler)).toBe(true);
     pooled.discard(behindPooler); // TypeORM's release meanwhile waits: pg-pool would close the client

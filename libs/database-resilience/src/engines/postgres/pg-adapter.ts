@@ -3,6 +3,7 @@ import { ErrorCategory } from '../../classification/error-category.enum';
 import { markAbortedBy } from '../../errors/database-error-marks';
 import type { ConnectionState } from '../guard/connection-state';
 import type { ConnectionFate, DriverAdapter, StatementRunner } from '../guard/driver-adapter';
+import { ServerSessions, type ServerSession } from '../guard/server-sessions';
 import type { PgClient, PgDriver, PgPool, PgRelease, PgResult } from './pg-client';
 import { guardedPgQuery } from './pg-statements';
 
@@ -11,6 +12,9 @@ const STANDBY_LAG =
   'SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL ' +
   'WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 ' +
   'ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END AS lag';
+
+/** The server's name for itself (the address the connection reached, and the server's port). */
+const SERVER_NAME = "COALESCE(host(inet_server_addr()), 'socket') || ':' || current_setting('port')";
 
 /** Behind a pooler: how long a statement given up on is cancelled before its client is closed anyway. */
 const CANCEL_BOUND_MS = 2_000;
@@ -25,8 +29,11 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
   private readonly listened = new WeakSet<PgClient>();
   /** Clients whose statement is being cancelled through a pooler: true once released meanwhile. */
   private readonly cancelling = new Map<PgClient, boolean>();
-  /** Each client's `processID` checked against `pg_backend_pid()`: true, the server's own; false, a pooler's key. */
-  private readonly direct = new WeakMap<PgClient, boolean>();
+  /**
+   * Each client's `processID` checked against `pg_backend_pid()` (behind a pooler it is the pooler's key), and which
+   * server it reaches.
+   */
+  private readonly sessions = new ServerSessions<PgClient>(`SELECT pg_backend_pid() AS id, ${SERVER_NAME} AS server`);
 
   constructor(
     private readonly driver: PgDriver,
@@ -53,8 +60,22 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
       if (this.listened.has(client)) return callback(undefined, client);
       this.listened.add(client);
       client.on('error', () => undefined); // its failures reach the statement that meets them
-      this.checkProcessId(client, () => callback(undefined, client));
+      this.sessions.learn(
+        client,
+        client.processID,
+        (sql, answer) => this.ask(client, sql, answer),
+        () => callback(undefined, client),
+      );
     });
+  }
+
+  /** A client made as the pool makes its own (its class, its options). */
+  open(pool: PgPool): Promise<PgClient> {
+    const Client = pool.Client;
+    if (Client === undefined) return Promise.reject(new Error('pg-pool gives no Client class'));
+    const client = new Client(pool.options);
+    client.on('error', () => undefined); // its failures reach the statement that meets them
+    return new Promise((resolve, reject) => client.connect((error) => (error ? reject(error) : resolve(client))));
   }
 
   hasIdle(pool: PgPool): boolean {
@@ -98,25 +119,17 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
     return (result as { rows?: Array<Record<string, unknown>> } | undefined)?.rows ?? [];
   }
 
-  /** The backend pid, once it is known to be the server's (behind PgBouncer `processID` is the pooler's key). */
-  sessionId(client: PgClient): number | undefined {
-    return this.direct.get(client) === true ? (client.processID ?? undefined) : undefined;
+  /** The backend pid, once the server confirmed it (behind PgBouncer `processID` is the pooler's key), and server. */
+  session(client: PgClient): ServerSession | undefined {
+    return this.sessions.of(client);
   }
 
   /**
-   * Asks the server for the session's pid, once per client, before the client is lent (so that no statement of the
-   * caller's queues behind it): through a pooler it differs from `processID`, and no session may be ended or looked
-   * up by it. A client whose check fails is lent all the same (its next statement meets the failure), pid unknown.
+   * A statement of the module's own before the client is lent (so that no statement of the caller's queues behind
+   * it; pg 9 refuses a query queued on a client in use).
    */
-  private checkProcessId(client: PgClient, then: () => void): void {
-    try {
-      client.query('SELECT pg_backend_pid() AS pid', (error: unknown, result?: PgResult) => {
-        if (!error) this.direct.set(client, Number(result?.rows?.[0]?.pid) === client.processID);
-        then();
-      });
-    } catch {
-      then(); // an ended client
-    }
+  private ask(client: PgClient, sql: string, answer: (error: unknown, row?: Record<string, unknown>) => void): void {
+    client.query(sql, (error: unknown, result?: PgResult) => answer(error, result?.rows?.[0]));
   }
 
   /**
@@ -128,7 +141,7 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
    * error at once) waits meanwhile: pg-pool would close the client.
    */
   abandon(client: PgClient): boolean {
-    if (this.direct.get(client) !== false) return false;
+    if (this.sessions.of(client)?.pooled !== true) return false;
     const since = Date.now();
     let timer: NodeJS.Timeout | undefined;
     this.cancelling.set(client, false);
@@ -184,13 +197,13 @@ export class PgAdapter implements DriverAdapter<PgClient, PgPool> {
 
   /** A deadlock's victim: the report is read now; "transaction is aborted" (25P02) means the failure that aborted it. */
   interpret(client: PgClient, state: ConnectionState, error: unknown, seen: ClassifiedError, sql: string) {
-    if (seen.sqlState === '40P01') this.onDeadlock(error, sql, this.sessionId(client));
+    if (seen.sqlState === '40P01') this.onDeadlock(error, sql, this.sessions.of(client)?.id);
     if (seen.sqlState !== '25P02' || state.firstFailure === undefined) return seen;
     markAbortedBy(error, state.firstFailure);
     return state.firstFailure;
   }
 
-  readonly serverName = "SELECT COALESCE(host(inet_server_addr()), 'socket') || ':' || current_setting('port') AS name";
+  readonly serverName = `SELECT ${SERVER_NAME} AS name`;
 
   readonly replicaLag = {
     sql: STANDBY_LAG,

@@ -34,6 +34,8 @@ export interface PgPool {
   readonly idleCount?: number;
   readonly waitingCount?: number;
   readonly options?: { max?: number };
+  /** The client class it makes its clients with (pg's `Client`, or the one given). */
+  readonly Client?: new (options: unknown) => PgClient & { connect(callback: (error: unknown) => void): void };
 }
 
 /** pg's protocol connection, for a cancel request on a socket of its own. */
