@@ -63,7 +63,8 @@ export class Housekeeping<C extends GuardedConnection, P> {
       const bound = boundFor(boundMs);
       // A pooled connection only if one is idle: a busy pool must not hold the statement up.
       const lent = this.adapter.hasIdle?.(pool) === false ? undefined : await this.borrow(pool, bound);
-      if (lent !== undefined && this.adapter.session(lent)?.server === server) {
+      if (lent !== undefined && this.adapter.session(lent)?.server !== server) this.adapter.release(lent);
+      else if (lent !== undefined) {
         let fine = true; // pooled again unless a statement lost it or was answered late
         const run: ServerStatement = (sql, parameters) =>
           this.within(lent, sql, parameters, bound).catch((error: unknown) => {
@@ -72,12 +73,14 @@ export class Housekeeping<C extends GuardedConnection, P> {
           });
         try {
           return await work(run);
+        } catch (error) {
+          // Lost while it lay idle (its server restarted, say): the work again on a connection of its own.
+          if (fine || error instanceof CheckTimeoutError) throw error;
         } finally {
           if (fine) this.adapter.release(lent);
           else this.discard(lent);
         }
       }
-      if (lent !== undefined) this.adapter.release(lent);
       const own = await this.openTo(server, pool, bound);
       try {
         return await work((sql, parameters) => this.within(own, sql, parameters, bound));
