@@ -95,51 +95,6 @@ describe('GuardCore over a driver adapter (no server)', () => {
     expect(adapter.primary.sent).toContain(`STOP ${connection.id}`);
   });
 
-  it.each([
-    [
-      'from a connection of its own to its server, the pooled one on another given back',
-      (c: FakeConnection) => (c.id % 2 ? 'A' : 'B'),
-      [3],
-    ],
-    ['not at all when no connection reaches its server', (c: FakeConnection) => (c.id === 1 ? 'A' : 'B'), []],
-  ])('behind a balancing endpoint, a statement given up on is stopped %s', async (_how, serverOf, stoppedFrom) => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
-    const { core, adapter } = make({ queries: { timeoutMs: 300 } });
-    adapter.serverOf = serverOf;
-    adapter.primary.answer = (sql, on) =>
-      sql === 'SERVER NAME'
-        ? { rows: [{ name: serverOf(on) }] }
-        : sql.startsWith('SELECT SLEEP')
-          ? undefined
-          : { rows: [] };
-    const connection = await core.borrowPrimary(); // id 1, on server A
-    const failing = failureOf(statement(connection, 'SELECT SLEEP(2)'));
-    await jest.advanceTimersByTimeAsync(500);
-    await failing;
-    for (let turn = 0; turn < 20; turn++) await new Promise(setImmediate);
-    const stops = adapter.primary.sentBy.filter(({ sql }) => sql === `STOP ${connection.id}`);
-    expect(stops.map(({ id }) => id)).toEqual(stoppedFrom); // on server B, "STOP 1" would end somebody else's session
-    expect(adapter.primary.idle.map(({ id }) => id)).toEqual([2]); // the pooled one, on B; its own ones closed
-  });
-
-  it('a statement given up on is stopped again from a connection of its own when the pooled one to its server is found dead', async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
-    const { core, adapter } = make({ queries: { timeoutMs: 300 } });
-    adapter.primary.answer = (sql, on) => {
-      if (sql === 'SERVER NAME') return { rows: [{ name: 'SERVER' }] };
-      if (sql === 'STOP 1' && on.id === 2) return { error: lost() }; // pooled, dead since its server restarted
-      return sql.startsWith('SELECT SLEEP') ? undefined : { rows: [] };
-    };
-    const connection = await core.borrowPrimary(); // id 1
-    const failing = failureOf(statement(connection, 'SELECT SLEEP(2)'));
-    await jest.advanceTimersByTimeAsync(500);
-    await failing;
-    for (let turn = 0; turn < 20; turn++) await new Promise(setImmediate);
-    const stops = adapter.primary.sentBy.filter(({ sql }) => sql === 'STOP 1');
-    expect(stops.map(({ id }) => id)).toEqual([2, 3]);
-    expect(adapter.primary.idle).toEqual([]); // the dead one discarded, its own one closed
-  });
-
   it('inside a unit of work the same failure is left to the unit to record', async () => {
     const { core, adapter, recorded } = make();
     adapter.primary.answer = () => undefined;
