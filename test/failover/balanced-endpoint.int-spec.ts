@@ -115,13 +115,13 @@ const ENGINES: Array<[string, Engine]> = [
 
 /**
  * Two servers behind one balancing address (Debian's HAProxy, round robin; for the lost COMMITs a second one, with
- * the first server behind a fault proxy). A
- * session id (MySQL thread id, PostgreSQL pid) names a session of one server only: on the other it names somebody
- * else's, or nobody. The module's own statements that act on a session by its id — stopping a statement given up
- * on, ending a session whose COMMIT was lost, asking what became of its transaction — must reach the session's own
- * server, or not be sent. Bystanders on the second server, in a transaction and a long statement, whose session ids
- * are those the app's sessions on the first server get (MariaDB numbers each server's sessions from 1), must keep
- * running through it all; every write answered committed is there exactly once, every one answered failed is not.
+ * the first server behind a fault proxy). A session id (MySQL thread id, PostgreSQL pid) names a session of one
+ * server only: on the other it names somebody else's, or nobody. The module's own statements that act on a session
+ * by its id — stopping a statement given up on, ending a session whose COMMIT was lost, asking what became of its
+ * transaction — must reach the session's own server, or not be sent. Bystanders on the second server, in a
+ * transaction and a long statement, whose session ids are those the app's sessions on the first server get (MariaDB
+ * numbers each server's sessions from 1), must keep running through it all; every write answered committed is there
+ * exactly once, every one answered failed is not.
  */
 describe.each(ENGINES)('%s: two servers behind one balancing address', (name, engine) => {
   let servers: { ports: [number, number]; stop(): Promise<void> };
